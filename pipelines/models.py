@@ -1,0 +1,69 @@
+"""Loading and caching of the models behind the pipelines (thread-safe, load once).
+
+A ``model`` argument may be None (the bundled default), a preset name, a directory
+written by ``Task.save`` or a SavedModel written by ``Task.export``.
+"""
+
+import os
+import threading
+
+import tensorflow as tf
+
+from pipelines import registry
+
+
+class ExportedCaptioner:
+    """Adapter that runs an exported captioning SavedModel like a task."""
+
+    def __init__(self, path):
+        self.path = path
+        self._signature = tf.saved_model.load(path).signatures["serving_default"]
+
+    def caption(self, images, beam_width=None, max_length=None):
+        if beam_width is not None or max_length is not None:
+            raise ValueError(
+                "beam_width and max_length are fixed inside an exported SavedModel; "
+                "load the saved task directory instead to change them"
+            )
+        out = self._signature(images=tf.constant(images, tf.string))["captions"]
+        return [s.decode("utf-8") for s in out.numpy()]
+
+
+class ModelCache:
+    """Loads each (pipeline, model) once; safe to share between threads."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._models = {}
+
+    def get(self, pipeline, model=None):
+        key = (pipeline, model if isinstance(model, str) or model is None else id(model))
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = self._load(pipeline, model)
+            return self._models[key]
+
+    @staticmethod
+    def _load(pipeline, model):
+        cls = registry.task_class(pipeline)
+        if model is None:
+            return cls.from_preset(registry.default_preset(pipeline))
+        if not isinstance(model, (str, os.PathLike)):
+            if hasattr(model, "caption"):
+                return model
+            raise TypeError(f"model has type {type(model).__name__}; expected a preset name, "
+                            "a saved task directory or an exported SavedModel directory")
+        model = os.fspath(model)
+        if model in cls.presets:
+            return cls.from_preset(model)
+        if os.path.isfile(os.path.join(model, "task.json")):
+            return cls.load(model)
+        if os.path.isfile(os.path.join(model, "saved_model.pb")):
+            return ExportedCaptioner(model)
+        raise ValueError(
+            f"model={model!r} is not a preset ({sorted(cls.presets)}), a saved task directory "
+            "(with task.json) or an exported SavedModel (with saved_model.pb)"
+        )
+
+
+MODELS = ModelCache()

@@ -1,0 +1,144 @@
+"""CaptioningTask: image -> caption, trained with teacher forcing, decoded greedy or beam.
+
+Example:
+    >>> examples = read_coco_captions("data/emoji_scenes", "train")
+    >>> task = CaptioningTask.from_examples(examples, decoder="transformer")
+    >>> task.fit(make_dataset(examples, task.preprocessor, training=True), epochs=2)
+    >>> task.caption([open("dog.jpg", "rb").read()], beam_width=3)
+    ['a small red dog']
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tasks.captioning.model import build_captioning_model
+from tasks.captioning.presets import presets as _presets
+from tasks.captioning.preprocessing import CaptioningPreprocessor
+from tasks.core import decoding, metrics
+from tasks.core.task import Task, register_task
+from tasks.core.text import END_ID, PAD_ID, START_ID, build_vocabulary
+
+
+@register_task
+class CaptioningTask(Task):
+    name = "captioning"
+    presets = _presets
+    default_config = {
+        "vocabulary": [],
+        "image_size": 96,
+        "sequence_length": 16,
+        "backbone": "small_cnn",
+        "backbone_weights": None,
+        "encoder_widths": None,
+        "decoder": "transformer",
+        "decoder_options": {},
+        "beam_width": 3,
+        "length_penalty": 0.6,
+        "dtype_policy": "float32",
+        "strategy": None,
+    }
+
+    @classmethod
+    def from_examples(cls, examples, min_count=1, **config):
+        """Build a fresh task whose vocabulary comes from the examples' captions."""
+        vocabulary = build_vocabulary([c for e in examples for c in e["captions"]], min_count)
+        return cls({"vocabulary": vocabulary}, **config)
+
+    def build_preprocessor(self):
+        if not self.config["vocabulary"]:
+            raise ValueError("config['vocabulary'] is empty; use CaptioningTask.from_examples(...)")
+        return CaptioningPreprocessor(self.config["vocabulary"], self.config["image_size"],
+                                      self.config["sequence_length"])
+
+    def build_model(self):
+        c = self.config
+        return build_captioning_model(
+            self.preprocessor.vocabulary_size, c["sequence_length"], c["image_size"], c["backbone"],
+            c["backbone_weights"], c["encoder_widths"], c["decoder"], c["decoder_options"],
+        )
+
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
+
+    # -- decoding ---------------------------------------------------------------------
+    def generate(self, pixels, beam_width=None, max_length=None):
+        """Float pixels [B, S, S, 3] in 0..1 -> token ids [B, max_length] (graph-safe)."""
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        limit = self.config["sequence_length"] - 1
+        max_length = limit if max_length is None else int(max_length)
+        if not 1 <= max_length <= limit:
+            raise ValueError(f"max_length must be in 1..{limit}, got {max_length}")
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        decoder = self.model.get_layer("decoder")
+        grid = self.model.get_layer("image_encoder")(pixels, training=False)
+        state = decoder.initial_state(grid)
+        if beam_width == 1:
+            return decoding.greedy_search(decoder.step, state, START_ID, END_ID, max_length)
+        ids, _ = decoding.beam_search(decoder.step, state, START_ID, END_ID, max_length, beam_width,
+                                      self.config["length_penalty"])
+        return ids
+
+    def _caption_fn(self, beam_width, max_length, jit_compile=False):
+        key = (beam_width, max_length, jit_compile)
+        cache = self.__dict__.setdefault("_caption_fns", {})
+        if key not in cache:
+            generate = tf.function(lambda px: self.generate(px, beam_width, max_length),
+                                   jit_compile=jit_compile, reduce_retracing=True)
+
+            @tf.function(reduce_retracing=True)
+            def caption(images):
+                return self.preprocessor.tokenizer.detokenize(
+                    generate(self.preprocessor.image_preprocessor(images)))
+
+            cache[key] = caption
+        return cache[key]
+
+    def caption(self, images, beam_width=None, max_length=None):
+        """Batch of encoded image bytes or pixel arrays [B, h, w, 3] -> list of str."""
+        beam_width = self.config["beam_width"] if beam_width is None else beam_width
+        out = self._caption_fn(int(beam_width), max_length)(tf.convert_to_tensor(images))
+        return [s.decode("utf-8") for s in out.numpy()]
+
+    def serving_endpoints(self):
+        bw, ml = self.config["beam_width"], None
+
+        def from_bytes(images):
+            ids = self.generate(self.preprocessor.image_preprocessor(images), bw, ml)
+            return {"captions": self.preprocessor.tokenizer.detokenize(ids)}
+
+        def from_pixels(pixels):
+            ids = self.generate(self.preprocessor.image_preprocessor(pixels), bw, ml)
+            return {"captions": self.preprocessor.tokenizer.detokenize(ids)}
+
+        return {
+            "caption_bytes": (from_bytes, [tf.TensorSpec([None], tf.string, name="images")]),
+            "caption_pixels": (from_pixels, [tf.TensorSpec([None, None, None, 3], tf.float32,
+                                                           name="pixels")]),
+        }
+
+    # -- evaluation -------------------------------------------------------------------
+    def evaluate(self, dataset, beam_width=None, max_length=None, limit=None):
+        """Decode an evaluation dataset (``make_dataset(..., training=False)``) and score it.
+
+        Returns BLEU-4 (sacrebleu), CIDEr-D, exact match (%) and the decoded captions.
+        """
+        key = (beam_width, max_length)
+        fns = self.__dict__.setdefault("_eval_fns", {})
+        if key not in fns:
+            fns[key] = tf.function(lambda px: self.preprocessor.tokenizer.detokenize(
+                self.generate(px, beam_width, max_length)), reduce_retracing=True)
+        hyps, refs = [], []
+        for pixels, references in dataset:
+            hyps += [s.decode() for s in fns[key](pixels).numpy()]
+            refs += [[r.decode() for r in row if r] for row in references.numpy()]
+            if limit and len(hyps) >= limit:
+                break
+        return {
+            "bleu4": metrics.corpus_bleu(hyps, refs),
+            "cider_d": metrics.cider_d(hyps, refs),
+            "exact_match": metrics.exact_match(hyps, refs),
+            "examples": len(hyps),
+            "captions": hyps,
+        }

@@ -1,0 +1,1 @@
+"""Shared core: Task base, preprocessing layers, decoding, training, export, metrics."""

@@ -1,0 +1,84 @@
+"""Caption/translation metrics: thin wrappers over sacrebleu, plus CIDEr-D.
+
+CIDEr-D (Vedantam et al. 2015, as in the COCO caption toolkit): TF-IDF weighted
+n-gram (1..4) cosine similarity with a Gaussian length penalty (sigma=6), clipped
+candidate counts, averaged over n and references, times 10. Document frequencies
+come from the references of the evaluated set, as the COCO toolkit does.
+
+Example:
+    >>> corpus_bleu(["a red dog"], [["a red dog", "there is a red dog"]])
+    100.0
+"""
+
+import collections
+import math
+
+import sacrebleu
+
+from tasks.core.text import standardize_py
+
+
+def corpus_bleu(hypotheses, references):
+    """Corpus BLEU-4 (sacrebleu, 0..100); ``references[i]`` lists the refs of item i."""
+    _check(hypotheses, references)
+    width = max(len(r) for r in references)
+    # sacrebleu wants one stream per reference slot; pad short lists with None-free repeats
+    streams = [[refs[j] if j < len(refs) else refs[0] for refs in references] for j in range(width)]
+    return float(sacrebleu.corpus_bleu(list(hypotheses), streams).score)
+
+
+def exact_match(hypotheses, references):
+    """Percentage of hypotheses equal (after standardisation) to one of their references."""
+    _check(hypotheses, references)
+    hits = sum(standardize_py(h) in {standardize_py(r) for r in refs}
+               for h, refs in zip(hypotheses, references))
+    return 100.0 * hits / len(hypotheses)
+
+
+def _ngrams(words, n):
+    return collections.Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def cider_d(hypotheses, references, sigma=6.0):
+    """CIDEr-D score (0..10 scale as in the COCO toolkit)."""
+    _check(hypotheses, references)
+    refs_words = [[standardize_py(r).split() for r in refs] for refs in references]
+    hyps_words = [standardize_py(h).split() for h in hypotheses]
+    doc_freq = collections.Counter()
+    for refs in refs_words:
+        doc_freq.update({g for r in refs for n in range(1, 5) for g in _ngrams(r, n)})
+    log_n = math.log(float(len(references)))
+
+    def vectors(words):
+        vec, norms = [], []
+        for n in range(1, 5):
+            counts = _ngrams(words, n)
+            v = {g: c * (log_n - math.log(max(1.0, doc_freq[g]))) for g, c in counts.items()}
+            vec.append(v)
+            norms.append(math.sqrt(sum(x * x for x in v.values())))
+        return vec, norms, len(words)
+
+    total = 0.0
+    for hyp, refs in zip(hyps_words, refs_words):
+        hv, hn, hl = vectors(hyp)
+        score = [0.0] * 4
+        for ref in refs:
+            rv, rn, rl = vectors(ref)
+            for n in range(4):
+                dot = sum(min(val, rv[n].get(g, 0.0)) * rv[n].get(g, 0.0) for g, val in hv[n].items())
+                if hn[n] and rn[n]:
+                    score[n] += dot / (hn[n] * rn[n]) * math.exp(-((hl - rl) ** 2) / (2 * sigma**2))
+        total += sum(s / len(refs) for s in score) / 4 * 10
+    return total / len(hypotheses)
+
+
+def _check(hypotheses, references):
+    if len(hypotheses) != len(references):
+        raise ValueError(
+            f"hypotheses and references must have the same length, got {len(hypotheses)} "
+            f"and {len(references)}"
+        )
+    if not hypotheses:
+        raise ValueError("hypotheses must not be empty")
+    if any(not refs for refs in references):
+        raise ValueError("every item needs at least one reference")

@@ -1,0 +1,150 @@
+"""Training utilities shared by every task.
+
+AdamW with linear warm-up + cosine decay, step checkpoints written atomically with
+``tf.train.CheckpointManager`` (shards go to a temporary name and are renamed; the
+index file is replaced atomically), resume from the latest checkpoint, and the
+standard callbacks (TensorBoard, EarlyStopping, progress bar).
+
+Example:
+    >>> optimizer = make_optimizer(1e-3, total_steps=10_000, warmup_steps=500)
+    >>> callbacks = [StepCheckpoint(model, optimizer, "ckpt", every_steps=200)]
+"""
+
+import json
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tasks")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to ``peak`` over ``warmup_steps``, then cosine decay to ``peak * final_ratio``."""
+
+    def __init__(self, peak, total_steps, warmup_steps=0, final_ratio=0.05):
+        self.peak = float(peak)
+        self.total_steps = int(total_steps)
+        self.warmup_steps = int(warmup_steps)
+        self.final_ratio = float(final_ratio)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warm = self.peak * step / max(1, self.warmup_steps)
+        progress = tf.clip_by_value(
+            (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps), 0.0, 1.0
+        )
+        cosine = self.final_ratio + (1 - self.final_ratio) * 0.5 * (1 + tf.cos(math.pi * progress))
+        return tf.where(step < self.warmup_steps, warm, self.peak * cosine)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps,
+                "warmup_steps": self.warmup_steps, "final_ratio": self.final_ratio}
+
+
+def make_optimizer(learning_rate=1e-3, total_steps=10_000, warmup_steps=None, weight_decay=0.01,
+                   clipnorm=1.0):
+    """AdamW on a warm-up/cosine schedule (warm-up defaults to 5% of the steps)."""
+    if warmup_steps is None:
+        warmup_steps = max(1, total_steps // 20)
+    schedule = WarmupCosine(learning_rate, total_steps, warmup_steps)
+    return keras.optimizers.AdamW(schedule, weight_decay=weight_decay, clipnorm=clipnorm)
+
+
+def _checkpoint(model, optimizer):
+    return tf.train.Checkpoint(model=model, optimizer=optimizer)
+
+
+def latest_step(directory):
+    """Global step of the newest checkpoint in ``directory`` (0 if none)."""
+    path = os.path.join(directory, "progress.json")
+    if not tf.io.gfile.exists(path):
+        return 0
+    with tf.io.gfile.GFile(path) as f:
+        return int(json.load(f)["step"])
+
+
+def restore_latest(model, optimizer, directory):
+    """Restore model and optimizer from the newest checkpoint; returns its global step."""
+    latest = tf.train.latest_checkpoint(directory) if tf.io.gfile.exists(directory) else None
+    if latest is None:
+        return 0
+    optimizer.build(model.trainable_variables)  # create slots so they restore, not defer
+    _checkpoint(model, optimizer).restore(latest).expect_partial()
+    return int(optimizer.iterations.numpy())
+
+
+def write_progress(directory, step):
+    """Atomically record the global step a checkpoint belongs to."""
+    tmp = os.path.join(directory, "progress.json.tmp")
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        json.dump({"step": int(step)}, f)
+    tf.io.gfile.rename(tmp, os.path.join(directory, "progress.json"), overwrite=True)
+
+
+class StepCheckpoint(keras.callbacks.Callback):
+    """Save model + optimizer every ``every_steps`` steps and at each epoch end.
+
+    Only the chief writes (``is_chief``), so the same callback serves multi-worker runs.
+    """
+
+    def __init__(self, model, optimizer, directory, every_steps=500, max_to_keep=2, is_chief=True):
+        super().__init__()
+        self.directory = directory
+        self.every_steps = int(every_steps)
+        self.is_chief = is_chief
+        self._manager = tf.train.CheckpointManager(
+            _checkpoint(model, optimizer), directory, max_to_keep=max_to_keep
+        )
+        self._optimizer = optimizer
+
+    def save(self):
+        if not self.is_chief:
+            return
+        step = int(self._optimizer.iterations.numpy())
+        self._manager.save(checkpoint_number=step)
+        write_progress(self.directory, step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_steps and int(self._optimizer.iterations.numpy()) % self.every_steps == 0:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save()
+
+
+def standard_callbacks(log_dir=None, early_stopping_patience=None, monitor="val_loss"):
+    """TensorBoard and EarlyStopping, each only when asked for."""
+    callbacks = []
+    if log_dir:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir, update_freq=50))
+    if early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=early_stopping_patience, restore_best_weights=True))
+    return callbacks
+
+
+def resolve_strategy(strategy):
+    """None -> default strategy; 'mirrored' / 'multi_worker' names; or a Strategy instance."""
+    if strategy is None or strategy == "default":
+        return tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.Strategy):
+        return strategy
+    if strategy == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if strategy == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(
+        f"strategy must be None, 'mirrored', 'multi_worker' or a tf.distribute.Strategy, got {strategy!r}"
+    )
+
+
+def is_chief(strategy):
+    """True on the worker that writes checkpoints, logs and exports."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type in ("chief", None) or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )

@@ -1,0 +1,49 @@
+"""The two README commands, needing nothing but Python 3.11.
+
+    python3 tools/bootstrap.py demo    # venv + install + caption the bundled samples
+    python3 tools/bootstrap.py test    # venv + install with test extras + whole test suite
+
+Creates ``.venv`` next to the repo (reused when present) and installs the project
+in editable mode. Exit status is the demo's or pytest's.
+"""
+
+import os
+import subprocess
+import sys
+import venv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".venv")
+
+
+def _python():
+    return os.path.join(VENV, "bin", "python")
+
+
+def _install(extras):
+    if not os.path.exists(_python()):
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    spec = f".[{extras}]" if extras else "."
+    subprocess.run([_python(), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], cwd=ROOT,
+                   check=True)
+    subprocess.run([_python(), "-m", "pip", "install", "--quiet", "-e", spec], cwd=ROOT, check=True)
+
+
+def main(argv):
+    if len(argv) < 1 or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    if sys.version_info[:2] != (3, 11):
+        print(f"warning: tested on Python 3.11, this is {sys.version.split()[0]}", file=sys.stderr)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if argv[0] == "demo":
+        _install(None)
+        return subprocess.run([_python(), "-m", "pipelines", "demo"], cwd=ROOT, env=env).returncode
+    _install("test")
+    cmd = [_python(), "-m", "pytest", "-q", "--durations=15", *argv[1:]]
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
