@@ -34,7 +34,7 @@ class ImagePreprocessor(keras.layers.Layer):
     def _resize(self, pixels):
         pixels = tf.cast(pixels, tf.float32)
         size = [self.image_size, self.image_size]
-        return tf.image.resize(pixels, size, antialias=True) / 255.0
+        return tf.clip_by_value(tf.image.resize(pixels, size, antialias=True) / 255.0, 0.0, 1.0)
 
     def call(self, images):
         images = tf.convert_to_tensor(images)

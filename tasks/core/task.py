@@ -122,31 +122,25 @@ class Task:
         chief = training.is_chief(self.strategy)
         cbs = list(callbacks) + training.standard_callbacks(log_dir if chief else None,
                                                             early_stopping_patience)
-        history = None
         initial_epoch = 0
         if checkpoint_dir:
             step = training.restore_latest(self.model, self.optimizer, checkpoint_dir)
-            ckpt = training.StepCheckpoint(self.model, self.optimizer, checkpoint_dir,
-                                           checkpoint_every, is_chief=chief)
-            cbs.append(ckpt)
+            cbs.append(training.StepCheckpoint(self.model, self.optimizer, checkpoint_dir,
+                                               checkpoint_every, is_chief=chief))
             if step:
                 if steps_per_epoch is None:
                     raise ValueError("resuming needs steps_per_epoch (a repeated train_data)")
+                # One fit over one iterator: a second fit (or a second iterator of the
+                # same shuffled dataset) would draw a different shuffle order. Epoch
+                # boundaries shift by the interrupted part; the step sequence does not.
                 train_data = train_data.skip(step)
-                initial_epoch, done = divmod(step, steps_per_epoch)
-                if done:  # finish the interrupted epoch first
-                    history = self.model.fit(train_data, epochs=initial_epoch + 1,
-                                             initial_epoch=initial_epoch,
-                                             steps_per_epoch=steps_per_epoch - done,
-                                             validation_data=validation_data, callbacks=[ckpt],
-                                             verbose=verbose)
-                    train_data = train_data.skip(steps_per_epoch - done)
-                    initial_epoch += 1
-        if initial_epoch < epochs:
-            history = self.model.fit(train_data, epochs=epochs, initial_epoch=initial_epoch,
-                                     steps_per_epoch=steps_per_epoch,
-                                     validation_data=validation_data, callbacks=cbs, verbose=verbose)
-        return history
+                initial_epoch = step // steps_per_epoch
+                cbs.append(training.StopAtStep(epochs * steps_per_epoch))
+        if initial_epoch >= epochs:
+            return None
+        return self.model.fit(train_data, epochs=epochs, initial_epoch=initial_epoch,
+                              steps_per_epoch=steps_per_epoch, validation_data=validation_data,
+                              callbacks=cbs, verbose=verbose)
 
     # -- persistence ------------------------------------------------------------------
     def save(self, path):

@@ -113,6 +113,18 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.save()
 
 
+class StopAtStep(keras.callbacks.Callback):
+    """Stop training once the optimizer has taken ``total_steps`` steps."""
+
+    def __init__(self, total_steps):
+        super().__init__()
+        self.total_steps = int(total_steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) >= self.total_steps:
+            self.model.stop_training = True
+
+
 def standard_callbacks(log_dir=None, early_stopping_patience=None, monitor="val_loss"):
     """TensorBoard and EarlyStopping, each only when asked for."""
     callbacks = []

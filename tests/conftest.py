@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny benchmark on disk and a tiny (briefly trained) captioner."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+from tasks.captioning.benchmark import build_benchmark  # noqa: E402
+from tasks.captioning.data import make_dataset, read_coco_captions  # noqa: E402
+from tasks.captioning.task import CaptioningTask  # noqa: E402
+
+TINY_CONFIG = {
+    "image_size": 48,
+    "sequence_length": 16,
+    "encoder_widths": [8, 16, 24],
+    "decoder": "transformer",
+    "decoder_options": {"hidden_dim": 32, "num_layers": 1, "num_heads": 2, "intermediate_dim": 64,
+                        "dropout": 0.0},
+    "beam_width": 2,
+}
+
+
+def tiny_task(examples, **overrides):
+    keras.utils.set_random_seed(0)
+    return CaptioningTask.from_examples(examples, **{**TINY_CONFIG, **overrides})
+
+
+@pytest.fixture(scope="session")
+def scenes_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scenes")
+    return build_benchmark(str(root), sizes={"train": 96, "val": 8, "test": 12}, seed=3,
+                           progress=False)
+
+
+@pytest.fixture(scope="session")
+def train_examples(scenes_root):
+    return read_coco_captions(scenes_root, "train")
+
+
+@pytest.fixture(scope="session")
+def test_examples(scenes_root):
+    return read_coco_captions(scenes_root, "test")
+
+
+@pytest.fixture(scope="session")
+def trained_task(train_examples):
+    """A tiny transformer captioner trained for 40 steps (enough to emit words)."""
+    task = tiny_task(train_examples)
+    ds = make_dataset(train_examples, task.preprocessor, 32, training=True, repeat=True)
+    task.compile(learning_rate=5e-3, total_steps=40, jit_compile=False)
+    task.fit(ds, epochs=1, steps_per_epoch=40, verbose=0)
+    return task
+
+
+@pytest.fixture(scope="session")
+def saved_task_dir(trained_task, tmp_path_factory):
+    return trained_task.save(str(tmp_path_factory.mktemp("saved") / "task"))
+
+
+@pytest.fixture(scope="session")
+def exported_dir(trained_task, tmp_path_factory):
+    return trained_task.export(str(tmp_path_factory.mktemp("export") / "savedmodel"))
+
+
+@pytest.fixture(scope="session")
+def image_bytes(test_examples):
+    return [open(e["image"], "rb").read() for e in test_examples[:4]]

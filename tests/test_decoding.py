@@ -1,0 +1,102 @@
+"""Greedy and beam search on a hand-built step function with known answers."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tasks.core.decoding import beam_search, greedy_search
+
+START, END, PAD = 2, 3, 0
+V = 6
+
+
+def table_step(table):
+    """step_fn whose next-token log-probs depend only on the previous token."""
+    log_probs = tf.math.log(tf.constant(table, tf.float32) + 1e-9)
+
+    def step(tokens, state, index):
+        state = {"count": state["count"] + 1, "memory": state["memory"]}
+        return tf.gather(log_probs, tokens), state
+
+    return step
+
+
+def initial_state(batch=2):
+    return {"count": tf.zeros([batch], tf.int32), "memory": tf.zeros([batch, 3, 4])}
+
+
+# From <start>: greedy picks 4 (0.5) then is forced into a low-probability path;
+# 5 (0.4) leads to <end> with certainty, so the best whole sequence starts with 5.
+TRAP = np.zeros((V, V))
+TRAP[START] = [0, 0, 0, 0, 0.5, 0.4 + 0.1]
+TRAP[START] = [0, 0, 0, 0.0, 0.55, 0.45]
+TRAP[4] = [0, 0, 0, 0.3, 0.35, 0.35]
+TRAP[5] = [0, 0, 0, 1.0, 0, 0]
+TRAP[END] = [1.0, 0, 0, 0, 0, 0]
+TRAP[PAD] = [1.0, 0, 0, 0, 0, 0]
+
+
+def test_greedy_follows_argmax_and_pads_after_end():
+    out = greedy_search(table_step(TRAP), initial_state(), START, END, max_length=5).numpy()
+    assert out.tolist() == [[4, 4, 4, 4, 4]] * 2  # 4 -> 4 (0.35 tie-broken to the first)
+
+
+def test_beam_finds_the_better_sequence():
+    out, scores = beam_search(table_step(TRAP), initial_state(), START, END, 5, beam_width=3, alpha=0.0)
+    assert out.numpy().tolist() == [[5, END, PAD, PAD, PAD]] * 2
+    np.testing.assert_allclose(scores.numpy(), np.log(0.45), rtol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.0])
+def test_beam_width_one_equals_greedy(alpha):
+    rng = np.random.default_rng(0)
+    table = rng.random((V, V))
+    table /= table.sum(-1, keepdims=True)
+    step = table_step(table)
+    greedy = greedy_search(step, initial_state(3), START, END, 7)
+    beam, _ = beam_search(step, initial_state(3), START, END, 7, beam_width=1, alpha=alpha)
+    np.testing.assert_array_equal(greedy, beam)
+
+
+def test_length_penalty_prefers_longer_finished_beams():
+    table = np.zeros((V, V))
+    table[START] = [0, 0, 0, 0.5, 0.5, 0]       # end now, or continue
+    table[4] = [0, 0, 0, 0.9, 0, 0.1]
+    table[5] = [0, 0, 0, 1.0, 0, 0]
+    table[END] = table[PAD] = [1.0, 0, 0, 0, 0, 0]
+    short, _ = beam_search(table_step(table), initial_state(1), START, END, 4, beam_width=2, alpha=0.0)
+    long_, _ = beam_search(table_step(table), initial_state(1), START, END, 4, beam_width=2, alpha=3.0)
+    assert short.numpy()[0, 0] == END
+    assert long_.numpy()[0].tolist()[:2] == [4, END]
+
+
+def test_searches_run_inside_tf_function_and_xla():
+    step = table_step(TRAP)
+
+    @tf.function(jit_compile=True)
+    def run(memory):
+        state = {"count": tf.zeros([tf.shape(memory)[0]], tf.int32), "memory": memory}
+        g = greedy_search(step, state, START, END, 5)
+        b, _ = beam_search(step, state, START, END, 5, beam_width=2)
+        return g, b
+
+    g, b = run(tf.zeros([2, 3, 4]))
+    assert g.shape == (2, 5) and b.shape == (2, 5)
+    g3, _ = run(tf.zeros([3, 3, 4]))  # a new batch size
+    assert g3.shape == (3, 5)
+
+
+def test_state_is_carried_per_beam():
+    def step(tokens, state, index):
+        # logits depend on the state so a wrong beam gather would change the answer
+        logits = tf.one_hot(tf.minimum(state["count"] + 4, 5), V) * 5.0
+        logits = tf.where(index >= 2, tf.one_hot(tf.fill(tf.shape(tokens), END), V) * 9.0, logits)
+        return logits, {"count": state["count"] + 1}
+
+    out, _ = beam_search(step, {"count": tf.zeros([2], tf.int32)}, START, END, 5, beam_width=3)
+    assert out.numpy()[0].tolist() == [4, 5, END, PAD, PAD]
+
+
+def test_bad_beam_width():
+    with pytest.raises(ValueError, match="beam_width"):
+        beam_search(table_step(TRAP), initial_state(), START, END, 4, beam_width=0)

@@ -1,0 +1,131 @@
+"""Captioning model behaviour on tiny models."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tasks.captioning.data import make_dataset
+from tasks.captioning.model import build_captioning_model
+from tasks.core.task import Task
+
+from conftest import tiny_task
+
+
+@pytest.mark.parametrize("decoder", ["transformer", "lstm", "gru"])
+def test_cached_step_matches_full_forward(decoder):
+    keras.utils.set_random_seed(1)
+    options = {"hidden_dim": 32, "dropout": 0.0}
+    if decoder == "transformer":
+        options.update(num_layers=2, num_heads=2, intermediate_dim=64)
+    model = build_captioning_model(20, 10, image_size=32, encoder_widths=[8, 16], decoder=decoder,
+                                   decoder_options=options)
+    images = tf.random.uniform([3, 32, 32, 3])
+    tokens = tf.constant(np.random.default_rng(0).integers(4, 20, (3, 9)), tf.int32)
+    full = model({"images": images, "tokens": tokens}).numpy()
+    dec, enc = model.get_layer("decoder"), model.get_layer("image_encoder")
+    state = dec.initial_state(enc(images))
+    steps = []
+    for t in range(9):
+        logits, state = dec.step(tokens[:, t], state, t)
+        steps.append(logits.numpy())
+    np.testing.assert_allclose(np.stack(steps, 1), full, atol=1e-4)
+
+
+def test_trailing_padding_does_not_change_the_loss(trained_task, train_examples):
+    task = trained_task
+    ds = make_dataset(train_examples[:8], task.preprocessor, 8, training=True, shuffle_buffer=0)
+    features, labels = next(iter(ds))
+    loss = task.loss()
+    base = float(loss(labels, task.model(features)))
+    # Replace everything after each caption's end with garbage ids: the causal mask
+    # and ignore_class=0 must keep the loss identical.
+    mask = tf.cast(labels == 0, tf.int32)
+    noisy_tokens = features["tokens"] * (1 - mask) + mask * 7
+    noisy = float(loss(labels, task.model({"images": features["images"], "tokens": noisy_tokens})))
+    assert noisy == pytest.approx(base, rel=1e-5)
+
+
+def test_unknown_decoder_and_backbone_errors():
+    with pytest.raises(ValueError, match="decoder must be"):
+        build_captioning_model(10, 8, decoder="rnn")
+    with pytest.raises(ValueError, match="backbone='NoSuchNet'"):
+        build_captioning_model(10, 8, backbone="NoSuchNet")
+
+
+def test_keras_applications_backbone_needs_local_weights(tmp_path):
+    missing = str(tmp_path / "mobilenet.h5")
+    with pytest.raises(ValueError, match="never downloads"):
+        build_captioning_model(10, 8, image_size=32, backbone="MobileNetV2", backbone_weights=missing)
+    model = build_captioning_model(10, 8, image_size=32, backbone="MobileNetV2",
+                                   backbone_weights=None, decoder="gru",
+                                   decoder_options={"hidden_dim": 16})
+    out = model({"images": tf.zeros([1, 32, 32, 3]), "tokens": tf.zeros([1, 5], tf.int32)})
+    assert out.shape == (1, 5, 10)
+
+
+def test_keras_applications_backbone_loads_weights_from_a_local_file(tmp_path):
+    reference = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = str(tmp_path / "w.weights.h5")
+    reference.save_weights(path)
+    model = build_captioning_model(10, 8, image_size=32, backbone="MobileNetV2", backbone_weights=path,
+                                   decoder="gru", decoder_options={"hidden_dim": 16})
+    inner = [l for l in model.get_layer("image_encoder").layers if isinstance(l, keras.Model)][0]
+    np.testing.assert_array_equal(inner.weights[0].numpy(), reference.weights[0].numpy())
+
+
+def test_model_config_round_trips_through_json_and_keras_file(trained_task, tmp_path):
+    model = trained_task.model
+    config = json.loads(json.dumps(model.get_config()))
+    clone = keras.Model.from_config(config)
+    assert len(clone.weights) == len(model.weights)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    feats = {"images": tf.random.uniform([2, 48, 48, 3]), "tokens": tf.ones([2, 6], tf.int32)}
+    np.testing.assert_allclose(loaded(feats), model(feats), atol=1e-5)
+
+
+def test_saved_task_reloads_with_identical_captions(trained_task, saved_task_dir, image_bytes):
+    loaded = Task.load(saved_task_dir)
+    assert loaded.caption(image_bytes) == trained_task.caption(image_bytes)
+    assert loaded.config["vocabulary"] == trained_task.config["vocabulary"]
+
+
+def test_predict_same_on_arrays_and_dataset(trained_task, test_examples):
+    task = trained_task
+    ds = make_dataset(test_examples[:4], task.preprocessor, 2)
+    pixels = np.concatenate([p.numpy() for p, _ in ds])
+    from_ds = task.evaluate(ds, beam_width=1)["captions"]
+    from_pixels = task.caption((pixels * 255).round().astype(np.uint8), beam_width=1)
+    from_bytes = task.caption([open(e["image"], "rb").read() for e in test_examples[:4]], beam_width=1)
+    assert from_ds == from_bytes
+    assert sum(a == b for a, b in zip(from_pixels, from_bytes)) >= 3  # uint8 rounding may flip one
+
+
+def test_beam_one_equals_greedy_on_the_model(trained_task, image_bytes):
+    assert trained_task.caption(image_bytes, beam_width=1) == trained_task.caption(
+        image_bytes, beam_width=1, max_length=15)
+    greedy = trained_task.generate(trained_task.preprocessor.image_preprocessor(
+        tf.constant(image_bytes)), beam_width=1)
+    from tasks.core import decoding
+    from tasks.core.text import END_ID, START_ID
+    dec = trained_task.model.get_layer("decoder")
+    grid = trained_task.model.get_layer("image_encoder")(
+        trained_task.preprocessor.image_preprocessor(tf.constant(image_bytes)))
+    beam1, _ = decoding.beam_search(dec.step, dec.initial_state(grid), START_ID, END_ID, 15, 1, 0.6)
+    np.testing.assert_array_equal(greedy, beam1)
+
+
+def test_caption_argument_errors(trained_task, image_bytes):
+    with pytest.raises(ValueError, match="max_length"):
+        trained_task.caption(image_bytes, max_length=99)
+    with pytest.raises(ValueError, match="beam_width"):
+        trained_task.generate(tf.zeros([1, 48, 48, 3]), beam_width=0)
+
+
+def test_unknown_config_key_is_rejected(train_examples):
+    with pytest.raises(TypeError, match="unknown config keys"):
+        tiny_task(train_examples, colour="red")

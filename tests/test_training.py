@@ -1,0 +1,84 @@
+"""Schedules, checkpoints and resume after a hard kill, distribution strategies."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tasks.core.training import WarmupCosine, latest_step, resolve_strategy
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _run(*args, check=True):
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, check=False, timeout=600)
+
+
+def test_warmup_cosine_schedule():
+    schedule = WarmupCosine(1.0, total_steps=110, warmup_steps=10, final_ratio=0.1)
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(5)) == pytest.approx(0.5)
+    assert float(schedule(10)) == pytest.approx(1.0)
+    assert float(schedule(60)) == pytest.approx(0.55, abs=1e-5)
+    assert float(schedule(110)) == pytest.approx(0.1)
+    assert float(schedule(500)) == pytest.approx(0.1)
+    assert WarmupCosine(**schedule.get_config()).get_config() == schedule.get_config()
+
+
+def test_resume_after_sigkill_continues_the_same_run(scenes_root, tmp_path):
+    straight = tmp_path / "straight.npz"
+    r = _run(os.path.join(HERE, "resume_worker.py"), scenes_root, str(tmp_path / "a"), str(straight))
+    assert r.returncode == 0, r.stderr[-3000:]
+
+    ckpt = str(tmp_path / "b")
+    killed = _run(os.path.join(HERE, "resume_worker.py"), scenes_root, ckpt, str(tmp_path / "x.npz"),
+                  "10")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert latest_step(ckpt) == 8  # checkpoints every 4 steps; killed at 10
+    resumed = tmp_path / "resumed.npz"
+    r = _run(os.path.join(HERE, "resume_worker.py"), scenes_root, ckpt, str(resumed))
+    assert r.returncode == 0, r.stderr[-3000:]
+
+    a, b = np.load(straight), np.load(resumed)
+    assert int(a["iterations"]) == int(b["iterations"]) == 18
+    for key in a.files:
+        np.testing.assert_allclose(a[key], b[key], atol=2e-5, err_msg=key)
+    assert latest_step(ckpt) == 18
+
+
+def test_strategy_names():
+    import tensorflow as tf
+
+    assert resolve_strategy(None) is tf.distribute.get_strategy()
+    with pytest.raises(ValueError, match="strategy must be"):
+        resolve_strategy("tpu-pod")
+
+
+MIRRORED = r"""
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, "tests")
+from conftest import tiny_task
+from tasks.captioning.data import make_dataset, read_coco_captions
+examples = read_coco_captions(sys.argv[1], "train")
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+task = tiny_task(examples, strategy=strategy)
+assert task.strategy.num_replicas_in_sync == 2
+ds = make_dataset(examples, task.preprocessor, 16, training=True, repeat=True)
+task.compile(learning_rate=5e-3, total_steps=30, jit_compile=False)
+h = task.fit(ds, epochs=3, steps_per_epoch=10, verbose=0)
+loss = h.history["loss"]
+print("LOSS", loss)
+assert loss[-1] < loss[0], loss
+"""
+
+
+def test_fit_under_mirrored_strategy_on_two_logical_cpus(scenes_root):
+    r = _run("-c", MIRRORED, scenes_root)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
