@@ -14,6 +14,7 @@ Example:
 
 import io
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -42,9 +43,13 @@ def _from_bytes(data, what):
     if len(data) == 0:
         raise ValueError(f"{what} is empty (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check size below
+            image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise ValueError(f"{what} is not an image file PIL can read") from None
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"{what} is above the limit of pixels PIL will open: {err}") from None
     _check_size(*image.size, what)
     try:
         image.load()  # catches truncated / corrupt payloads before TensorFlow sees them

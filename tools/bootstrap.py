@@ -3,6 +3,9 @@
     python3 tools/bootstrap.py demo    # venv + install + caption the bundled samples
     python3 tools/bootstrap.py test    # venv + install with test extras + whole test suite
 
+``test`` also makes ``.venv-stock``, an environment with only tensorflow, in which
+the export tests run the SavedModels the way a stock TF Serving install would.
+
 Creates ``.venv`` next to the repo (reused when present) and installs the project
 in editable mode. Exit status is the demo's or pytest's.
 """
@@ -30,6 +33,19 @@ def _install(extras):
     subprocess.run([_python(), "-m", "pip", "install", "--quiet", "-e", spec], cwd=ROOT, check=True)
 
 
+def _stock_env():
+    """A second venv with only tensorflow: the export tests serve SavedModels from it."""
+    stock = os.path.join(ROOT, ".venv-stock")
+    python = os.path.join(stock, "bin", "python")
+    version = subprocess.run([_python(), "-c", "import tensorflow as tf; print(tf.__version__)"],
+                             capture_output=True, text=True, check=True,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout.strip()
+    if not os.path.exists(python):
+        print(f"creating {stock} (tensorflow {version} only)", flush=True)
+        venv.EnvBuilder(with_pip=True).create(stock)
+    subprocess.run([python, "-m", "pip", "install", "--quiet", f"tensorflow=={version}"], check=True)
+
+
 def main(argv):
     if len(argv) < 1 or argv[0] not in ("demo", "test"):
         print(__doc__)
@@ -41,6 +57,7 @@ def main(argv):
         _install(None)
         return subprocess.run([_python(), "-m", "pipelines", "demo"], cwd=ROOT, env=env).returncode
     _install("test")
+    _stock_env()
     cmd = [_python(), "-m", "pytest", "-q", "--durations=15", *argv[1:]]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 

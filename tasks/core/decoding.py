@@ -28,6 +28,17 @@ def _write_column(buffer, index, values):
     return buffer * (1 - one_hot) + values[..., None] * one_hot
 
 
+def _keep_shapes(body):
+    """Give loop outputs the static shapes of the loop inputs (tf.while_loop demands it)."""
+
+    def wrapped(*loop_vars):
+        outputs = body(*loop_vars)
+        return tf.nest.map_structure(lambda out, inp: tf.ensure_shape(out, inp.shape), outputs,
+                                     loop_vars)
+
+    return wrapped
+
+
 def greedy_search(step_fn, state, start_id, end_id, max_length, pad_id=0):
     """Arg-max decoding. Returns int32 ``[batch, max_length]`` (no start token)."""
     batch = _batch_size(state)
@@ -46,7 +57,8 @@ def greedy_search(step_fn, state, start_id, end_id, max_length, pad_id=0):
         return t + 1, next_tokens, state, output, finished | (next_tokens == end_id)
 
     _, _, _, output, _ = tf.while_loop(
-        cond, body, (tf.constant(0), tokens, state, output, finished), maximum_iterations=max_length
+        cond, _keep_shapes(body), (tf.constant(0), tokens, state, output, finished),
+        maximum_iterations=max_length,
     )
     return output
 
@@ -99,7 +111,7 @@ def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alph
 
     loop_vars = (tf.constant(0), tokens, state, log_probs, sequences, lengths, finished)
     _, _, _, log_probs, sequences, lengths, _ = tf.while_loop(
-        cond, body, loop_vars, maximum_iterations=max_length
+        cond, _keep_shapes(body), loop_vars, maximum_iterations=max_length
     )
     scores = log_probs / length_penalty(lengths, alpha)
     best = tf.argmax(scores, axis=-1, output_type=tf.int32)

@@ -1,0 +1,34 @@
+"""Run an exported SavedModel the way a stock TF Serving environment would.
+
+Executed by a Python whose environment has only ``tensorflow`` (and what pip brings
+with it): no keras_hub, no tensorflow_text, not this project. Prints JSON.
+
+    python stock_tf_serving.py SAVEDMODEL IMAGE [IMAGE ...]
+"""
+
+import json
+import sys
+
+import tensorflow as tf
+
+OURS = ("keras_hub", "keras_nlp", "tensorflow_text", "tasks", "pipelines")
+
+
+def main(path, images):
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    data = [tf.io.read_file(p) for p in images]
+    out = {"signatures": sorted(loaded.signatures.keys()),
+           "inputs": {k: [v.dtype.name, v.shape.as_list()]
+                      for k, v in serve.structured_input_signature[1].items()}}
+    out["bytes"] = [s.decode() for s in serve(images=tf.stack(data))["captions"].numpy()]
+    out["bytes_one"] = [s.decode() for s in serve(images=tf.stack(data[:1]))["captions"].numpy()]
+    pixels = tf.stack([tf.cast(tf.io.decode_image(d, channels=3), tf.float32) for d in data])
+    out["pixels"] = [s.decode() for s in
+                     loaded.signatures["caption_pixels"](pixels=pixels)["captions"].numpy()]
+    out["modules"] = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])

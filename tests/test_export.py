@@ -1,0 +1,71 @@
+"""The exported SavedModel serves raw bytes -> captions with core TF ops only."""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+from PIL import Image
+
+import pytest
+import tensorflow as tf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+@pytest.fixture(scope="session")
+def stock_python():
+    """A Python whose environment holds only tensorflow (made once, reused).
+
+    tools/bootstrap.py creates it as .venv-stock; PIPELINES_STOCK_PYTHON overrides.
+    """
+    python = os.environ.get("PIPELINES_STOCK_PYTHON") or os.path.join(ROOT, ".venv-stock", "bin", "python")
+    if not os.path.exists(python):
+        import venv
+
+        venv.EnvBuilder(with_pip=True).create(os.path.dirname(os.path.dirname(python)))
+        subprocess.run([python, "-m", "pip", "install", "--quiet", f"tensorflow=={tf.__version__}"],
+                       check=True, timeout=1500)
+    return python
+
+
+def _serve(python, exported_dir, paths):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    r = subprocess.run([python, os.path.join(HERE, "stock_tf_serving.py"), exported_dir, *paths],
+                       env=env, cwd="/", capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_export_serves_bytes_in_a_stock_tensorflow_env(trained_task, exported_dir, test_examples,
+                                                       stock_python):
+    paths = [e["image"] for e in test_examples[:5]]
+    probe = subprocess.run([stock_python, "-c", "import keras_hub"], capture_output=True)
+    assert probe.returncode != 0, "the stock environment must not have keras_hub"
+    out = _serve(stock_python, exported_dir, paths)
+    assert out["modules"] == []
+    assert out["signatures"] == ["caption_pixels", "serving_default"]
+    assert out["inputs"] == {"images": ["string", [None]]}
+    expected = trained_task.caption([open(p, "rb").read() for p in paths])
+    assert out["bytes"] == expected
+    assert out["bytes_one"] == expected[:1]  # a second batch size
+    pixels = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
+    assert out["pixels"] == trained_task.caption(pixels)
+
+
+def test_export_graph_has_no_python_or_text_ops(exported_dir):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(exported_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    ops = set()
+    for meta in proto.meta_graphs:
+        ops |= {n.op for n in meta.graph_def.node}
+        for fn in meta.graph_def.library.function:
+            ops |= {n.op for n in fn.node_def}
+    assert "PyFunc" not in ops and "EagerPyFunc" not in ops
+    assert not {op for op in ops if "Sentencepiece" in op or "Wordpiece" in op or op.startswith("TF")}
+    assert {"DecodeImage", "While", "LookupTableFindV2"} <= ops or {"DecodeImage", "StatelessWhile"} <= ops
