@@ -82,3 +82,44 @@ assert loss[-1] < loss[0], loss
 def test_fit_under_mirrored_strategy_on_two_logical_cpus(scenes_root):
     r = _run("-c", MIRRORED, scenes_root)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+
+
+def _free_ports(n):
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multi_worker_training_with_two_local_processes(scenes_root, tmp_path):
+    import json
+
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3",
+                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "multiworker_worker.py"), scenes_root, str(tmp_path)],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-4000:]
+    w0, w1 = np.load(tmp_path / "worker0.npz"), np.load(tmp_path / "worker1.npz")
+    assert bool(w0["chief"]) and not bool(w1["chief"])
+    losses = w0["losses"]
+    assert len(losses) == 30 and losses[-5:].mean() < losses[:5].mean() * 0.8, losses
+    np.testing.assert_allclose(w0["losses"], w1["losses"], rtol=1e-6)
+    for key in w0.files:
+        if key.startswith("w"):
+            np.testing.assert_array_equal(w0[key], w1[key], err_msg=key)
+    # only the chief keeps checkpoints, logs and the export
+    assert latest_step(str(tmp_path / "ckpt")) == 30
+    assert os.path.exists(tmp_path / "export" / "saved_model.pb")
+    assert sorted(os.listdir(tmp_path)) == ["ckpt", "export", "logs", "worker0.npz", "worker1.npz"]

@@ -21,15 +21,19 @@ from keras import layers, ops
 
 
 def small_cnn(image_size, widths=(32, 64, 128, 192), name="image_encoder"):
-    """A from-scratch CNN: one stride-2 stage per width, returns the feature grid."""
+    """A from-scratch CNN: one stride-2 stage per width, returns the feature grid.
+
+    Batch norm is synchronized across replicas so every worker of a distributed run
+    holds the same moving statistics (a no-op on one device).
+    """
     inputs = keras.Input((image_size, image_size, 3), name="images")
     x = inputs
     for i, width in enumerate(widths):
         x = layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name=f"stage{i}_down")(x)
-        x = layers.BatchNormalization(name=f"stage{i}_bn0")(x)
+        x = layers.BatchNormalization(synchronized=True, name=f"stage{i}_bn0")(x)
         x = layers.Activation("relu")(x)
         y = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"stage{i}_conv")(x)
-        y = layers.BatchNormalization(name=f"stage{i}_bn1")(y)
+        y = layers.BatchNormalization(synchronized=True, name=f"stage{i}_bn1")(y)
         x = layers.Activation("relu")(layers.Add()([x, y]))
     return keras.Model(inputs, x, name=name)
 
