@@ -129,3 +129,20 @@ def test_caption_argument_errors(trained_task, image_bytes):
 def test_unknown_config_key_is_rejected(train_examples):
     with pytest.raises(TypeError, match="unknown config keys"):
         tiny_task(train_examples, colour="red")
+
+
+def test_cross_attention_maps_are_distributions_over_the_grid(trained_task, image_bytes):
+    task = trained_task
+    pixels = task.preprocessor.image_preprocessor(tf.constant(image_bytes[:2]))
+    grid = task.model.get_layer("image_encoder")(pixels)
+    tokens = tf.constant([[2, 4, 5, 6], [2, 7, 8, 3]], tf.int32)
+    maps = task.model.get_layer("decoder").cross_attention_maps(tokens, grid).numpy()
+    cells = grid.shape[1] * grid.shape[2]
+    assert maps.shape == (2, 2, 4, cells)
+    np.testing.assert_allclose(maps.sum(-1), 1.0, atol=1e-5)
+    # same words, swapped images: the maps follow the image
+    same = tf.constant([[2, 4, 5, 6], [2, 4, 5, 6]], tf.int32)
+    dec = task.model.get_layer("decoder")
+    a, b = dec.cross_attention_maps(same, grid).numpy(), dec.cross_attention_maps(same, grid[::-1]).numpy()
+    np.testing.assert_allclose(a[0], b[1], atol=1e-5)
+    assert np.abs(a[0] - a[1]).max() > 1e-4

@@ -177,6 +177,33 @@ class TransformerCaptionDecoder(layers.Layer):
             new_state[f"cross_cache{i}"] = cross
         return self.head(self.final_norm(x))[:, 0], new_state
 
+    def cross_attention_maps(self, tokens, grid):
+        """Last block's cross-attention weights ``[B, heads, len(tokens), grid cells]``.
+
+        For plots: where in the image the decoder looks while emitting each word.
+        keras-hub's cached attention layer does not return scores, so this recomputes
+        them from the block's own projections (same weights, same scaling).
+        """
+        memory = self.encode_memory(grid)
+        x = self.embedding(tokens)
+        for block in self.blocks[:-1]:
+            x = block(x, memory)
+        block = self.blocks[-1]
+        residual = x
+        h = block._self_attention_layer_norm(x) if block.normalize_first else x
+        length = ops.shape(x)[1]
+        causal = ops.tril(ops.ones((length, length), "bool"))[None]
+        h = block._self_attention_layer(query=h, value=h, attention_mask=causal)
+        x = residual + h
+        if not block.normalize_first:
+            x = block._self_attention_layer_norm(x)
+        query = block._cross_attention_layer_norm(x) if block.normalize_first else x
+        attention = block._cross_attention_layer
+        q = attention._query_dense(query)
+        k = attention._key_dense(memory)
+        scores = ops.einsum("bqhd,bkhd->bhqk", q, k) / ops.sqrt(ops.cast(ops.shape(q)[-1], q.dtype))
+        return ops.softmax(scores, axis=-1)
+
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
                 "sequence_length": self.sequence_length, "hidden_dim": self.hidden_dim,

@@ -1,0 +1,18 @@
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_captioning_benchmark_quick_prints_all_figures():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "captioning.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout[r.stdout.index("{"):])
+    for key in ("train_examples_per_s_jit_on", "train_examples_per_s_jit_off", "tf_data_examples_per_s",
+                "batch32_images_per_s_beam1"):
+        assert result[key] > 0, key
+    assert 0 < result["latency_ms_beam1"]["p50"] <= result["latency_ms_beam1"]["p95"]
