@@ -86,7 +86,10 @@ class Task:
             raise ValueError(f"preset={preset!r} is not one of {sorted(cls.presets)}")
         spec = cls.presets[preset]
         if spec.get("path"):
-            return Task.load(spec["path"])
+            if not os.path.exists(os.path.join(spec["path"], "task.json")):
+                raise ValueError(f"preset={preset!r} ships weights at {spec['path']!r}, but they are "
+                                 "missing from this install; reinstall the package or retrain them")
+            return Task.load(spec["path"], **overrides)
         return cls(spec["config"], **overrides)
 
     # -- training ---------------------------------------------------------------------
