@@ -147,3 +147,17 @@ def test_eval_pipeline_pads_references(test_examples, trained_task):
     assert pixels.shape[0] == 5 and refs.shape == (5, 5)
     with pytest.raises(ValueError, match="empty"):
         make_dataset([], trained_task.preprocessor)
+
+
+def test_augmentation_is_seeded_and_photometric_only(train_examples):
+    from conftest import tiny_task
+
+    task = tiny_task(train_examples)
+    make = lambda aug, seed=3: make_dataset(train_examples, task.preprocessor, 8, training=True,  # noqa: E731
+                                            seed=seed, shuffle_buffer=0, augment=aug)
+    (plain, labels), (aug1, labels1), (aug2, _) = (next(iter(make(a))) for a in (False, True, True))
+    np.testing.assert_array_equal(labels, labels1)            # captions untouched
+    np.testing.assert_array_equal(aug1["images"], aug2["images"])  # reproducible
+    diff = np.abs(aug1["images"].numpy() - plain["images"].numpy())
+    assert diff.max() > 0.01
+    assert aug1["images"].numpy().min() >= 0 and aug1["images"].numpy().max() <= 1

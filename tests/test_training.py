@@ -123,3 +123,22 @@ def test_multi_worker_training_with_two_local_processes(scenes_root, tmp_path):
     assert latest_step(str(tmp_path / "ckpt")) == 30
     assert os.path.exists(tmp_path / "export" / "saved_model.pb")
     assert sorted(os.listdir(tmp_path)) == ["ckpt", "export", "logs", "worker0.npz", "worker1.npz"]
+
+
+def test_mixed_precision_switch_trains_and_decodes(train_examples):
+    from conftest import tiny_task
+    from tasks.captioning.data import make_dataset
+
+    task = tiny_task(train_examples, dtype_policy="mixed_bfloat16")
+    dense = task.model.get_layer("decoder").head
+    assert dense.dtype_policy.name == "float32"  # logits stay float32 for a stable softmax
+    assert task.model.get_layer("image_encoder").layers[1].dtype_policy.name == "mixed_bfloat16"
+    ds = make_dataset(train_examples, task.preprocessor, 16, training=True, repeat=True)
+    task.compile(total_steps=4, jit_compile=False)
+    history = task.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    images = [open(e["image"], "rb").read() for e in train_examples[:2]]
+    assert len(task.caption(images, beam_width=2)) == 2
+    import keras
+
+    assert keras.config.dtype_policy().name == "float32"  # the switch does not leak globally

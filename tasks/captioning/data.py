@@ -68,14 +68,28 @@ def _load_image(path, image_preprocessor):
     return image_preprocessor(tf.io.read_file(path)[None])[0]
 
 
+def photometric_augment(image, seed):
+    """Random brightness, contrast and saturation from a stateless ``seed`` pair.
+
+    Geometry is left alone on purpose: a flip would turn "left of" into "right of".
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    image = tf.image.stateless_random_brightness(image, 0.15, seeds[0])
+    image = tf.image.stateless_random_contrast(image, 0.8, 1.2, seeds[1])
+    image = tf.image.stateless_random_saturation(image, 0.8, 1.2, seeds[2])
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
 def make_dataset(examples, preprocessor, batch_size=64, training=False, seed=0, cache=True,
-                 shuffle_buffer=8192, repeat=False):
+                 shuffle_buffer=8192, repeat=False, augment=False):
     """Examples -> batches.
 
     Images are decoded and resized in parallel and cached once. With ``training``
     every (image, caption) pair is one example, shuffled deterministically from
     ``seed``; batches are ``({"images", "tokens"}, labels)`` with labels the tokens
-    shifted by one. Without it, batches are ``(images, references)`` with the
+    shifted by one; ``augment`` adds :func:`photometric_augment`, seeded by the
+    example's position in the run so it is reproducible yet differs per epoch. Without
+    ``training``, batches are ``(images, references)`` with the
     references padded with "" to the largest count.
     """
     if not examples:
@@ -97,6 +111,10 @@ def make_dataset(examples, preprocessor, batch_size=64, training=False, seed=0, 
     ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True) if shuffle_buffer else ds
     if repeat:
         ds = ds.repeat()
+    if augment:
+        ds = ds.enumerate().map(
+            lambda i, pair: (photometric_augment(pair[0], tf.stack([tf.cast(seed, tf.int64), i])), pair[1]),
+            num_parallel_calls=core_data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=repeat)
     return ds.map(preprocessor.training_batch, num_parallel_calls=core_data.AUTOTUNE).prefetch(
         core_data.AUTOTUNE)
