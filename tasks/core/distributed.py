@@ -74,10 +74,10 @@ def distributed_fit(task, dataset_fn, steps, checkpoint_dir=None, checkpoint_eve
 
     manager = None
     if checkpoint_dir:
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        checkpoint = training.checkpoint_of(model, optimizer)
         latest = tf.train.latest_checkpoint(checkpoint_dir) if tf.io.gfile.exists(checkpoint_dir) else None
         if latest:
-            checkpoint.restore(latest).expect_partial()
+            checkpoint.restore(latest).assert_existing_objects_matched()
         write_dir = _worker_dir(checkpoint_dir, strategy)
         manager = tf.train.CheckpointManager(checkpoint, write_dir, max_to_keep=2)
 

@@ -106,6 +106,9 @@ class Task:
             self.optimizer = training.make_optimizer(learning_rate, total_steps, warmup_steps,
                                                      weight_decay)
             self.model.compile(optimizer=self.optimizer, loss=self.loss(), jit_compile=jit_compile)
+            # Built here, in the strategy's scope, so slots are distributed variables and
+            # checkpoints see every slot from the first step.
+            self.optimizer.build(self.model.trainable_variables)
 
     def fit(self, train_data, validation_data=None, epochs=1, steps_per_epoch=None,
             checkpoint_dir=None, checkpoint_every=500, log_dir=None, early_stopping_patience=None,

@@ -51,8 +51,17 @@ def make_optimizer(learning_rate=1e-3, total_steps=10_000, warmup_steps=None, we
     return keras.optimizers.AdamW(schedule, weight_decay=weight_decay, clipnorm=clipnorm)
 
 
-def _checkpoint(model, optimizer):
-    return tf.train.Checkpoint(model=model, optimizer=optimizer)
+def checkpoint_of(model, optimizer):
+    """Checkpoint of every model and optimizer variable, matched by position.
+
+    Explicit variable lists, not the object graph: TF's graph walk does not see layers
+    that Keras 3 holds in Python lists (e.g. a decoder's blocks), and would silently
+    skip their variables on a model-only restore.
+    """
+    if not optimizer.built:  # slots must exist before the variable list is taken
+        optimizer.build(model.trainable_variables)
+    return tf.train.Checkpoint(model_weights=list(model.weights),
+                               optimizer_variables=list(optimizer.variables))
 
 
 def latest_step(directory):
@@ -69,8 +78,7 @@ def restore_latest(model, optimizer, directory):
     latest = tf.train.latest_checkpoint(directory) if tf.io.gfile.exists(directory) else None
     if latest is None:
         return 0
-    optimizer.build(model.trainable_variables)  # create slots so they restore, not defer
-    _checkpoint(model, optimizer).restore(latest).expect_partial()
+    checkpoint_of(model, optimizer).restore(latest).assert_existing_objects_matched()
     return int(optimizer.iterations.numpy())
 
 
@@ -94,7 +102,7 @@ class StepCheckpoint(keras.callbacks.Callback):
         self.every_steps = int(every_steps)
         self.is_chief = is_chief
         self._manager = tf.train.CheckpointManager(
-            _checkpoint(model, optimizer), directory, max_to_keep=max_to_keep
+            checkpoint_of(model, optimizer), directory, max_to_keep=max_to_keep
         )
         self._optimizer = optimizer
 
