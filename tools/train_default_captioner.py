@@ -22,6 +22,7 @@ from tasks.captioning.benchmark import build_benchmark  # noqa: E402
 from tasks.captioning.data import make_dataset, read_coco_captions  # noqa: E402
 from tasks.captioning.presets import WEIGHTS_DIR, presets  # noqa: E402
 from tasks.captioning.task import CaptioningTask  # noqa: E402
+from tasks.core.task import Task  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,6 +40,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="skip training; score the model already at --output")
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(args.seed)
@@ -48,20 +51,31 @@ def main(argv=None):
     build_seconds = time.time() - t0
     train, val, test = (read_coco_captions(root, s) for s in ("train", "val", "test"))
 
-    task = CaptioningTask.from_examples(train, **presets["transformer_small"]["config"])
-    train_ds = make_dataset(train, task.preprocessor, args.batch_size, training=True,
-                            seed=args.seed, repeat=True)
-    val_ds = make_dataset(val, task.preprocessor, args.batch_size, training=True, shuffle_buffer=0)
-    task.compile(learning_rate=args.learning_rate, total_steps=args.epochs * args.steps_per_epoch)
-    t0 = time.time()
-    task.fit(train_ds, validation_data=val_ds, epochs=args.epochs,
-             steps_per_epoch=args.steps_per_epoch,
-             checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), checkpoint_every=250,
-             log_dir=os.path.join(args.work_dir, "logs"), verbose=2)
-    train_seconds = time.time() - t0
-    task.save(args.output)
+    timing_path = os.path.join(args.work_dir, "train_seconds.json")
+    if args.evaluate_only:
+        task = Task.load(args.output)
+    else:
+        task = CaptioningTask.from_examples(train, **presets["transformer_small"]["config"])
+        train_ds = make_dataset(train, task.preprocessor, args.batch_size, training=True,
+                                seed=args.seed, repeat=True)
+        val_ds = make_dataset(val, task.preprocessor, args.batch_size, training=True,
+                              shuffle_buffer=0)
+        task.compile(learning_rate=args.learning_rate,
+                     total_steps=args.epochs * args.steps_per_epoch)
+        t0 = time.time()
+        task.fit(train_ds, validation_data=val_ds, epochs=args.epochs,
+                 steps_per_epoch=args.steps_per_epoch,
+                 checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), checkpoint_every=250,
+                 log_dir=os.path.join(args.work_dir, "logs"), verbose=2)
+        with open(timing_path, "w") as f:
+            json.dump({"train_seconds": round(time.time() - t0, 1)}, f)
+        task.save(args.output)
+    train_seconds = None
+    if os.path.exists(timing_path):
+        with open(timing_path) as f:
+            train_seconds = json.load(f)["train_seconds"]
 
-    results = {"train_seconds": round(train_seconds, 1), "build_seconds": round(build_seconds, 1),
+    results = {"train_seconds": train_seconds, "build_seconds": round(build_seconds, 1),
                "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
                "batch_size": args.batch_size, "sizes": sizes, "parameters": task.model.count_params()}
     for split, examples in (("val", val), ("test", test)):

@@ -157,7 +157,11 @@ class Task:
             json.dump({"task": self.name, "config": config}, f, indent=1)
         with open(os.path.join(path, "preprocessor.json"), "w") as f:
             json.dump(keras.saving.serialize_keras_object(self.preprocessor), f)
-        self.model.save(os.path.join(path, "model.keras"), include_optimizer=False)
+        # Keras 3 always writes a compiled model's optimizer state; an uncompiled copy keeps
+        # the file to the weights alone (a third of the size for Adam-type optimizers).
+        bare = self.model.__class__.from_config(self.model.get_config())
+        bare.set_weights(self.model.get_weights())
+        bare.save(os.path.join(path, "model.keras"))
         return path
 
     @staticmethod
