@@ -146,3 +146,20 @@ def test_cross_attention_maps_are_distributions_over_the_grid(trained_task, imag
     a, b = dec.cross_attention_maps(same, grid).numpy(), dec.cross_attention_maps(same, grid[::-1]).numpy()
     np.testing.assert_allclose(a[0], b[1], atol=1e-5)
     assert np.abs(a[0] - a[1]).max() > 1e-4
+
+
+def test_keras_hub_backbone_from_a_local_preset_directory(tmp_path):
+    import keras_hub
+
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block")
+    preset = str(tmp_path / "tiny_resnet")
+    backbone.save_to_preset(preset)
+    model = build_captioning_model(12, 8, image_size=32, backbone=preset, decoder="transformer",
+                                   decoder_options={"hidden_dim": 16, "num_layers": 1, "num_heads": 2,
+                                                    "intermediate_dim": 32})
+    out = model({"images": tf.zeros([2, 32, 32, 3]), "tokens": tf.zeros([2, 5], tf.int32)})
+    assert out.shape == (2, 5, 12)
+    inner = [l for l in model.get_layer("image_encoder").layers if isinstance(l, keras_hub.models.Backbone)][0]
+    np.testing.assert_array_equal(inner.weights[0].numpy(), backbone.weights[0].numpy())

@@ -46,7 +46,11 @@ def pretrained_backbone(name, image_size, weights):
     ``keras_hub.models.Backbone.from_preset``.
     """
     if os.path.isdir(name):
-        return keras_hub.models.Backbone.from_preset(name)
+        # A local keras-hub preset (what ``Backbone.save_to_preset`` writes): the
+        # backbone gets 0..1 pixels; fine-tuning adapts it to that scale.
+        base = keras_hub.models.Backbone.from_preset(name)
+        inputs = keras.Input((image_size, image_size, 3), name="images")
+        return keras.Model(inputs, base(inputs), name="image_encoder")
     factory = getattr(keras.applications, name, None)
     if factory is None or not callable(factory):
         raise ValueError(
