@@ -37,3 +37,13 @@ def test_metric_input_errors():
         cider_d([], [])
     with pytest.raises(ValueError, match="at least one reference"):
         exact_match(["a"], [[]])
+
+
+def test_cider_d_matches_the_coco_caption_toolkit():
+    """Fixture scored once by pycocoevalcap 1.2 (the COCO toolkit's Python port)."""
+    import json
+    import os
+
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", "cider_reference.json")) as f:
+        ref = json.load(f)
+    assert cider_d(ref["hypotheses"], ref["references"]) == pytest.approx(ref["score"], rel=1e-9)
