@@ -1,0 +1,1 @@
+"""Speech data: readers and augmentation building blocks (the CTC model is a later issue)."""
