@@ -1,0 +1,227 @@
+"""The built-in English->French corpus from Debian software-localisation catalogs.
+
+Real human translations: the French gettext catalogs (``*/fr/LC_MESSAGES/*.mo``) of a
+pinned list of Debian bookworm packages, fetched with ``apt-get download`` and unpacked
+with ``dpkg-deb -x`` (no root, nothing installed). Cleaned by ``cleaning.clean_pairs``
+and split by source package, so test packages never appear in training.
+
+    python -m tasks.translation.corpus --output data/debian_en_fr
+
+Resumable (downloaded .debs and unpacked trees are cached under ``OUTPUT/cache``),
+shows progress, and writes ``{train,val,test}.tsv`` (source, target, package) plus
+``manifest.json`` (package versions, per-rule cleaning counts, statistics, SHA-256 of
+each split). ``read_tsv_pairs`` loads the splits.
+"""
+
+import argparse
+import collections
+import glob
+import hashlib
+import json
+import os
+import random
+import subprocess
+
+from tasks.translation.cleaning import clean_pairs, is_sentence
+from tasks.translation.data import read_gettext
+
+# (package, version) in Debian 12 "bookworm"; the version is part of the corpus definition.
+PINNED_PACKAGES = (
+    ("adduser", "3.134"),
+    ("appstream", "0.16.1-2+b1"),
+    ("apt", "2.6.2"),
+    ("at-spi2-common", "2.46.0-5"),
+    ("bash", "5.2.15-2+b13"),
+    ("binutils-common", "2.40-2"),
+    ("coreutils", "9.1-1"),
+    ("diffutils", "1:3.8-4"),
+    ("dpkg", "1.21.23"),
+    ("findutils", "4.9.0-4"),
+    ("gettext", "0.21-12"),
+    ("gettext-base", "0.21-12"),
+    ("git", "1:2.39.5-0+deb12u3"),
+    ("gnupg-l10n", "2.2.40-1.1+deb12u2"),
+    ("grep", "3.8-5"),
+    ("gsettings-desktop-schemas", "43.0-1"),
+    ("iso-codes", "4.15.0-1"),
+    ("libapt-pkg6.0", "2.6.2"),
+    ("libc-l10n", "2.36-9+deb12u14"),
+    ("libdpkg-perl", "1.21.23"),
+    ("libglib2.0-data", "2.74.6-2+deb12u9"),
+    ("libgnutls30", "3.7.9-2+deb12u7"),
+    ("libgstreamer1.0-0", "1.22.0-2+deb12u1"),
+    ("libgtk2.0-common", "2.24.33-2+deb12u1"),
+    ("libidn2-0", "2.3.3-1+b1"),
+    ("libpam-runtime", "1.5.2-6+deb12u2"),
+    ("login", "1:4.13+dfsg1-1+deb12u2"),
+    ("make", "4.3-4.1"),
+    ("man-db", "2.11.2-2"),
+    ("net-tools", "2.10-0.1+deb12u2"),
+    ("packagekit", "1.2.6-5+deb12u1"),
+    ("postgresql-client-15", "15.20-0+deb12u1"),
+    ("procps", "2:4.0.2-3"),
+    ("psmisc", "23.6-1"),
+    ("sed", "4.9-1+deb12u1"),
+    ("shared-mime-info", "2.2-1"),
+    ("systemd", "252.39-1~deb12u2"),
+    ("tar", "1.34+dfsg-1.2+deb12u1"),
+    ("wget", "1.21.3-1+deb12u1"),
+    ("xdg-user-dirs", "0.18-1"),
+    ("xkb-data", "2.35.1-1"),
+    ("xz-utils", "5.4.1-1+deb12u2"),
+    ("gcc-12-locales", "12.2.0-14+deb12u1"),
+    ("libreoffice-l10n-fr", "4:7.4.7-1+deb12u14"),
+    ("libgtk-3-common", "3.24.38-2~deb12u3"),
+    ("util-linux-locales", "2.38.1-5+deb12u3"),
+    ("e2fsprogs", "1.47.0-2+b2"),
+    ("nano", "7.2-1+deb12u1"),
+    ("parted", "3.5-3+deb12u1"),
+    ("gdb", "13.1-3"),
+    ("sudo", "1.9.13p3-1+deb12u4"),
+    ("cpio", "2.13+dfsg-7.1"),
+    ("aspell", "0.60.8-4+b1"),
+    ("debconf-i18n", "1.5.82"),
+)
+TEST_PACKAGES = ("wget", "nano", "parted", "gdb", "psmisc", "cpio")
+VAL_PACKAGES = ("tar", "make", "sudo")
+VERSION = 1
+
+
+def _run(cmd, cwd=None):
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
+def fetch_package(name, version, cache, allow_other_version=False):
+    """Download and unpack one package (cached); returns (unpacked dir, version used)."""
+    debs, trees = os.path.join(cache, "debs"), os.path.join(cache, "trees")
+    os.makedirs(debs, exist_ok=True)
+    tree = os.path.join(trees, name)
+    marker = os.path.join(tree, ".complete")
+    if os.path.exists(marker):
+        with open(marker) as f:
+            return tree, f.read().strip()
+    try:
+        _run(["apt-get", "download", f"{name}={version}"], cwd=debs)
+        used = version
+    except RuntimeError:
+        if not allow_other_version:
+            raise RuntimeError(f"{name}={version} is not available from the configured Debian "
+                               "mirror; pass allow_other_version=True (recorded in the manifest)")
+        _run(["apt-get", "download", name], cwd=debs)
+        used = "other"
+    deb = sorted(glob.glob(os.path.join(debs, f"{name}_*.deb")))[-1]
+    os.makedirs(tree, exist_ok=True)
+    _run(["dpkg-deb", "-x", deb, tree])
+    if used == "other":
+        used = _run(["dpkg-deb", "-f", deb, "Version"]).strip()
+    with open(marker, "w") as f:
+        f.write(used)
+    return tree, used
+
+
+def french_catalogs(tree):
+    patterns = ("**/fr/LC_MESSAGES/*.mo", "**/fr_FR/LC_MESSAGES/*.mo")
+    return sorted({p for pat in patterns for p in glob.glob(os.path.join(tree, pat), recursive=True)})
+
+
+def split_of(package):
+    return "test" if package in TEST_PACKAGES else "val" if package in VAL_PACKAGES else "train"
+
+
+def statistics(splits, seed=0):
+    stats = {}
+    for name, pairs in splits.items():
+        src_vocab = {w.lower() for p in pairs for w in p["source"].split()}
+        tgt_vocab = {w.lower() for p in pairs for w in p["target"].split()}
+        lengths = collections.Counter(min(len(p["source"].split()) // 5 * 5, 40) for p in pairs)
+        stats[name] = {
+            "pairs": len(pairs), "sentences": sum(is_sentence(p["source"]) for p in pairs),
+            "labels": sum(not is_sentence(p["source"]) for p in pairs),
+            "source_vocabulary": len(src_vocab), "target_vocabulary": len(tgt_vocab),
+            "source_words_histogram": {f"{k}-{k + 4}" if k < 40 else "40+": v
+                                       for k, v in sorted(lengths.items())},
+        }
+    per_package = collections.Counter(p["package"] for pairs in splits.values() for p in pairs)
+    stats["largest_packages"] = per_package.most_common(20)
+    rng = random.Random(seed)
+    test = splits.get("test", [])
+    stats["test_sample"] = [[p["source"], p["target"]] for p in rng.sample(test, min(20, len(test)))]
+    return stats
+
+
+def build_corpus(root, packages=PINNED_PACKAGES, allow_other_version=False, progress=True):
+    """Build (or reuse) the corpus under ``root``; returns the manifest dict."""
+    from tqdm.auto import tqdm
+
+    manifest_path = os.path.join(root, "manifest.json")
+    wanted = {"version": VERSION, "packages": [list(p) for p in packages],
+              "test_packages": list(TEST_PACKAGES), "val_packages": list(VAL_PACKAGES)}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        if {k: manifest.get(k) for k in wanted} == wanted:
+            return manifest
+    cache = os.path.join(root, "cache")
+    by_split = {"train": [], "val": [], "test": []}
+    reports, versions = {}, {}
+    for name, version in tqdm(packages, desc="packages", disable=not progress):
+        tree, versions[name] = fetch_package(name, version, cache, allow_other_version)
+        entries = []
+        for path in french_catalogs(tree):
+            for e in read_gettext(path):
+                entries.append({**e, "package": name})
+        pairs, report = clean_pairs(entries)
+        reports[name] = report
+        by_split[split_of(name)].extend(pairs)
+    # A message shared by several packages stays only in the most held-out split.
+    seen = set()
+    removed = collections.Counter()
+    for split in ("test", "val", "train"):
+        kept = []
+        for p in by_split[split]:
+            key = (p["source"], p["target"])
+            if key in seen:
+                removed[split] += 1
+                continue
+            seen.add(key)
+            kept.append(p)
+        by_split[split] = kept
+    held_sources = {p["source"] for s in ("test", "val") for p in by_split[s]}
+    train = [p for p in by_split["train"] if p["source"] not in held_sources]
+    removed["train_source_in_held_out"] = len(by_split["train"]) - len(train)
+    by_split["train"] = train
+    os.makedirs(root, exist_ok=True)
+    checksums = {}
+    for split, pairs in by_split.items():
+        text = "".join(f"{p['source']}\t{p['target']}\t{p['package']}\n" for p in pairs)
+        path = os.path.join(root, f"{split}.tsv")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+        checksums[split] = hashlib.sha256(text.encode()).hexdigest()
+    total = collections.Counter()
+    for report in reports.values():
+        total.update(report)
+    manifest = dict(wanted, versions_used=versions, sha256=checksums, cleaning=dict(total),
+                    cleaning_per_package=reports, cross_split_removed=dict(removed),
+                    statistics=statistics(by_split))
+    with open(manifest_path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=1, ensure_ascii=False)
+    os.replace(manifest_path + ".tmp", manifest_path)
+    return manifest
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Build the Debian English->French corpus")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--allow-other-version", action="store_true")
+    args = parser.parse_args(argv)
+    manifest = build_corpus(args.output, allow_other_version=args.allow_other_version)
+    print(json.dumps({k: manifest["statistics"][k] for k in ("train", "val", "test")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
