@@ -3,6 +3,7 @@
     pipelines caption IMG [IMG ...] [--beam N] [--json] [--model M]
     pipelines demo
     pipelines build-data captioning --output DIR [--sizes 16000,500,1000]
+    pipelines build-data translation --output DIR
     pipelines train captioning --data DIR --output DIR [--epochs N ...]
     pipelines evaluate captioning --data DIR [--split test] [--model M] [--beam N]
     pipelines export captioning --output DIR [--model M]
@@ -24,8 +25,8 @@ def _positive(value):
     return n
 
 
-def _add_task(parser):
-    parser.add_argument("task", choices=["captioning"], help="which task")
+def _add_task(parser, choices=("captioning",)):
+    parser.add_argument("task", choices=list(choices), help="which task")
 
 
 def _parser():
@@ -40,8 +41,8 @@ def _parser():
 
     sub.add_parser("demo", help="caption the bundled sample images with the default model")
 
-    p = sub.add_parser("build-data", help="build the built-in benchmark for a task")
-    _add_task(p)
+    p = sub.add_parser("build-data", help="build the built-in data for a task")
+    _add_task(p, ("captioning", "translation"))
     p.add_argument("--output", required=True)
     p.add_argument("--sizes", default="16000,500,1000", help="train,val,test counts")
     p.add_argument("--seed", type=int, default=0)
@@ -102,6 +103,12 @@ def main(argv=None):
                 print(json.dumps({"image": image, "caption": text}))
             else:
                 print(f"{os.path.basename(image)}: {text}")
+        return 0
+    if args.command == "build-data" and args.task == "translation":
+        from tasks.translation.corpus import build_corpus
+
+        stats = build_corpus(args.output)["statistics"]
+        print(json.dumps({k: stats[k]["pairs"] for k in ("train", "val", "test")}))
         return 0
     if args.command == "build-data":
         from tasks.captioning.benchmark import build_benchmark
