@@ -9,7 +9,6 @@ Example:
 """
 
 import keras
-import tensorflow as tf
 
 from tasks.core.images import ImagePreprocessor
 from tasks.core.text import WordTokenizer

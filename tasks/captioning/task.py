@@ -9,7 +9,6 @@ Example:
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tasks.captioning.model import build_captioning_model

@@ -20,8 +20,8 @@ import hashlib
 import json
 import os
 import random
-import subprocess
 
+from tasks.core.debian import fetch_package
 from tasks.translation.cleaning import clean_pairs, is_sentence
 from tasks.translation.data import read_gettext
 
@@ -85,41 +85,6 @@ PINNED_PACKAGES = (
 TEST_PACKAGES = ("wget", "nano", "parted", "gdb", "psmisc", "cpio")
 VAL_PACKAGES = ("tar", "make", "sudo")
 VERSION = 1
-
-
-def _run(cmd, cwd=None):
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()[-500:]}")
-    return result.stdout
-
-
-def fetch_package(name, version, cache, allow_other_version=False):
-    """Download and unpack one package (cached); returns (unpacked dir, version used)."""
-    debs, trees = os.path.join(cache, "debs"), os.path.join(cache, "trees")
-    os.makedirs(debs, exist_ok=True)
-    tree = os.path.join(trees, name)
-    marker = os.path.join(tree, ".complete")
-    if os.path.exists(marker):
-        with open(marker) as f:
-            return tree, f.read().strip()
-    try:
-        _run(["apt-get", "download", f"{name}={version}"], cwd=debs)
-        used = version
-    except RuntimeError:
-        if not allow_other_version:
-            raise RuntimeError(f"{name}={version} is not available from the configured Debian "
-                               "mirror; pass allow_other_version=True (recorded in the manifest)")
-        _run(["apt-get", "download", name], cwd=debs)
-        used = "other"
-    deb = sorted(glob.glob(os.path.join(debs, f"{name}_*.deb")))[-1]
-    os.makedirs(tree, exist_ok=True)
-    _run(["dpkg-deb", "-x", deb, tree])
-    if used == "other":
-        used = _run(["dpkg-deb", "-f", deb, "Version"]).strip()
-    with open(marker, "w") as f:
-        f.write(used)
-    return tree, used
 
 
 def french_catalogs(tree):

@@ -1,0 +1,49 @@
+"""Pinned Debian packages as data sources: download with ``apt-get download`` and
+unpack with ``dpkg-deb -x`` (no root, nothing installed), cached and resumable.
+
+Example:
+    >>> tree, version = fetch_package("fortunes", "1:1.99.1-7.3", "data/cache")
+"""
+
+import glob
+import os
+import subprocess
+
+
+def _run(cmd, cwd=None):
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
+def fetch_package(name, version, cache, allow_other_version=False):
+    """Download and unpack one package (cached); returns (unpacked dir, version used).
+
+    The pinned ``version`` is fetched; when the mirror no longer has it, a clear error,
+    unless ``allow_other_version`` takes the candidate version (and reports it).
+    """
+    debs, trees = os.path.join(cache, "debs"), os.path.join(cache, "trees")
+    os.makedirs(debs, exist_ok=True)
+    tree = os.path.join(trees, name)
+    marker = os.path.join(tree, ".complete")
+    if os.path.exists(marker):
+        with open(marker) as f:
+            return tree, f.read().strip()
+    try:
+        _run(["apt-get", "download", f"{name}={version}"], cwd=debs)
+        used = version
+    except RuntimeError:
+        if not allow_other_version:
+            raise RuntimeError(f"{name}={version} is not available from the configured Debian "
+                               "mirror; pass allow_other_version=True (recorded in the manifest)")
+        _run(["apt-get", "download", name], cwd=debs)
+        used = None
+    deb = sorted(glob.glob(os.path.join(debs, f"{name}_*.deb")))[-1]
+    os.makedirs(tree, exist_ok=True)
+    _run(["dpkg-deb", "-x", deb, tree])
+    if used is None:
+        used = _run(["dpkg-deb", "-f", deb, "Version"]).strip()
+    with open(marker, "w") as f:
+        f.write(used)
+    return tree, used

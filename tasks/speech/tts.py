@@ -1,0 +1,75 @@
+"""Offline speech synthesis with eSpeak NG (the library and voices that PyPI's
+``espeakng-loader`` ships), through its C API with ctypes.
+
+One ``EspeakVoice`` per process (the library keeps global state). English voices are
+combined with the variant files (``+f3``, ``+m7``, ``+klatt``...) into many distinct
+speakers; rate and pitch vary per utterance.
+
+Example:
+    >>> tts = Espeak()
+    >>> audio, rate = tts.synthesize("the quick brown fox", voice="en-us+f3", rate=160, pitch=55)
+"""
+
+import ctypes
+import os
+
+import numpy as np
+
+ENGLISH_VOICES = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+                  "en-029", "en-us-nyc")
+_SYNCHRONOUS, _CHARS_UTF8, _END_PAUSE, _POS_CHARACTER = 2, 1, 0x1000, 1
+_RATE, _PITCH = 1, 3
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+
+def _paths():
+    try:
+        import espeakng_loader
+    except ImportError as err:  # pragma: no cover - a declared dependency
+        raise ValueError("speech synthesis needs the 'espeakng-loader' package") from err
+    return espeakng_loader.get_library_path(), espeakng_loader.get_data_path()
+
+
+def variants():
+    """Names of the voice variants shipped with the data (``f1``, ``m3``, ``klatt``...)."""
+    _, data = _paths()
+    return sorted(os.listdir(os.path.join(data, "voices", "!v")))
+
+
+class Espeak:
+    """A process-wide handle on libespeak-ng in synchronous mode."""
+
+    def __init__(self):
+        library, data = _paths()
+        self._lib = ctypes.CDLL(library)
+        self._lib.espeak_Initialize.restype = ctypes.c_int
+        self.sample_rate = self._lib.espeak_Initialize(_SYNCHRONOUS, 0, data.encode(), 0)
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"espeak_Initialize failed ({self.sample_rate}) with data at {data!r}")
+        self._chunks = []
+
+        def collect(wav, count, events):
+            if count > 0:
+                self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+            return 0
+
+        self._callback = _CALLBACK(collect)  # keep a reference: C holds the pointer
+        self._lib.espeak_SetSynthCallback(self._callback)
+
+    def synthesize(self, text, voice="en-us", rate=170, pitch=50):
+        """Text -> (float32 mono waveform in [-1, 1], sample rate)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"voice {voice!r} is not an eSpeak NG voice")
+        self._lib.espeak_SetParameter(_RATE, int(rate), 0)
+        self._lib.espeak_SetParameter(_PITCH, int(pitch), 0)
+        self._chunks = []
+        data = text.encode("utf-8") + b"\0"
+        status = self._lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0,
+                                        _CHARS_UTF8 | _END_PAUSE, None, None)
+        if status != 0:
+            raise RuntimeError(f"espeak_Synth failed with status {status}")
+        self._lib.espeak_Synchronize()
+        audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        return audio.astype(np.float32) / 32768.0, self.sample_rate
