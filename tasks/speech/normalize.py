@@ -21,7 +21,11 @@ ABBREVIATIONS = {
     "lb.": "pounds", "oz.": "ounces", "min.": "minutes", "sec.": "seconds", "hr.": "hours",
 }
 SYMBOLS = {"&": " and ", "%": " percent ", "+": " plus ", "=": " equals ", "@": " at ", "#": " number "}
-_UNSAYABLE = re.compile(r"https?://|www\.|\w+\.\w+/|[<>{}\[\]\\|^~`_]|\w@\w|\.\w{2,4}\b(?!\s)")
+_UNSAYABLE = re.compile(
+    r"https?://|www\.|\w+\.\w+/|[<>{}\[\]\\|^~`_]|\w@\w|\.\w{2,4}\b(?!\s)"
+    r"|\b(?!\d+(?:st|nd|rd|th)\b)(?=\w*[A-Za-z])(?=\w*\d)\w+"  # i18n, mp3, x86 (not 3rd)
+    r"|\b[a-z]+[A-Z]\w*|(?:^|\s)--?\w"            # camelCase identifiers, --options
+)
 
 
 def _words(n):

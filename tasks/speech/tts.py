@@ -36,6 +36,12 @@ def variants():
     return sorted(os.listdir(os.path.join(data, "voices", "!v")))
 
 
+def languages():
+    """Lower-cased voice (language) names of the shipped data: ``en-us``, ``en-gb-scotland``..."""
+    _, data = _paths()
+    return sorted({f.lower() for _, _, files in os.walk(os.path.join(data, "lang")) for f in files})
+
+
 class Espeak:
     """A process-wide handle on libespeak-ng in synchronous mode."""
 
@@ -54,12 +60,18 @@ class Espeak:
             return 0
 
         self._callback = _CALLBACK(collect)  # keep a reference: C holds the pointer
+        self._languages, self._variants = set(languages()), set(variants())
         self._lib.espeak_SetSynthCallback(self._callback)
 
     def synthesize(self, text, voice="en-us", rate=170, pitch=50):
         """Text -> (float32 mono waveform in [-1, 1], sample rate)."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("text must be a non-empty string")
+        language, _, variant = voice.partition("+")
+        # espeak falls back to a default voice for unknown names, so check them here
+        if language.lower() not in self._languages or (variant and variant not in self._variants):
+            raise ValueError(f"voice {voice!r} is not an eSpeak NG voice (language[+variant], "
+                             "see tts.languages() and tts.variants())")
         if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"voice {voice!r} is not an eSpeak NG voice")
         self._lib.espeak_SetParameter(_RATE, int(rate), 0)

@@ -1,0 +1,273 @@
+"""The built-in speech corpus: many synthetic voices saying real English sentences.
+
+    python -m tasks.speech.corpus --output data/speech_en
+
+* **Text** (pinned, offline): sentences from Debian's ``fortunes`` databases, the English
+  side of the gettext catalogs of the pinned translation packages, and templated
+  utterances with the words and numbers users say most (digits, times, dates, commands);
+  normalised for speech (``normalize.py``), 3-20 words, deduplicated.
+* **Voices**: eSpeak NG (PyPI ``espeakng-loader``): 8 English accents x the variant
+  files it ships, each utterance with its own rate and pitch. ``utterances.tsv`` records
+  the engine, voice, variant, rate and pitch of every file.
+* **Splits**: test and val sentences *and* test and val voices are held out at once
+  (never in train); ``real`` holds the transcribed human recordings of Debian's
+  ``pocketsphinx-testdata``.
+* **Layout**: LJSpeech per split (``<split>/metadata.csv`` + ``<split>/wavs/*.wav``,
+  16 kHz mono), so ``read_ljspeech`` loads every split. Built in shards (resumable),
+  in parallel, with a progress bar; ``manifest.json`` has counts, hours and checksums.
+"""
+
+import argparse
+import glob
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import re
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+from tasks.core.debian import fetch_package
+from tasks.speech.normalize import normalize_for_speech
+
+SAMPLE_RATE = 16000
+FORTUNES = ("fortunes", "1:1.99.1-7.3")
+REAL_DATA = ("pocketsphinx-testdata", "0.8+5prealpha+1-15")
+CATALOG_PACKAGES = (("coreutils", "9.1-1"), ("apt", "2.6.2"), ("gnupg-l10n", "2.2.40-1.1+deb12u2"),
+                    ("wget", "1.21.3-1+deb12u1"), ("libgtk-3-common", "3.24.38-2~deb12u3"))
+DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000}
+SHARD = 250
+VERSION = 1
+
+
+# -- text -----------------------------------------------------------------------------
+
+def split_sentences(text):
+    text = re.sub(r"\s+", " ", text).strip()
+    return [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'])", text) if s]
+
+
+def fortune_sentences(tree):
+    """Sentences of every fortune (entries separated by lines holding '%')."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(tree, "usr/share/games/fortunes/*"))):
+        if path.endswith((".dat", ".u8")) or os.path.isdir(path):
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for entry in f.read().split("\n%\n"):
+                if "\t" in entry or "  " in entry.strip():  # tables, verse layout, ASCII art
+                    continue
+                out.extend(split_sentences(entry))
+    return out
+
+
+def catalog_sentences(trees):
+    from tasks.translation.data import read_gettext
+
+    out = []
+    for tree in trees:
+        for path in sorted(glob.glob(os.path.join(tree, "**/fr/LC_MESSAGES/*.mo"), recursive=True)):
+            for e in read_gettext(path):
+                if "%" not in e["source"] and "{" not in e["source"]:
+                    out.extend(split_sentences(e["source"]))
+    return out
+
+
+def template_sentences(rng, count):
+    """Commands, digits, times and dates: what users say to a recogniser most."""
+    months = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+              "october", "november", "december"]
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    things = ["the lights", "the radio", "the heating", "the music", "the alarm", "the fan", "the oven"]
+    out = []
+    for _ in range(count):
+        kind = rng.randrange(6)
+        if kind == 0:
+            out.append(f"call {' '.join(str(rng.randrange(10)) for _ in range(rng.randint(3, 7)))} now")
+        elif kind == 1:
+            out.append(f"set an alarm for {rng.randint(1, 12)}:{rng.choice(['00', '15', '30', '45', '05'])} "
+                       f"{rng.choice(['am', 'pm'])}")
+        elif kind == 2:
+            out.append(f"remind me on {rng.choice(months)} {rng.randint(1, 28)}th to {rng.choice(['call mom', 'pay rent', 'water the plants', 'back up the files'])}")
+        elif kind == 3:
+            out.append(f"turn {rng.choice(['on', 'off'])} {rng.choice(things)} in the {rng.choice(['kitchen', 'bedroom', 'living room', 'garage'])}")
+        elif kind == 4:
+            out.append(f"the meeting moved to {rng.choice(days)} at {rng.randint(1, 12)} o'clock")
+        else:
+            out.append(f"add {rng.randint(2, 99)} {rng.choice(['apples', 'eggs', 'bottles of water', 'cans of soup'])} to my list")
+    return out
+
+
+def build_sentences(cache, seed=0, templates=3000):
+    trees = {name: fetch_package(name, version, cache)[0] for name, version in (FORTUNES,) + CATALOG_PACKAGES}
+    raw = (fortune_sentences(trees[FORTUNES[0]])
+           + catalog_sentences([trees[n] for n, _ in CATALOG_PACKAGES])
+           + template_sentences(random.Random(seed), templates))
+    seen, out = set(), []
+    for text in raw:
+        spoken = normalize_for_speech(text)
+        if spoken and 3 <= len(spoken.split()) <= 20 and spoken not in seen:
+            seen.add(spoken)
+            out.append(spoken)
+    return out
+
+
+# -- voices ---------------------------------------------------------------------------
+
+def all_speakers():
+    from tasks.speech.tts import ENGLISH_VOICES, variants
+
+    return [v for v in ENGLISH_VOICES] + [f"{v}+{var}" for v in ENGLISH_VOICES for var in variants()]
+
+
+def split_items(items, seed, held=(0.1, 0.1)):
+    """Deterministic train/val/test partition of a list (val and test fractions)."""
+    items = sorted(items)
+    random.Random(seed).shuffle(items)
+    n_test, n_val = max(1, int(len(items) * held[1])), max(1, int(len(items) * held[0]))
+    return {"test": items[:n_test], "val": items[n_test:n_test + n_val], "train": items[n_test + n_val:]}
+
+
+# -- synthesis ------------------------------------------------------------------------
+
+_TTS = None
+
+
+def _synthesize_shard(job):
+    global _TTS
+    if _TTS is None:
+        from tasks.speech.tts import Espeak
+
+        _TTS = Espeak()
+    folder, rows, done_path = job
+    os.makedirs(os.path.join(folder, "wavs"), exist_ok=True)
+    for row in rows:
+        audio, rate = _TTS.synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
+        g = np.gcd(rate, SAMPLE_RATE)
+        audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
+        soundfile.write(os.path.join(folder, "wavs", row["id"] + ".wav"), audio, SAMPLE_RATE,
+                        subtype="PCM_16")
+        row["seconds"] = round(len(audio) / SAMPLE_RATE, 3)
+    with open(done_path + ".tmp", "w") as f:
+        json.dump(rows, f)
+    os.replace(done_path + ".tmp", done_path)
+    return len(rows)
+
+
+def plan_utterances(sentences, speakers, sizes, seed):
+    rng = random.Random(seed)
+    plan = {}
+    for split, n in sizes.items():
+        rows = []
+        for i in range(n):
+            voice = rng.choice(speakers[split])
+            rows.append({"id": f"{split}_{i:06d}", "text": sentences[split][i % len(sentences[split])],
+                         "engine": "espeak-ng", "voice": voice, "rate": rng.randint(130, 210),
+                         "pitch": rng.randint(25, 75)})
+        plan[split] = rows
+    return plan
+
+
+def _write_real(root, cache):
+    """Transcribed human recordings from pocketsphinx-testdata, LJSpeech layout."""
+    tree, _ = fetch_package(*REAL_DATA, cache)
+    data = os.path.join(tree, "usr/share/pocketsphinx/test/data")
+    rows = []
+    for sub in ("librivox", "cards"):
+        pattern = os.path.join(data, sub, "*.transcription")
+        for path in sorted(glob.glob(pattern)) + ([os.path.join(data, sub, "transcription")]
+                                                  if sub == "librivox" else []):
+            with open(path) as f:
+                for line in f:
+                    m = re.match(r"\s*<s>(.*)</s>\s*\((.+)\)", line)
+                    if m:
+                        rows.append((sub, m.group(2).strip(), " ".join(m.group(1).split())))
+    folder = os.path.join(root, "real")
+    os.makedirs(os.path.join(folder, "wavs"), exist_ok=True)
+    lines = []
+    for sub, utt, text in rows:
+        audio, rate = soundfile.read(os.path.join(data, sub, utt + ".wav"), dtype="float32")
+        if rate != SAMPLE_RATE:
+            g = np.gcd(rate, SAMPLE_RATE)
+            audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
+        uid = f"real_{sub}_{utt}"
+        soundfile.write(os.path.join(folder, "wavs", uid + ".wav"), audio, SAMPLE_RATE, subtype="PCM_16")
+        lines.append(f"{uid}|{text}|{text}\n")
+    with open(os.path.join(folder, "metadata.csv"), "w") as f:
+        f.writelines(lines)
+    return len(lines)
+
+
+def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
+    """Build (or resume, or reuse) the corpus under ``root``; returns the manifest."""
+    from tqdm.auto import tqdm
+
+    sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
+    manifest_path = os.path.join(root, "manifest.json")
+    wanted = {"version": VERSION, "seed": seed, "sizes": sizes, "sample_rate": SAMPLE_RATE}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        if {k: manifest.get(k) for k in wanted} == wanted:
+            return manifest
+    cache = os.path.join(root, "cache")
+    sentences = split_items(build_sentences(cache, seed), seed)
+    speakers = split_items(all_speakers(), seed + 1, held=(0.05, 0.08))
+    plan = plan_utterances(sentences, speakers, sizes, seed)
+    jobs = []
+    for split, rows in plan.items():
+        shard_dir = os.path.join(root, split, "shards")
+        os.makedirs(shard_dir, exist_ok=True)
+        for k in range(0, len(rows), SHARD):
+            done = os.path.join(shard_dir, f"{k // SHARD:05d}.json")
+            if not os.path.exists(done):  # finished shards are kept: the build resumes
+                jobs.append((os.path.join(root, split), rows[k:k + SHARD], done))
+    bar = tqdm(total=sum(len(j[1]) for j in jobs), desc="utterances", unit="utt", disable=not progress)
+    if jobs:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for n in pool.imap_unordered(_synthesize_shard, jobs):
+                bar.update(n)
+    bar.close()
+    counts, hours, checksums = {}, {}, {}
+    for split in plan:
+        rows = []
+        for path in sorted(glob.glob(os.path.join(root, split, "shards", "*.json"))):
+            with open(path) as f:
+                rows.extend(json.load(f))
+        meta = "".join(f"{r['id']}|{r['text']}|{r['text']}\n" for r in rows)
+        with open(os.path.join(root, split, "metadata.csv"), "w") as f:
+            f.write(meta)
+        with open(os.path.join(root, split, "utterances.tsv"), "w") as f:
+            f.write("id\tengine\tvoice\trate\tpitch\tseconds\n")
+            f.writelines(f"{r['id']}\t{r['engine']}\t{r['voice']}\t{r['rate']}\t{r['pitch']}\t{r['seconds']}\n"
+                         for r in rows)
+        counts[split] = len(rows)
+        hours[split] = round(sum(r["seconds"] for r in rows) / 3600, 2)
+        checksums[split] = hashlib.sha256(meta.encode()).hexdigest()
+    counts["real"] = _write_real(root, cache)
+    manifest = dict(wanted, counts=counts, hours=hours, sha256=checksums,
+                    sentences={k: len(v) for k, v in sentences.items()},
+                    speakers={k: len(v) for k, v in speakers.items()},
+                    test_speakers=speakers["test"], sources=[FORTUNES, *CATALOG_PACKAGES, REAL_DATA])
+    with open(manifest_path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=1)
+    os.replace(manifest_path + ".tmp", manifest_path)
+    return manifest
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Build the synthetic English speech corpus")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--sizes", default="30000,1000,1000", help="train,val,test utterances")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    sizes = dict(zip(("train", "val", "test"), map(int, args.sizes.split(","))))
+    manifest = build_corpus(args.output, sizes, args.seed)
+    print(json.dumps({k: manifest[k] for k in ("counts", "hours", "sentences", "speakers")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Speech text normalisation, eSpeak NG synthesis and the corpus builder.
+
+The builder runs on fixture packages laid out like the unpacked Debian ones
+(``fortunes``, gettext catalogs, ``pocketsphinx-testdata``); synthesis is real.
+"""
+
+import json
+import os
+
+import numpy as np
+import polib
+import pytest
+import soundfile
+
+from tasks.speech import corpus
+from tasks.speech.data import load_audio, read_ljspeech
+from tasks.speech.normalize import normalize_for_speech
+from tasks.speech.tts import Espeak, variants
+
+
+@pytest.mark.parametrize("text,spoken", [
+    ("Dr. Smith paid $5 at 7:30 on May 3rd, 1984.",
+     "doctor smith paid five dollars at seven thirty on may third nineteen eighty four"),
+    ("It's 100% true & 2.5 times better!", "it's one hundred percent true and two point five times better"),
+    ("Meet me at 10:05 pm, Mr. Jones.", "meet me at ten oh five p m mister jones"),
+    ("Costs $3.50 today", "costs three dollars and fifty cents today"),
+    ("I have 1,234 cats -- and 2 dogs.", "i have one thousand two hundred and thirty four cats and two dogs"),
+    ("The \u201cquick\u201d fox\u2019s den", "the quick fox's den"),
+    ("It starts at 9:00.", "it starts at nine o'clock"),
+])
+def test_normalisation_spells_out_what_a_speaker_says(text, spoken):
+    assert normalize_for_speech(text) == spoken
+
+
+@pytest.mark.parametrize("text", ["see https://example.org", "git's i18n setup", "use --force",
+                                  "call getValue()", "caf\u00e9 au lait", "x86 only", ""])
+def test_unsayable_text_is_rejected(text):
+    assert normalize_for_speech(text) is None
+
+
+def test_espeak_voices_differ_and_errors_are_clear():
+    tts = Espeak()
+    assert tts.sample_rate == 22050 and len(variants()) > 50
+    a, _ = tts.synthesize("open the window please", "en-us", 170, 50)
+    b, _ = tts.synthesize("open the window please", "en-gb-scotland+f3", 170, 50)
+    fast, _ = tts.synthesize("open the window please", "en-us", 260, 50)
+    assert a.dtype == np.float32 and 0.05 < np.abs(a).max() <= 1.0
+    assert len(fast) < 0.8 * len(a)
+    assert len(a) != len(b) or not np.allclose(a, b)
+    with pytest.raises(ValueError, match="not an eSpeak NG voice"):
+        tts.synthesize("hello", "klingon")
+    with pytest.raises(ValueError, match="not an eSpeak NG voice"):
+        tts.synthesize("hello", "en-us+nosuchvariant")
+    with pytest.raises(ValueError, match="non-empty"):
+        tts.synthesize("  ")
+
+
+FORTUNES = ("The early bird gets the worm. But the second mouse gets the cheese.\n%\n"
+            "Never put off till tomorrow what you can do today.\n%\n"
+            "A  table\tof  things\n%\nYou will meet 3 strangers on May 2nd.\n%\n"
+            "Always remember that you are absolutely unique. Just like everyone else.\n")
+
+
+@pytest.fixture()
+def fixture_packages(tmp_path, monkeypatch):
+    trees = {}
+    fort = tmp_path / "fortunes" / "usr/share/games/fortunes"
+    fort.mkdir(parents=True)
+    (fort / "cookie").write_text(FORTUNES)
+    (fort / "cookie.dat").write_bytes(b"\0binary")
+    trees["fortunes"] = tmp_path / "fortunes"
+    for name, _ in corpus.CATALOG_PACKAGES:
+        folder = tmp_path / name / "usr/share/locale/fr/LC_MESSAGES"
+        folder.mkdir(parents=True)
+        po = polib.POFile()
+        po.metadata = {"Content-Type": "text/plain; charset=UTF-8"}
+        po.append(polib.POEntry(msgid=f"Could not open the {name} settings file.", msgstr="Impossible."))
+        po.append(polib.POEntry(msgid="Removed %s files", msgstr="%s fichiers supprimés"))
+        po.save_as_mofile(str(folder / f"{name}.mo"))
+        trees[name] = tmp_path / name
+    data = tmp_path / "ps" / "usr/share/pocketsphinx/test/data"
+    (data / "librivox").mkdir(parents=True)
+    (data / "cards").mkdir(parents=True)
+    tone = (0.3 * np.sin(np.arange(8000) / 5)).astype(np.float32)
+    soundfile.write(data / "librivox" / "book-0001.wav", tone, 16000)
+    soundfile.write(data / "cards" / "001.wav", tone, 16000)
+    (data / "librivox" / "transcription").write_text("<s> he was not an ill disposed young man </s> (book-0001)\n")
+    (data / "cards" / "cards.transcription").write_text("<s> ten of clubs  </s> (001)\n")
+    trees["pocketsphinx-testdata"] = tmp_path / "ps"
+    calls = []
+
+    def fetch(name, version, cache, allow_other_version=False):
+        calls.append(name)
+        return str(trees[name]), version
+
+    monkeypatch.setattr(corpus, "fetch_package", fetch)
+    monkeypatch.setattr(corpus, "split_items", _small_split(corpus.split_items))
+    return calls
+
+
+def _small_split(original):
+    def split(items, seed, held=(0.1, 0.1)):
+        return original(items, seed, held=(0.25, 0.25) if len(items) < 100 else held)
+    return split
+
+
+def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
+    root = str(tmp_path / "corpus")
+    sizes = {"train": 8, "val": 2, "test": 3}
+    manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
+    assert manifest["counts"] == {**sizes, "real": 2}
+    splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real")}
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [8, 2, 3]
+    train_text = {e["text"] for e in splits["train"]}
+    assert not train_text & {e["text"] for e in splits["test"] + splits["val"]}
+    voices = {}
+    for s in ("train", "test"):
+        with open(os.path.join(root, s, "utterances.tsv")) as f:
+            rows = [line.rstrip("\n").split("\t") for line in f][1:]
+        assert all(r[1] == "espeak-ng" and 130 <= int(r[3]) <= 210 and 25 <= int(r[4]) <= 75 for r in rows)
+        voices[s] = {r[2] for r in rows}
+    assert not voices["train"] & set(manifest["test_speakers"])
+    audio = load_audio(splits["test"][0]["audio"], 16000)
+    assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
+    assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())
+    assert {e["text"] for e in splits["real"]} == {"he was not an ill disposed young man", "ten of clubs"}
+    assert manifest["hours"]["train"] > 0
+    # resume: a lost shard is rebuilt and the result is identical
+    shard = os.path.join(root, "train", "shards", "00000.json")
+    os.remove(shard)
+    os.remove(os.path.join(root, "manifest.json"))
+    again = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
+    assert again["sha256"] == manifest["sha256"] and os.path.exists(shard)
+    # a complete build is reused as it is
+    assert json.load(open(os.path.join(root, "manifest.json")))["sha256"] == manifest["sha256"]
