@@ -64,11 +64,12 @@ FORTUNES = ("The early bird gets the worm. But the second mouse gets the cheese.
 @pytest.fixture()
 def fixture_packages(tmp_path, monkeypatch):
     trees = {}
-    fort = tmp_path / "fortunes" / "usr/share/games/fortunes"
-    fort.mkdir(parents=True)
-    (fort / "cookie").write_text(FORTUNES)
-    (fort / "cookie.dat").write_bytes(b"\0binary")
-    trees["fortunes"] = tmp_path / "fortunes"
+    for i, (name, _) in enumerate(corpus.FORTUNE_PACKAGES):
+        fort = tmp_path / name / "usr/share/games/fortunes"
+        fort.mkdir(parents=True)
+        (fort / f"cookie{i}").write_text(FORTUNES if i == 0 else f"Fortune number {name} says hello there.\n")
+        (fort / f"cookie{i}.dat").write_bytes(b"\0binary")
+        trees[name] = tmp_path / name
     for name, _ in corpus.CATALOG_PACKAGES:
         folder = tmp_path / name / "usr/share/locale/fr/LC_MESSAGES"
         folder.mkdir(parents=True)

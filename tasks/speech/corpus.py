@@ -2,7 +2,7 @@
 
     python -m tasks.speech.corpus --output data/speech_en
 
-* **Text** (pinned, offline): sentences from Debian's ``fortunes`` databases, the English
+* **Text** (pinned, offline): sentences from Debian's fortune databases, the English
   side of the gettext catalogs of the pinned translation packages, and templated
   utterances with the words and numbers users say most (digits, times, dates, commands);
   normalised for speech (``normalize.py``), 3-20 words, deduplicated.
@@ -34,13 +34,17 @@ from tasks.core.debian import fetch_package
 from tasks.speech.normalize import normalize_for_speech
 
 SAMPLE_RATE = 16000
-FORTUNES = ("fortunes", "1:1.99.1-7.3")
+FORTUNE_PACKAGES = (("fortunes", "1:1.99.1-7.3"), ("fortune-anarchism", "1.8.0-1"),
+                    ("fortunes-bofh-excuses", "1.2-3"), ("fortunes-debian-hints", "2.01.4"))
 REAL_DATA = ("pocketsphinx-testdata", "0.8+5prealpha+1-15")
 CATALOG_PACKAGES = (("coreutils", "9.1-1"), ("apt", "2.6.2"), ("gnupg-l10n", "2.2.40-1.1+deb12u2"),
-                    ("wget", "1.21.3-1+deb12u1"), ("libgtk-3-common", "3.24.38-2~deb12u3"))
+                    ("wget", "1.21.3-1+deb12u1"), ("libgtk-3-common", "3.24.38-2~deb12u3"),
+                    ("libreoffice-l10n-fr", "4:7.4.7-1+deb12u14"), ("util-linux-locales", "2.38.1-5+deb12u3"),
+                    ("dpkg", "1.21.23"), ("debconf-i18n", "1.5.82"), ("sudo", "1.9.13p3-1+deb12u4"),
+                    ("libglib2.0-data", "2.74.6-2+deb12u9"))
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000}
 SHARD = 250
-VERSION = 1
+VERSION = 2
 
 
 # -- text -----------------------------------------------------------------------------
@@ -102,8 +106,9 @@ def template_sentences(rng, count):
 
 
 def build_sentences(cache, seed=0, templates=3000):
-    trees = {name: fetch_package(name, version, cache)[0] for name, version in (FORTUNES,) + CATALOG_PACKAGES}
-    raw = (fortune_sentences(trees[FORTUNES[0]])
+    trees = {name: fetch_package(name, version, cache)[0]
+             for name, version in FORTUNE_PACKAGES + CATALOG_PACKAGES}
+    raw = (sum((fortune_sentences(trees[name]) for name, _ in FORTUNE_PACKAGES), [])
            + catalog_sentences([trees[n] for n, _ in CATALOG_PACKAGES])
            + template_sentences(random.Random(seed), templates))
     seen, out = set(), []
@@ -251,7 +256,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     manifest = dict(wanted, counts=counts, hours=hours, sha256=checksums,
                     sentences={k: len(v) for k, v in sentences.items()},
                     speakers={k: len(v) for k, v in speakers.items()},
-                    test_speakers=speakers["test"], sources=[FORTUNES, *CATALOG_PACKAGES, REAL_DATA])
+                    test_speakers=speakers["test"], sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, REAL_DATA])
     with open(manifest_path + ".tmp", "w") as f:
         json.dump(manifest, f, indent=1)
     os.replace(manifest_path + ".tmp", manifest_path)
