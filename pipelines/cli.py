@@ -3,6 +3,7 @@
     pipelines caption IMG [IMG ...] [--beam N] [--json] [--model M]
     pipelines demo
     pipelines build-data captioning --output DIR [--sizes 16000,500,1000]
+    pipelines build-data speech --output DIR [--sizes 30000,1000,1000,500]
     pipelines build-data translation --output DIR
     pipelines train captioning --data DIR --output DIR [--epochs N ...]
     pipelines evaluate captioning --data DIR [--split test] [--model M] [--beam N]
@@ -42,9 +43,11 @@ def _parser():
     sub.add_parser("demo", help="caption the bundled sample images with the default model")
 
     p = sub.add_parser("build-data", help="build the built-in data for a task")
-    _add_task(p, ("captioning", "translation"))
+    _add_task(p, ("captioning", "speech", "translation"))
     p.add_argument("--output", required=True)
-    p.add_argument("--sizes", default="16000,500,1000", help="train,val,test counts")
+    p.add_argument("--sizes", default=None,
+                   help="captioning: train,val,test images (16000,500,1000); speech: "
+                        "train,val,test,test_natural utterances (30000,1000,1000,500)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("train", help="train a task on COCO-format data")
@@ -104,6 +107,14 @@ def main(argv=None):
             else:
                 print(f"{os.path.basename(image)}: {text}")
         return 0
+    if args.command == "build-data" and args.task == "speech":
+        from tasks.speech.corpus import DEFAULT_SIZES, build_corpus as build_speech
+
+        sizes = (dict(zip(DEFAULT_SIZES, map(int, args.sizes.split(",")))) if args.sizes
+                 else DEFAULT_SIZES)
+        manifest = build_speech(args.output, sizes, args.seed)
+        print(json.dumps({"counts": manifest["counts"], "hours": manifest["hours"]}))
+        return 0
     if args.command == "build-data" and args.task == "translation":
         from tasks.translation.corpus import build_corpus
 
@@ -113,7 +124,7 @@ def main(argv=None):
     if args.command == "build-data":
         from tasks.captioning.benchmark import build_benchmark
 
-        sizes = dict(zip(("train", "val", "test"), map(int, args.sizes.split(","))))
+        sizes = dict(zip(("train", "val", "test"), map(int, (args.sizes or "16000,500,1000").split(","))))
         print(build_benchmark(args.output, sizes=sizes, seed=args.seed))
         return 0
     if args.command == "train":

@@ -57,3 +57,28 @@ def test_build_data_command(tmp_path, capsys):
     assert main(["build-data", "captioning", "--output", str(tmp_path / "d"), "--sizes", "3,1,2"]) == 0
     manifest = json.load(open(tmp_path / "d" / "manifest.json"))
     assert manifest["counts"] == {"train": 3, "val": 1, "test": 2}
+
+
+def test_build_data_speech_and_translation_dispatch(monkeypatch, tmp_path, capsys):
+    import tasks.speech.corpus as speech
+    import tasks.translation.corpus as translation
+
+    seen = {}
+    monkeypatch.setattr(speech, "build_corpus", lambda out, sizes, seed: seen.setdefault("speech", sizes)
+                        and {"counts": sizes, "hours": {}})
+    monkeypatch.setattr(translation, "build_corpus", lambda out: seen.setdefault("translation", out) and {
+        "statistics": {s: {"pairs": 1} for s in ("train", "val", "test")}})
+    assert main(["build-data", "speech", "--output", str(tmp_path), "--sizes", "5,1,1,2"]) == 0
+    assert seen["speech"] == {"train": 5, "val": 1, "test": 1, "test_natural": 2}
+    assert main(["build-data", "translation", "--output", str(tmp_path / "t")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"train": 1, "val": 1, "test": 1}
+
+
+def test_debian_fetch_needs_apt(monkeypatch, tmp_path):
+    import shutil
+
+    from tasks.core import debian
+
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
+    with pytest.raises(ValueError, match="needs Debian's apt-get"):
+        debian.fetch_package("fortunes", "1", str(tmp_path))

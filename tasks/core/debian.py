@@ -7,6 +7,7 @@ Example:
 
 import glob
 import os
+import shutil
 import subprocess
 
 
@@ -23,6 +24,9 @@ def fetch_package(name, version, cache, allow_other_version=False):
     The pinned ``version`` is fetched; when the mirror no longer has it, a clear error,
     unless ``allow_other_version`` takes the candidate version (and reports it).
     """
+    for tool in ("apt-get", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise ValueError(f"building this corpus needs Debian's {tool} (a Debian or Ubuntu machine)")
     debs, trees = os.path.join(cache, "debs"), os.path.join(cache, "trees")
     os.makedirs(debs, exist_ok=True)
     tree = os.path.join(trees, name)
@@ -36,7 +40,8 @@ def fetch_package(name, version, cache, allow_other_version=False):
     except RuntimeError:
         if not allow_other_version:
             raise RuntimeError(f"{name}={version} is not available from the configured Debian "
-                               "mirror; pass allow_other_version=True (recorded in the manifest)")
+                               "mirror (run 'apt-get update' once; if it is still missing, pass "
+                               "allow_other_version=True, which the manifest records)")
         _run(["apt-get", "download", name], cwd=debs)
         used = None
     deb = sorted(glob.glob(os.path.join(debs, f"{name}_*.deb")))[-1]
