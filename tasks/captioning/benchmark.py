@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from tasks.captioning.glyphs import load_atlas, plural
+from tasks.core.manifest import reusable_manifest, write_manifest
 
 COLOURS = {
     "red": (220, 45, 40),
@@ -224,13 +225,9 @@ def build_benchmark(root, sizes=None, seed=0, image_size=IMAGE_SIZE, progress=Tr
             raise ValueError(f"sizes has unknown split {split!r}; expected train/val/test")
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"sizes[{split!r}] must be a non-negative int, got {n!r}")
-    manifest_path = os.path.join(root, "manifest.json")
     wanted = {"version": VERSION, "seed": seed, "sizes": sizes, "image_size": image_size}
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if {k: manifest.get(k) for k in wanted} == wanted:
-            return root
+    if reusable_manifest(root, wanted) is not None:
+        return root
     atlas = load_atlas()
     os.makedirs(os.path.join(root, "annotations"), exist_ok=True)
     checksums, ann_id = {}, 0
@@ -257,8 +254,6 @@ def build_benchmark(root, sizes=None, seed=0, image_size=IMAGE_SIZE, progress=Tr
             f.write(payload)
         os.replace(path + ".tmp", path)
         checksums[split] = hashlib.sha256(payload).hexdigest()
-    manifest = dict(wanted, counts={s: sizes[s] for s in sizes}, sha256=checksums,
-                    held_out=sorted(f"{atlas.words[i]}/{c}" for i, c in held_out_pairs()))
-    with open(manifest_path, "w") as f:
-        json.dump(manifest, f, indent=1)
+    write_manifest(root, dict(wanted, counts={s: sizes[s] for s in sizes}, sha256=checksums,
+                              held_out=sorted(f"{atlas.words[i]}/{c}" for i, c in held_out_pairs())))
     return root

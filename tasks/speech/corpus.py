@@ -34,6 +34,7 @@ import soundfile
 from scipy.signal import resample_poly
 
 from tasks.core.debian import fetch_package
+from tasks.core.manifest import reusable_manifest, write_manifest
 from tasks.speech.normalize import normalize_for_speech
 
 SAMPLE_RATE = 16000
@@ -229,13 +230,10 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     from tqdm.auto import tqdm
 
     sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
-    manifest_path = os.path.join(root, "manifest.json")
     wanted = {"version": VERSION, "seed": seed, "sizes": sizes, "sample_rate": SAMPLE_RATE}
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if {k: manifest.get(k) for k in wanted} == wanted:
-            return manifest
+    done = reusable_manifest(root, wanted)
+    if done is not None:
+        return done
     cache = os.path.join(root, "cache")
     sentences = split_items(build_sentences(cache, seed), seed)
     speakers = split_items(all_speakers(), seed + 1, held=(0.05, 0.08))
@@ -271,14 +269,11 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         hours[split] = round(sum(r["seconds"] for r in rows) / 3600, 2)
         checksums[split] = hashlib.sha256(meta.encode()).hexdigest()
     counts["real"] = _write_real(root, cache)
-    manifest = dict(wanted, counts=counts, hours=hours, sha256=checksums,
-                    sentences={k: len(v) for k, v in sentences.items()},
-                    speakers={k: len(v) for k, v in speakers.items()},
-                    test_speakers=speakers["test"], sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, REAL_DATA])
-    with open(manifest_path + ".tmp", "w") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(manifest_path + ".tmp", manifest_path)
-    return manifest
+    return write_manifest(root, dict(
+        wanted, counts=counts, hours=hours, sha256=checksums,
+        sentences={k: len(v) for k, v in sentences.items()},
+        speakers={k: len(v) for k, v in speakers.items()}, test_speakers=speakers["test"],
+        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, REAL_DATA]))
 
 
 def main(argv=None):

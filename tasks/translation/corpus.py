@@ -22,6 +22,7 @@ import os
 import random
 
 from tasks.core.debian import fetch_package
+from tasks.core.manifest import reusable_manifest, write_manifest
 from tasks.translation.cleaning import clean_pairs, is_sentence
 from tasks.translation.data import read_gettext
 
@@ -121,14 +122,11 @@ def build_corpus(root, packages=PINNED_PACKAGES, allow_other_version=False, prog
     """Build (or reuse) the corpus under ``root``; returns the manifest dict."""
     from tqdm.auto import tqdm
 
-    manifest_path = os.path.join(root, "manifest.json")
     wanted = {"version": VERSION, "packages": [list(p) for p in packages],
               "test_packages": list(TEST_PACKAGES), "val_packages": list(VAL_PACKAGES)}
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if {k: manifest.get(k) for k in wanted} == wanted:
-            return manifest
+    done = reusable_manifest(root, wanted)
+    if done is not None:
+        return done
     cache = os.path.join(root, "cache")
     by_split = {"train": [], "val": [], "test": []}
     reports, versions = {}, {}
@@ -170,13 +168,10 @@ def build_corpus(root, packages=PINNED_PACKAGES, allow_other_version=False, prog
     total = collections.Counter()
     for report in reports.values():
         total.update(report)
-    manifest = dict(wanted, versions_used=versions, sha256=checksums, cleaning=dict(total),
-                    cleaning_per_package=reports, cross_split_removed=dict(removed),
-                    statistics=statistics(by_split))
-    with open(manifest_path + ".tmp", "w") as f:
-        json.dump(manifest, f, indent=1, ensure_ascii=False)
-    os.replace(manifest_path + ".tmp", manifest_path)
-    return manifest
+    return write_manifest(root, dict(wanted, versions_used=versions, sha256=checksums,
+                                     cleaning=dict(total), cleaning_per_package=reports,
+                                     cross_split_removed=dict(removed),
+                                     statistics=statistics(by_split)))
 
 
 def main(argv=None):
