@@ -88,6 +88,8 @@ def fixture_packages(tmp_path, monkeypatch):
     (data / "librivox" / "transcription").write_text("<s> he was not an ill disposed young man </s> (book-0001)\n")
     (data / "cards" / "cards.transcription").write_text("<s> ten of clubs  </s> (001)\n")
     trees["pocketsphinx-testdata"] = tmp_path / "ps"
+    trees["flite"], trees["libflite1"] = fake_flite(tmp_path), tmp_path / "libflite1"
+    (tmp_path / "libflite1" / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
     calls = []
 
     def fetch(name, version, cache, allow_other_version=False):
@@ -99,6 +101,45 @@ def fixture_packages(tmp_path, monkeypatch):
     return calls
 
 
+FAKE_FLITE = """#!{python}
+# Stands in for Debian's flite binary: same arguments, writes a 16 kHz tone whose length
+# follows the text and duration_stretch, and logs its arguments.
+import sys, numpy, soundfile
+args = sys.argv[1:]
+open(sys.argv[0] + ".log", "a").write(" ".join(args) + "\\n")
+stretch = float(args[args.index("--setf") + 1].split("=")[1])
+text, out = args[args.index("-t") + 1], args[args.index("-o") + 1]
+n = int(len(text) * 800 * stretch)
+soundfile.write(out, (0.4 * numpy.sin(numpy.arange(n) / 4.0)).astype("float32"), 16000)
+"""
+
+
+def fake_flite(tmp_path):
+    import stat
+    import sys
+
+    binary = tmp_path / "flite" / "usr/bin/flite"
+    binary.parent.mkdir(parents=True)
+    binary.write_text(FAKE_FLITE.format(python=sys.executable))
+    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
+    return tmp_path / "flite"
+
+
+def test_flite_wrapper_passes_voice_rate_and_pitch(tmp_path):
+    from tasks.speech.tts import Flite
+
+    tree = fake_flite(tmp_path)
+    tts = Flite([str(tree)])
+    audio, rate = tts.synthesize("open the door", "awb", stretch=1.5, f0=120)
+    assert rate == 16000 and len(audio) == int(len("open the door") * 800 * 1.5)
+    log = (tree / "usr/bin/flite.log").read_text()
+    assert "-voice awb --setf duration_stretch=1.5 --setf int_f0_target_mean=120.0 -t open the door" in log
+    with pytest.raises(ValueError, match="not a Flite voice"):
+        tts.synthesize("hello", "joe")
+    with pytest.raises(ValueError, match="no flite binary"):
+        Flite([str(tmp_path / "nothing")])
+
+
 def _small_split(original):
     def split(items, seed, held=(0.1, 0.1)):
         return original(items, seed, held=(0.25, 0.25) if len(items) < 100 else held)
@@ -107,7 +148,7 @@ def _small_split(original):
 
 def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
     root = str(tmp_path / "corpus")
-    sizes = {"train": 8, "val": 2, "test": 3, "test_natural": 2}
+    sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     assert manifest["counts"] == {**sizes, "real": 2}
     splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
@@ -117,16 +158,19 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
     assert {e["text"] for e in splits["test_natural"]} <= {e["text"] for e in splits["test"]} | set(
         corpus.split_items(corpus.build_sentences(str(tmp_path / "corpus" / "cache"), 1), 1)["test"])
     assert np.abs(load_audio(splits["test_natural"][0]["audio"])).max() > 0.05
-    assert [len(splits[s]) for s in ("train", "val", "test")] == [8, 2, 3]
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [30, 2, 12]
     train_text = {e["text"] for e in splits["train"]}
     assert not train_text & {e["text"] for e in splits["test"] + splits["val"]}
     voices = {}
     for s in ("train", "test"):
         with open(os.path.join(root, s, "utterances.tsv")) as f:
             rows = [line.rstrip("\n").split("\t") for line in f][1:]
-        assert all(r[1] == "espeak-ng" and 130 <= int(r[3]) <= 210 and 25 <= int(r[4]) <= 75 for r in rows)
+        assert all(r[1] == "espeak-ng" and 130 <= int(r[3]) <= 210 and 25 <= int(r[4]) <= 75
+                   or r[1] == "flite" and 90 <= int(r[4]) <= 190 for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
+    flite = {s: {v for v in voices[s] if v in ("kal", "kal16", "awb", "rms", "slt")} for s in voices}
+    assert flite["train"] and flite["train"] <= {"kal", "awb", "rms"} and flite["test"] <= {"slt"}
     audio = load_audio(splits["test"][0]["audio"], 16000)
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
     assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())

