@@ -47,18 +47,12 @@ def read_flickr_captions(token_file, image_dir, image_names=None):
 
     ``image_names`` (e.g. the lines of ``Flickr_8k.testImages.txt``) keeps one split.
     """
-    if not os.path.exists(token_file):
-        raise ValueError(f"token_file {token_file!r} does not exist")
     captions = collections.OrderedDict()
-    with open(token_file, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            if "\t" not in line or "#" not in line.split("\t", 1)[0]:
-                raise ValueError(f"{token_file}:{lineno}: expected 'image.jpg#N<TAB>caption'")
-            key, caption = line.split("\t", 1)
-            captions.setdefault(key.rsplit("#", 1)[0], []).append(caption.strip())
+    for lineno, line in core_data.text_lines(token_file, "token_file"):
+        if "\t" not in line or "#" not in line.split("\t", 1)[0]:
+            raise ValueError(f"{token_file}:{lineno}: expected 'image.jpg#N<TAB>caption'")
+        key, caption = line.split("\t", 1)
+        captions.setdefault(key.rsplit("#", 1)[0], []).append(caption.strip())
     keep = None if image_names is None else set(image_names)
     return [{"id": name, "image": os.path.join(image_dir, name), "captions": caps}
             for name, caps in captions.items() if keep is None or name in keep]

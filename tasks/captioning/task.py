@@ -79,42 +79,36 @@ class CaptioningTask(Task):
                                       self.config["length_penalty"])
         return ids
 
-    def _caption_fn(self, beam_width, max_length, jit_compile=False):
-        key = (beam_width, max_length, jit_compile)
+    def captions_from_pixels(self, pixels, beam_width=None, max_length=None):
+        """Preprocessed pixels -> caption strings, all in TF ops (graph-safe)."""
+        return self.preprocessor.tokenizer.detokenize(self.generate(pixels, beam_width, max_length))
+
+    def _compiled(self, beam_width, max_length, preprocess):
+        """One cached tf.function per decoding setting and input kind."""
+        key = (beam_width, max_length, preprocess)
         cache = self.__dict__.setdefault("_caption_fns", {})
         if key not in cache:
-            generate = tf.function(lambda px: self.generate(px, beam_width, max_length),
-                                   jit_compile=jit_compile, reduce_retracing=True)
-
-            @tf.function(reduce_retracing=True)
-            def caption(images):
-                return self.preprocessor.tokenizer.detokenize(
-                    generate(self.preprocessor.image_preprocessor(images)))
-
-            cache[key] = caption
+            prepare = self.preprocessor.image_preprocessor if preprocess else (lambda x: x)
+            cache[key] = tf.function(
+                lambda x: self.captions_from_pixels(prepare(x), beam_width, max_length),
+                reduce_retracing=True)
         return cache[key]
 
     def caption(self, images, beam_width=None, max_length=None):
         """Batch of encoded image bytes or pixel arrays [B, h, w, 3] -> list of str."""
-        beam_width = self.config["beam_width"] if beam_width is None else beam_width
-        out = self._caption_fn(int(beam_width), max_length)(tf.convert_to_tensor(images))
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        out = self._compiled(beam_width, max_length, True)(tf.convert_to_tensor(images))
         return [s.decode("utf-8") for s in out.numpy()]
 
     def serving_endpoints(self):
-        bw, ml = self.config["beam_width"], None
-
-        def from_bytes(images):
-            ids = self.generate(self.preprocessor.image_preprocessor(images), bw, ml)
-            return {"captions": self.preprocessor.tokenizer.detokenize(ids)}
-
-        def from_pixels(pixels):
-            ids = self.generate(self.preprocessor.image_preprocessor(pixels), bw, ml)
-            return {"captions": self.preprocessor.tokenizer.detokenize(ids)}
+        def serve(images):  # bytes or float pixels: the image preprocessor takes both
+            return {"captions": self.captions_from_pixels(
+                self.preprocessor.image_preprocessor(images), self.config["beam_width"])}
 
         return {
-            "caption_bytes": (from_bytes, [tf.TensorSpec([None], tf.string, name="images")]),
-            "caption_pixels": (from_pixels, [tf.TensorSpec([None, None, None, 3], tf.float32,
-                                                           name="pixels")]),
+            "caption_bytes": (serve, [tf.TensorSpec([None], tf.string, name="images")]),
+            "caption_pixels": (serve, [tf.TensorSpec([None, None, None, 3], tf.float32,
+                                                     name="pixels")]),
         }
 
     # -- evaluation -------------------------------------------------------------------
@@ -123,14 +117,11 @@ class CaptioningTask(Task):
 
         Returns BLEU-4 (sacrebleu), CIDEr-D, exact match (%) and the decoded captions.
         """
-        key = (beam_width, max_length)
-        fns = self.__dict__.setdefault("_eval_fns", {})
-        if key not in fns:
-            fns[key] = tf.function(lambda px: self.preprocessor.tokenizer.detokenize(
-                self.generate(px, beam_width, max_length)), reduce_retracing=True)
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        decode = self._compiled(beam_width, max_length, False)
         hyps, refs = [], []
         for pixels, references in dataset:
-            hyps += [s.decode() for s in fns[key](pixels).numpy()]
+            hyps += [s.decode() for s in decode(pixels).numpy()]
             refs += [[r.decode() for r in row if r] for row in references.numpy()]
             if limit and len(hyps) >= limit:
                 break

@@ -4,9 +4,25 @@ Example:
     >>> ds = finish_pipeline(ds, batch_size=64, shuffle_buffer=10_000, seed=0)
 """
 
+import os
+
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
+
+
+def text_lines(path, what="path"):
+    """(line number, line without newline) for each non-blank line of a UTF-8 file.
+
+    The shared front of every line-oriented reader (token files, TSV, metadata.csv).
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"{what} {path!r} does not exist")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if line.strip():
+                yield lineno, line
 
 
 def with_options(ds, deterministic=True, threads=None):

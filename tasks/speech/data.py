@@ -18,24 +18,20 @@ import soundfile
 import tensorflow as tf
 from scipy.signal import resample_poly
 
+from tasks.core.data import text_lines
+
 
 def read_ljspeech(root, normalized=True):
     """``root/metadata.csv`` (``id|raw text|normalized text``) + ``root/wavs/<id>.wav``."""
     path = os.path.join(root, "metadata.csv")
-    if not os.path.isfile(path):
-        raise ValueError(f"{path!r} does not exist; expected an LJSpeech root")
     examples = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            fields = line.split("|")
-            if len(fields) not in (2, 3):
-                raise ValueError(f"{path}:{lineno}: expected 'id|text' or 'id|text|normalized text'")
-            text = fields[2] if normalized and len(fields) == 3 and fields[2] else fields[1]
-            examples.append({"id": fields[0], "audio": os.path.join(root, "wavs", fields[0] + ".wav"),
-                             "text": text, "speaker": None})
+    for lineno, line in text_lines(path, "LJSpeech metadata"):
+        fields = line.split("|")
+        if len(fields) not in (2, 3):
+            raise ValueError(f"{path}:{lineno}: expected 'id|text' or 'id|text|normalized text'")
+        text = fields[2] if normalized and len(fields) == 3 and fields[2] else fields[1]
+        examples.append({"id": fields[0], "audio": os.path.join(root, "wavs", fields[0] + ".wav"),
+                         "text": text, "speaker": None})
     return examples
 
 
@@ -47,16 +43,12 @@ def read_librispeech(root):
     examples = []
     for path in files:
         folder = os.path.dirname(path)
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                utt, _, text = line.partition(" ")
-                if not text:
-                    raise ValueError(f"{path}:{lineno}: expected '<utterance-id> <TRANSCRIPT>'")
-                examples.append({"id": utt, "audio": os.path.join(folder, utt + ".flac"), "text": text,
-                                 "speaker": utt.split("-")[0]})
+        for lineno, line in text_lines(path):
+            utt, _, text = line.strip().partition(" ")
+            if not text:
+                raise ValueError(f"{path}:{lineno}: expected '<utterance-id> <TRANSCRIPT>'")
+            examples.append({"id": utt, "audio": os.path.join(folder, utt + ".flac"), "text": text,
+                             "speaker": utt.split("-")[0]})
     return examples
 
 

@@ -14,22 +14,18 @@ import os
 import polib
 import tensorflow as tf
 
+from tasks.core.data import text_lines
+
 
 def read_tsv_pairs(path, source_column=0, target_column=1):
     """Tab-separated pairs, one per line (Anki/Tatoeba: ``en<TAB>fr<TAB>attribution``)."""
-    if not os.path.isfile(path):
-        raise ValueError(f"path {path!r} does not exist")
     pairs = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) <= max(source_column, target_column):
-                raise ValueError(f"{path}:{lineno}: expected at least "
-                                 f"{max(source_column, target_column) + 1} tab-separated fields")
-            pairs.append({"source": fields[source_column], "target": fields[target_column]})
+    for lineno, line in text_lines(path):
+        fields = line.split("\t")
+        if len(fields) <= max(source_column, target_column):
+            raise ValueError(f"{path}:{lineno}: expected at least "
+                             f"{max(source_column, target_column) + 1} tab-separated fields")
+        pairs.append({"source": fields[source_column], "target": fields[target_column]})
     return pairs
 
 
