@@ -8,10 +8,15 @@ Example:
     ['...', '...', '...']
 """
 
-from pipelines.inputs import MAX_PIXELS, to_image_batch
+from pipelines.inputs import MAX_AUDIO_SECONDS, MAX_PIXELS, to_audio_batch, to_image_batch
 from pipelines.models import MODELS
 
-__all__ = ["caption", "MAX_PIXELS"]
+__all__ = ["caption", "transcribe", "MAX_PIXELS", "MAX_AUDIO_SECONDS"]
+
+
+def _check_positive(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def caption(image, *, model=None, beam_width=None, max_length=None):
@@ -25,13 +30,40 @@ def caption(image, *, model=None, beam_width=None, max_length=None):
         beam_width: beam size (1 = greedy); default from the model's config.
         max_length: maximum caption length in tokens.
     """
-    if beam_width is not None and (isinstance(beam_width, bool) or not isinstance(beam_width, int)
-                                   or beam_width < 1):
-        raise ValueError(f"beam_width must be a positive int, got {beam_width!r}")
-    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
-                                   or max_length < 1):
-        raise ValueError(f"max_length must be a positive int, got {max_length!r}")
+    _check_positive("beam_width", beam_width)
+    _check_positive("max_length", max_length)
     batch, was_list = to_image_batch(image)
     captions = MODELS.get("caption", model).caption(batch, beam_width=beam_width,
                                                     max_length=max_length)
     return captions if was_list else captions[0]
+
+
+def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return_timestamps=False):
+    """Transcribe one recording or a list of recordings (a list in gives a list out).
+
+    Args:
+        audio: a path or bytes of any libsndfile format (WAV, FLAC, OGG, MP3), a numpy
+            array (float in -1..1, int16 or int32; ``[time]`` or ``[time, channels]``,
+            mixed down) with ``sampling_rate``, or a list of these. Any rate is resampled
+            to 16 kHz; recordings of any length up to ``MAX_AUDIO_SECONDS`` are cut into
+            overlapping windows and stitched. Silence gives "".
+        model: None for the bundled default, a preset name, a directory written by
+            ``Task.save`` or a SavedModel written by ``Task.export``.
+        beam_width: CTC beam width (1 = greedy); default from the model's config.
+        sampling_rate: the rate of array inputs, in Hz (required for arrays).
+        return_timestamps: False, or "word" for ``{"text", "words": [{"word", "start",
+            "end"}]}`` with times in seconds from the greedy alignment.
+
+    Example:
+        >>> pipelines.transcribe("hello.wav")
+        'hello world'
+        >>> pipelines.transcribe(samples, sampling_rate=8000, return_timestamps="word")
+        {'text': 'hello world', 'words': [{'word': 'hello', 'start': 0.32, 'end': 0.64}, ...]}
+    """
+    _check_positive("beam_width", beam_width)
+    if return_timestamps not in (False, None, "word"):
+        raise ValueError(f"return_timestamps must be False or 'word', got {return_timestamps!r}")
+    sources, was_list = to_audio_batch(audio, sampling_rate)
+    results = MODELS.get("transcribe", model).transcribe_sources(
+        sources, beam_width=beam_width, timestamps=return_timestamps == "word")
+    return results if was_list else results[0]

@@ -1,4 +1,4 @@
-"""Input coercion for every image pipeline, in one place.
+"""Input coercion for every pipeline, in one place (images first, audio below).
 
 Accepts a path (str / os.PathLike), encoded bytes, a numpy array (uint8 HxWx3,
 HxW grayscale or HxWx4 RGBA; float arrays in 0..255 or 0..1 are refused to avoid
@@ -106,3 +106,120 @@ def to_image_batch(images, argument="image"):
             raise ValueError(f"{argument} is an empty list; pass at least one image")
         return [to_image_bytes(x, f"{argument}[{i}]") for i, x in enumerate(images)], True
     return [to_image_bytes(images, argument)], False
+
+
+# -- audio ------------------------------------------------------------------------------
+MAX_AUDIO_SECONDS = 4 * 3600  # longer inputs are refused from the header, before decoding
+_INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+class AudioSource:
+    """One recording, read lazily: ``rate``, ``frames`` and ``read(start, stop)`` -> mono float32.
+
+    Files and bytes stay on disk / in their buffer and are read a window at a time,
+    so a long recording is never decoded whole.
+    """
+
+    def __init__(self, rate, frames, reader, what):
+        self.rate, self.frames, self._reader, self.what = int(rate), int(frames), reader, what
+
+    @property
+    def seconds(self):
+        return self.frames / self.rate
+
+    def read(self, start=0, stop=None):
+        stop = self.frames if stop is None else min(stop, self.frames)
+        audio = self._reader(max(start, 0), stop)
+        if not np.all(np.isfinite(audio)):
+            raise ValueError(f"{self.what} holds NaN or infinite samples")
+        return audio
+
+
+def _check_duration(frames, rate, what):
+    if frames <= 0:
+        raise ValueError(f"{what} is empty (zero samples)")
+    if frames / rate > MAX_AUDIO_SECONDS:
+        raise ValueError(f"{what} lasts {frames / rate:.0f} s, above the limit of {MAX_AUDIO_SECONDS} s "
+                         "(pipelines.inputs.MAX_AUDIO_SECONDS); split it first")
+
+
+def _from_sound_file(opener, what):
+    import soundfile
+
+    try:
+        with opener() as f:
+            rate, frames = f.samplerate, f.frames
+    except (RuntimeError, soundfile.LibsndfileError, EOFError) as err:
+        raise ValueError(f"{what} is not an audio file libsndfile can read: {err}") from None
+    if rate < 1000:
+        raise ValueError(f"{what} declares a sample rate of {rate} Hz; expected >= 1000 Hz")
+    _check_duration(frames, rate, what)
+
+    def read(start, stop):
+        try:
+            with opener() as f:
+                f.seek(start)
+                audio = f.read(stop - start, dtype="float32", always_2d=True)
+        except (RuntimeError, soundfile.LibsndfileError, EOFError) as err:
+            raise ValueError(f"{what} is truncated or corrupt: {err}") from None
+        return audio.mean(axis=1)
+
+    return AudioSource(rate, frames, read, what)
+
+
+def _from_audio_array(array, sampling_rate, what):
+    if array.dtype.kind not in "fi" or (array.dtype.kind == "i" and array.dtype not in _INT_SCALE):
+        raise TypeError(f"{what} has dtype {array.dtype}; expected float32/float64 in -1..1, "
+                        "int16 or int32 samples")
+    if sampling_rate is None:
+        raise ValueError(f"{what} is an array, so sampling_rate is required (e.g. sampling_rate=16000)")
+    if array.ndim == 2:  # [time, channels] or [channels, time]: mix down
+        array = array.mean(axis=1 if array.shape[1] <= array.shape[0] else 0)
+    elif array.ndim != 1:
+        raise ValueError(f"{what} has shape {array.shape}; expected [time] or [time, channels]")
+    if array.dtype.kind == "i":
+        array = array / _INT_SCALE[array.dtype]
+    array = np.asarray(array, np.float32)
+    _check_duration(len(array), sampling_rate, what)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} holds NaN or infinite samples")
+    return AudioSource(sampling_rate, len(array), lambda a, b: array[a:b], what)
+
+
+def to_audio_source(item, sampling_rate=None, what="audio"):
+    """One recording in any accepted form -> :class:`AudioSource` (header checked, not decoded)."""
+    import io as _io
+
+    import soundfile
+
+    if sampling_rate is not None and (isinstance(sampling_rate, bool)
+                                      or not isinstance(sampling_rate, (int, np.integer))
+                                      or sampling_rate < 1000):
+        raise ValueError(f"sampling_rate must be an int >= 1000 (Hz), got {sampling_rate!r}")
+    if isinstance(item, (str, os.PathLike)):
+        path = os.fspath(item)
+        if not os.path.exists(path):
+            raise ValueError(f"{what}: file {path!r} does not exist")
+        if os.path.isdir(path):
+            raise ValueError(f"{what}: {path!r} is a directory, expected an audio file")
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"{what} ({path}) is empty (0 bytes)")
+        return _from_sound_file(lambda: soundfile.SoundFile(path), f"{what} ({path})")
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        data = bytes(item)
+        if not data:
+            raise ValueError(f"{what} is empty (0 bytes)")
+        return _from_sound_file(lambda: soundfile.SoundFile(_io.BytesIO(data)), what)
+    if isinstance(item, np.ndarray):
+        return _from_audio_array(item, sampling_rate, what)
+    raise TypeError(f"{what} has type {type(item).__name__}; expected a path, bytes, a numpy "
+                    "array (with sampling_rate), or a list of these")
+
+
+def to_audio_batch(audio, sampling_rate=None, argument="audio"):
+    """Return (list of :class:`AudioSource`, was_a_list)."""
+    if isinstance(audio, (list, tuple)):
+        if not audio:
+            raise ValueError(f"{argument} is an empty list; pass at least one recording")
+        return [to_audio_source(x, sampling_rate, f"{argument}[{i}]") for i, x in enumerate(audio)], True
+    return [to_audio_source(audio, sampling_rate, argument)], False

@@ -7,26 +7,9 @@ written by ``Task.save`` or a SavedModel written by ``Task.export``.
 import os
 import threading
 
-import tensorflow as tf
-
 from pipelines import registry
-
-
-class ExportedCaptioner:
-    """Adapter that runs an exported captioning SavedModel like a task."""
-
-    def __init__(self, path):
-        self.path = path
-        self._signature = tf.saved_model.load(path).signatures["serving_default"]
-
-    def caption(self, images, beam_width=None, max_length=None):
-        if beam_width is not None or max_length is not None:
-            raise ValueError(
-                "beam_width and max_length are fixed inside an exported SavedModel; "
-                "load the saved task directory instead to change them"
-            )
-        out = self._signature(images=tf.constant(images, tf.string))["captions"]
-        return [s.decode("utf-8") for s in out.numpy()]
+from tasks.core.export import ExportedModel
+from tasks.core.task import Task
 
 
 class ModelCache:
@@ -49,7 +32,7 @@ class ModelCache:
         if model is None:
             return cls.from_preset(registry.default_preset(pipeline))
         if not isinstance(model, (str, os.PathLike)):
-            if hasattr(model, "caption"):
+            if isinstance(model, (cls, ExportedModel)):
                 return model
             raise TypeError(f"model has type {type(model).__name__}; expected a preset name, "
                             "a saved task directory or an exported SavedModel directory")
@@ -59,7 +42,7 @@ class ModelCache:
         if os.path.isfile(os.path.join(model, "task.json")):
             return cls.load(model)
         if os.path.isfile(os.path.join(model, "saved_model.pb")):
-            return ExportedCaptioner(model)
+            return cls.exported_class(model)
         raise ValueError(
             f"model={model!r} is not a preset ({sorted(cls.presets)}), a saved task directory "
             "(with task.json) or an exported SavedModel (with saved_model.pb)"

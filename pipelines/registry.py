@@ -4,9 +4,10 @@ import importlib
 
 REGISTRY = {
     "caption": ("tasks.captioning.task:CaptioningTask", "emoji_scenes_transformer"),
+    "transcribe": ("tasks.speech.task:SpeechTask", "speech_en_bigru"),
 }
 # CLI task names (``pipelines train captioning``) -> pipeline verbs
-TASK_NAMES = {"captioning": "caption"}
+TASK_NAMES = {"captioning": "caption", "speech": "transcribe"}
 
 
 def task_class(pipeline):

@@ -67,3 +67,7 @@ def exported_dir(trained_task, tmp_path_factory):
 @pytest.fixture(scope="session")
 def image_bytes(test_examples):
     return [open(e["image"], "rb").read() for e in test_examples[:4]]
+
+
+from speech_fixtures import (  # noqa: E402,F401  (speech fixtures, shared by several files)
+    exported_speech_dir, overfit_speech_task, saved_speech_dir, speech_examples)

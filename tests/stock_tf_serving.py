@@ -3,7 +3,8 @@
 Executed by a Python whose environment has only ``tensorflow`` (and what pip brings
 with it): no keras_hub, no tensorflow_text, not this project. Prints JSON.
 
-    python stock_tf_serving.py SAVEDMODEL IMAGE [IMAGE ...]
+    python stock_tf_serving.py SAVEDMODEL IMAGE [IMAGE ...]      # a captioner
+    python stock_tf_serving.py --speech SAVEDMODEL WAV [WAV ...]  # a recognizer
 """
 
 import json
@@ -30,5 +31,21 @@ def main(path, images):
     print(json.dumps(out))
 
 
+def speech(path, wavs):
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    data = tf.stack([tf.io.read_file(p) for p in wavs])
+    out = {"signatures": sorted(loaded.signatures.keys()),
+           "inputs": {k: [v.dtype.name, v.shape.as_list()]
+                      for k, v in serve.structured_input_signature[1].items()}}
+    out["bytes"] = [s.decode() for s in serve(audio=data)["transcripts"].numpy()]
+    out["bytes_one"] = [s.decode() for s in serve(audio=data[:1])["transcripts"].numpy()]
+    out["modules"] = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    if sys.argv[1] == "--speech":
+        speech(sys.argv[2], sys.argv[3:])
+    else:
+        main(sys.argv[1], sys.argv[2:])

@@ -15,6 +15,7 @@ from tasks.captioning.model import build_captioning_model
 from tasks.captioning.presets import presets as _presets
 from tasks.captioning.preprocessing import CaptioningPreprocessor
 from tasks.core import decoding, metrics
+from tasks.core.export import ExportedModel
 from tasks.core.task import Task, register_task
 from tasks.core.text import END_ID, PAD_ID, START_ID, build_vocabulary
 
@@ -132,3 +133,14 @@ class CaptioningTask(Task):
             "examples": len(hyps),
             "captions": hyps,
         }
+
+
+class ExportedCaptioner(ExportedModel):
+    """An exported captioner, called like :meth:`CaptioningTask.caption`."""
+
+    def caption(self, images, beam_width=None, max_length=None):
+        self.refuse_options(beam_width=beam_width, max_length=max_length)
+        return self.strings("serving_default", "captions", images=tf.constant(images, tf.string))
+
+
+CaptioningTask.exported_class = ExportedCaptioner

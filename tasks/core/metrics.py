@@ -1,4 +1,4 @@
-"""Caption/translation metrics: thin wrappers over sacrebleu, plus CIDEr-D.
+"""Caption, translation and speech metrics: thin wrappers over sacrebleu and jiwer, plus CIDEr-D.
 
 CIDEr-D (Vedantam et al. 2015, as in the COCO caption toolkit): TF-IDF weighted
 n-gram (1..4) cosine similarity with a Gaussian length penalty (sigma=6), clipped
@@ -13,6 +13,7 @@ Example:
 import collections
 import math
 
+import jiwer
 import sacrebleu
 
 from tasks.core.text import standardize_py
@@ -82,3 +83,29 @@ def _check(hypotheses, references):
         raise ValueError("hypotheses must not be empty")
     if any(not refs for refs in references):
         raise ValueError("every item needs at least one reference")
+
+
+def _error_rate(measure, references, hypotheses):
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+    if not references:
+        raise ValueError("references is empty")
+    # jiwer refuses empty references; an empty pair is scored by its hypothesis alone.
+    pairs = [(r, h) for r, h in zip(references, hypotheses) if r.strip()]
+    extra = sum(len(h.split() if measure is jiwer.wer else h) for r, h in zip(references, hypotheses)
+                if not r.strip())
+    total = sum(len(r.split() if measure is jiwer.wer else r) for r, _ in pairs)
+    if not pairs:
+        return 100.0 if extra else 0.0
+    rate = measure([r for r, _ in pairs], [h for _, h in pairs])
+    return 100.0 * (rate * total + extra) / max(total, 1)
+
+
+def wer(references, hypotheses):
+    """Corpus word error rate in percent (jiwer): edits / reference words."""
+    return _error_rate(jiwer.wer, references, hypotheses)
+
+
+def cer(references, hypotheses):
+    """Corpus character error rate in percent (jiwer): edits / reference characters."""
+    return _error_rate(jiwer.cer, references, hypotheses)

@@ -50,6 +50,7 @@ class Task:
     name = None
     default_config = {}
     presets = {}
+    exported_class = None  # an ExportedModel subclass with the task's inference method
 
     def __init__(self, config=None, preprocessor=None, model=None, **overrides):
         unknown = set(overrides) - set(self.default_config)

@@ -18,7 +18,9 @@ import soundfile
 import tensorflow as tf
 from scipy.signal import resample_poly
 
-from tasks.core.data import text_lines
+from tasks.core import audio as audio_ops
+from tasks.core.data import AUTOTUNE, text_lines, with_options
+from tasks.speech import augment
 
 
 def read_ljspeech(root, normalized=True):
@@ -94,3 +96,76 @@ def make_dataset(examples, sample_rate=16000, batch_size=16):
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _tf_readable(paths):
+    """True when every file is a PCM-16 WAV, which ``tf.audio.decode_wav`` reads in-graph."""
+    if not all(p.lower().endswith(".wav") for p in paths):
+        return False
+    return soundfile.info(paths[0]).subtype == "PCM_16"
+
+
+def waveform_reader(paths, sample_rate=16000):
+    """A function ``path -> float32 [T]`` at ``sample_rate``: TF ops for PCM WAV, else libsndfile."""
+    if _tf_readable(paths):
+        def read(path):
+            audio, rate = audio_ops.decode_wav(tf.io.read_file(path))
+            return audio_ops.resample(audio, rate, sample_rate)
+        return read
+
+    def read_any(path):
+        audio = tf.numpy_function(lambda p: load_audio(p.decode(), sample_rate), [path], tf.float32)
+        audio.set_shape([None])
+        return audio
+    return read_any
+
+
+def make_training_dataset(examples, preprocessor, batch_size=32, training=False, seed=0,
+                          augment_audio=True, repeat=False, labels="ids",
+                          bucket_boundaries=(300, 450, 600, 800, 1100), max_frames=3000):
+    """Examples -> tf.data of ``({"features", "frames"}, labels)`` batches bucketed by length.
+
+    ``labels="ids"`` gives padded character ids (0 = padding) for the CTC loss;
+    ``labels="text"`` gives the normalised transcripts, for evaluation. With
+    ``training`` the order is shuffled from ``seed`` and (with ``augment_audio``)
+    every utterance goes through ``augment.random_augment`` with a stateless seed made
+    of ``seed`` and its position in the stream (another utterance is mixed in as
+    babble), so a run is reproducible and resumable. Utterances whose transcript cannot
+    fit the model's output frames (CTC needs at least one frame per character) are
+    dropped, as are those over ``max_frames`` feature frames.
+    """
+    if not examples:
+        raise ValueError("examples is empty")
+    paths = [e["audio"] for e in examples]
+    read = waveform_reader(paths, preprocessor.sample_rate)
+    ds = tf.data.Dataset.from_tensor_slices((paths, [e["text"] for e in examples]))
+    if training:
+        ds = ds.shuffle(len(examples), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.map(lambda p, t: (read(p), t), num_parallel_calls=AUTOTUNE)
+    if training and augment_audio:
+        others = tf.data.Dataset.from_tensor_slices(paths).shuffle(
+            len(paths), seed=seed + 1, reshuffle_each_iteration=True).repeat()
+        others = others.map(read, num_parallel_calls=AUTOTUNE)
+        ds = tf.data.Dataset.zip(ds, others).enumerate().map(
+            lambda i, pair: (augment.random_augment(pair[0][0], tf.stack([tf.cast(seed, tf.int64), i]),
+                                                    pair[1], preprocessor.sample_rate), pair[0][1]),
+            num_parallel_calls=AUTOTUNE)
+
+    def featurize(audio, text):
+        features, frames = preprocessor(audio[None], tf.shape(audio)[:1])
+        ids, count = preprocessor.text_to_ids(text[None])
+        target = ids[0] if labels == "ids" else preprocessor.normalize(text)
+        return {"features": features[0], "frames": frames[0]}, target, count[0]
+
+    ds = ds.map(featurize, num_parallel_calls=AUTOTUNE)
+    if labels == "ids":
+        ds = ds.filter(lambda x, y, n: (n > 0) & (n <= (x["frames"] + 3) // 4)
+                       & (x["frames"] <= max_frames))
+    ds = ds.map(lambda x, y, n: (x, y))
+    ds = ds.bucket_by_sequence_length(
+        lambda x, y: x["frames"], list(bucket_boundaries), [batch_size] * (len(bucket_boundaries) + 1),
+        padded_shapes=({"features": [None, preprocessor.n_mels], "frames": []},
+                       [None] if labels == "ids" else []))
+    return with_options(ds.prefetch(AUTOTUNE))

@@ -1,0 +1,18 @@
+"""Speech presets: named configs, and the bundled default recognizer."""
+
+import os
+
+WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
+
+presets = {
+    # The bundled default: trained by tools/train_default_speech.py on the built-in corpus.
+    "speech_en_bigru": {"path": os.path.join(WEIGHTS_DIR, "speech_en_bigru")},
+    # Architectures without weights, for training on your own data.
+    "bigru": {"config": {"architecture": "bigru",
+                         "options": {"units": 256, "num_layers": 3, "projection": 256}}},
+    "bigru_small": {"config": {"architecture": "bigru",
+                               "options": {"units": 128, "num_layers": 2, "projection": 128}}},
+    "conformer_small": {"config": {"architecture": "conformer",
+                                   "options": {"dim": 144, "num_layers": 4, "heads": 4}}},
+}
+DEFAULT_PRESET = "speech_en_bigru"

@@ -1,0 +1,68 @@
+"""The speech training and evaluation recipes, shared by the CLI, the notebook and
+``tools/train_default_speech.py`` so they cannot drift apart.
+
+Example:
+    >>> task = train("data/speech_en", "runs/asr", preset="bigru_small", epochs=2,
+    ...              steps_per_epoch=100)
+    >>> evaluate_splits(task, "data/speech_en", ["test"], limit=200)
+    {'test': {'wer': ..., 'cer': ..., 'examples': 200}}
+"""
+
+import os
+import time
+
+import keras
+
+from tasks.speech.data import make_training_dataset, read_ljspeech
+from tasks.speech.task import SpeechTask
+
+
+def read_split(data_dir, split, limit=None):
+    """``data_dir/<split>`` in the LJSpeech layout (the built-in corpus's layout)."""
+    examples = read_ljspeech(os.path.join(data_dir, split))
+    return examples[:limit] if limit else examples
+
+
+def train(data_dir, output, preset="bigru", epochs=10, steps_per_epoch=1000, batch_size=32,
+          learning_rate=1e-3, checkpoint_dir=None, train_split="train", val_split="val",
+          val_limit=200, seed=0, jit_compile="auto", augment=True, task=None, verbose="auto",
+          **overrides):
+    """Train (or resume) a speech task on LJSpeech-layout splits and save it to ``output``.
+
+    Re-running the same call after an interruption resumes from ``checkpoint_dir``
+    (default ``output/checkpoints``) and finishes the same run.
+    """
+    keras.utils.set_random_seed(seed)
+    train_examples = read_split(data_dir, train_split)
+    if task is None:
+        config = SpeechTask.presets[preset].get("config")
+        task = (SpeechTask(config, **overrides) if config is not None
+                else SpeechTask.from_preset(preset, **overrides))
+    train_ds = make_training_dataset(train_examples, task.preprocessor, batch_size, training=True,
+                                     seed=seed, augment_audio=augment, repeat=True)
+    val_ds = None
+    if val_split and os.path.isdir(os.path.join(data_dir, val_split)):
+        val_ds = make_training_dataset(read_split(data_dir, val_split, val_limit), task.preprocessor,
+                                       batch_size)
+    task.compile(learning_rate=learning_rate, total_steps=epochs * steps_per_epoch,
+                 warmup_steps=min(500, epochs * steps_per_epoch // 10), jit_compile=jit_compile)
+    start = time.time()
+    task.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+             checkpoint_dir=checkpoint_dir or os.path.join(output, "checkpoints"),
+             log_dir=os.path.join(output, "logs"), verbose=verbose)
+    task.training_seconds = time.time() - start
+    task.save(output)
+    return task
+
+
+def evaluate_splits(task, data_dir, splits=("test",), beam_width=None, limit=None, batch_size=32):
+    """WER/CER (percent) per split, plus decoding time; transcripts kept under ``examples``."""
+    results = {}
+    for split in splits:
+        examples = read_split(data_dir, split, limit)
+        ds = make_training_dataset(examples, task.preprocessor, batch_size, labels="text")
+        start = time.time()
+        result = task.evaluate(ds, beam_width=beam_width)
+        result["seconds"] = round(time.time() - start, 2)
+        results[split] = result
+    return results

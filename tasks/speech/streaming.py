@@ -1,0 +1,96 @@
+"""Transcribing recordings of any length in bounded memory.
+
+A recording is cut into windows of ``WINDOW_SECONDS`` that overlap by
+``2 * CONTEXT_SECONDS``; each window is read, resampled to 16 kHz and run through the
+acoustic model (several windows a batch), and only the logits of its centre are kept.
+Window starts fall on whole output frames, so the kept logits join into one
+sequence for the whole recording, which is then CTC-decoded once: no word is cut in
+two, doubled or lost at a seam, and only the logits (25 frames of 29 floats a second)
+are ever held for the whole recording. A recording that fits one window is one
+window.
+
+Example:
+    >>> sources, _ = pipelines.inputs.to_audio_batch(["talk.flac"])
+    >>> transcribe_sources(task, sources)
+    ['good morning everyone ...']
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tasks.core import audio as audio_ops
+from tasks.speech.model import BLANK_LOGIT_GAP
+from tasks.speech.task import FRAME_SECONDS, word_timestamps
+
+WINDOW_SECONDS = 20.0
+CONTEXT_SECONDS = 2.0
+WINDOWS_PER_BATCH = 8
+
+
+def _windows(source):
+    """(start sample at 16 kHz, native start, native stop, keep_from frame, keep_to frame)."""
+    hop = WINDOW_SECONDS - 2 * CONTEXT_SECONDS
+    context_frames = int(round(CONTEXT_SECONDS / FRAME_SECONDS))
+    if source.seconds <= WINDOW_SECONDS:
+        return [(0, source.frames, 0, None)]
+    out, k = [], 0
+    while True:
+        start = k * hop
+        native_start = int(round(start * source.rate))
+        native_stop = int(round((start + WINDOW_SECONDS) * source.rate))
+        last = native_stop >= source.frames
+        out.append((native_start, native_stop, 0 if k == 0 else context_frames,
+                    None if last else context_frames + int(round(hop / FRAME_SECONDS))))
+        if last:
+            return out
+        k += 1
+
+
+def _read_16k(source, start, stop):
+    audio = source.read(start, stop)
+    if source.rate != audio_ops.SAMPLE_RATE:
+        audio = audio_ops.resample(audio, source.rate, audio_ops.SAMPLE_RATE).numpy()
+    return audio
+
+
+def stitched_logits(task, sources):
+    """Each source -> its logits ``[frames, V]`` over the whole recording (numpy)."""
+    jobs = [(i, w) for i, s in enumerate(sources) for w in _windows(s)]
+    pieces = [[] for _ in sources]
+    for b in range(0, len(jobs), WINDOWS_PER_BATCH):
+        batch = jobs[b: b + WINDOWS_PER_BATCH]
+        waves = [_read_16k(sources[i], w[0], w[1]) for i, w in batch]
+        audio, lengths = audio_ops.pad_batch(waves)
+        logits = task.logits(audio, lengths)
+        for (i, (_, _, keep_from, keep_to)), row, n in zip(batch, logits, lengths):
+            valid = (int(audio_ops.num_frames(n)) + 3) // 4 if n >= 400 else 1
+            pieces[i].append(row[: max(valid, 1)][keep_from:keep_to])
+    return [np.concatenate(p, axis=0) for p in pieces]
+
+
+def _pad_logits(logits_list):
+    steps = max(len(x) for x in logits_list)
+    vocab = logits_list[0].shape[-1]
+    blank = np.full([vocab], -BLANK_LOGIT_GAP, np.float32)
+    blank[0] = 0.0
+    out = np.tile(blank, [len(logits_list), steps, 1])
+    for row, x in zip(out, logits_list):
+        row[: len(x)] = x
+    return out
+
+
+def transcribe_sources(task, sources, beam_width=None, timestamps=False):
+    """Recordings (:class:`pipelines.inputs.AudioSource`) -> transcripts.
+
+    With ``timestamps`` each result is ``{"text", "words": [{"word", "start", "end"}]}``
+    from the greedy CTC alignment (so the text is the greedy transcript).
+    """
+    logits = stitched_logits(task, sources)
+    if timestamps:
+        alphabet = task.preprocessor.alphabet
+        results = []
+        for x in logits:
+            words = word_timestamps(tf.nn.log_softmax(x).numpy(), alphabet)
+            results.append({"text": " ".join(w["word"] for w in words), "words": words})
+        return results
+    return task.decode_batch(_pad_logits(logits), beam_width)

@@ -1,0 +1,227 @@
+"""SpeechTask: audio -> text with a CTC acoustic model, decoded greedy or by CTC beam search.
+
+Example:
+    >>> examples = read_ljspeech("data/speech_en/train")
+    >>> task = SpeechTask.from_preset("bigru_small")
+    >>> task.fit(make_training_dataset(examples, task.preprocessor, training=True), epochs=1)
+    >>> task.transcribe(*pad_batch([waveform]))
+    ['the quick brown fox']
+"""
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tasks.core import metrics
+from tasks.core.audio import pad_batch
+from tasks.core.export import ExportedModel
+from tasks.core.task import Task, register_task
+from tasks.speech.model import build_speech_model
+from tasks.speech.preprocessing import DEFAULT_ALPHABET, SpeechPreprocessor
+from tasks.speech.presets import presets as _presets
+
+FRAME_SECONDS = 0.04  # 10 ms feature hop x 4 (two stride-2 subsampling stages)
+
+
+def ctc_loss(labels, logits):
+    """Mean CTC loss per utterance; ``labels`` padded with 0 (the blank never is a label).
+
+    The label length is each row's count of non-zero ids, not the padded width (the
+    mistake of keras.losses.CTC, keras-team/keras#21876). Logit frames past an
+    utterance's end are a certain blank (see ``BlankPadding``), so the padded logit
+    length gives the same loss as the true one.
+    """
+    labels = ops.cast(labels, "int32")
+    logits = ops.cast(logits, "float32")
+    label_length = ops.sum(ops.cast(labels > 0, "int32"), axis=-1)
+    batch, steps = ops.shape(logits)[0], ops.shape(logits)[1]
+    logit_length = ops.full((batch,), steps, dtype="int32")
+    return ops.ctc_loss(labels, logits, label_length, logit_length, mask_index=0)
+
+
+@register_task
+class SpeechTask(Task):
+    name = "speech"
+    presets = _presets
+    default_config = {
+        "alphabet": DEFAULT_ALPHABET,
+        "n_mels": 80,
+        "architecture": "bigru",
+        "options": {},
+        "subsampling_channels": 32,
+        "spec_augment": None,
+        "beam_width": 1,
+        "dtype_policy": "float32",
+        "strategy": None,
+    }
+
+    def build_preprocessor(self):
+        return SpeechPreprocessor(self.config["alphabet"], self.config["n_mels"])
+
+    def build_model(self):
+        c = self.config
+        return build_speech_model(self.preprocessor.vocabulary_size, c["n_mels"], c["architecture"],
+                                  c["subsampling_channels"], c["spec_augment"], c["options"])
+
+    def loss(self):
+        return ctc_loss
+
+    # -- decoding (all TF ops: these run inside the export too) --------------------------
+    def decode_logits(self, logits, beam_width=None):
+        """Logits ``[B, T, V]`` -> character ids ``[B, T]`` (-1 padded)."""
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        lengths = tf.fill([tf.shape(log_probs)[0]], tf.shape(log_probs)[1])
+        strategy = "greedy" if beam_width == 1 else "beam_search"
+        ids, _ = ops.ctc_decode(log_probs, lengths, strategy=strategy, beam_width=beam_width,
+                                top_paths=1, mask_index=0)
+        return ids[0]
+
+    def transcripts_from_features(self, features, frames, beam_width=None):
+        logits = self.model({"features": features, "frames": frames}, training=False)
+        return self.preprocessor.ids_to_text(self.decode_logits(logits, beam_width)), logits
+
+    def _compiled(self, beam_width, source):
+        """One cached tf.function per beam width and input kind.
+
+        Kinds: 'wav' (bytes), 'waveform' (audio, lengths), 'features' (features, frames)
+        -> (texts, logits); 'logits' (audio, lengths) -> logits; 'decode' (logits) -> texts.
+        """
+        key = (beam_width, source)
+        cache = self.__dict__.setdefault("_transcribe_fns", {})
+        if key not in cache:
+            pre = self.preprocessor
+            fns = {
+                "wav": lambda wavs: self.transcripts_from_features(*pre.from_wav_bytes(wavs),
+                                                                   beam_width),
+                "waveform": lambda audio, lengths: self.transcripts_from_features(
+                    *pre(audio, lengths), beam_width),
+                "features": lambda features, frames: self.transcripts_from_features(
+                    features, frames, beam_width),
+                "logits": lambda audio, lengths: self.model(
+                    dict(zip(("features", "frames"), pre(audio, lengths))), training=False),
+                "decode": lambda logits: pre.ids_to_text(self.decode_logits(logits, beam_width)),
+            }
+            cache[key] = tf.function(fns[source], reduce_retracing=True)
+        return cache[key]
+
+    def logits(self, audio, lengths):
+        """Padded float waveforms ``[B, T]`` at 16 kHz + lengths -> logits ``[B, frames, V]``."""
+        return self._compiled(None, "logits")(tf.convert_to_tensor(audio, tf.float32),
+                                              tf.convert_to_tensor(lengths, tf.int32)).numpy()
+
+    def decode_batch(self, logits, beam_width=None):
+        """Logits ``[B, frames, V]`` (padded frames a certain blank) -> list of str."""
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        texts = self._compiled(beam_width, "decode")(tf.convert_to_tensor(logits, tf.float32))
+        return [t.decode("utf-8") for t in texts.numpy()]
+
+    def transcribe(self, audio, lengths, beam_width=None, return_logits=False):
+        """Padded float waveforms ``[B, T]`` at 16 kHz + lengths -> list of str.
+
+        With ``return_logits`` also the logits ``[B, frames, V]`` (numpy), for alignments.
+        """
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        texts, logits = self._compiled(beam_width, "waveform")(
+            tf.convert_to_tensor(audio, tf.float32), tf.convert_to_tensor(lengths, tf.int32))
+        texts = [t.decode("utf-8") for t in texts.numpy()]
+        return (texts, logits.numpy()) if return_logits else texts
+
+    def transcribe_sources(self, sources, beam_width=None, timestamps=False):
+        """Recordings of any length (``pipelines.inputs.AudioSource``) -> transcripts."""
+        from tasks.speech.streaming import transcribe_sources
+
+        return transcribe_sources(self, sources, beam_width, timestamps)
+
+    def transcribe_wav(self, wavs, beam_width=None):
+        """WAV files as bytes -> list of str (the exported graph's path)."""
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        texts, _ = self._compiled(beam_width, "wav")(tf.convert_to_tensor(wavs, tf.string))
+        return [t.decode("utf-8") for t in texts.numpy()]
+
+    def serving_endpoints(self):
+        beam = self.config["beam_width"]
+
+        def serve_wav(audio):
+            return {"transcripts": self.transcripts_from_features(
+                *self.preprocessor.from_wav_bytes(audio), beam)[0]}
+
+        def serve_waveform(waveforms, lengths):
+            return {"transcripts": self.transcripts_from_features(
+                *self.preprocessor(waveforms, lengths), beam)[0]}
+
+        return {
+            "transcribe_wav": (serve_wav, [tf.TensorSpec([None], tf.string, name="audio")]),
+            "transcribe_waveform": (serve_waveform, [
+                tf.TensorSpec([None, None], tf.float32, name="waveforms"),
+                tf.TensorSpec([None], tf.int32, name="lengths")]),
+        }
+
+    # -- evaluation ---------------------------------------------------------------------
+    def evaluate(self, dataset, beam_width=None, limit=None):
+        """Decode a ``make_training_dataset(..., labels="text")`` dataset: WER, CER (jiwer)."""
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        decode = self._compiled(beam_width, "features")
+        hyps, refs = [], []
+        for inputs, texts in dataset:
+            out, _ = decode(inputs["features"], inputs["frames"])
+            hyps += [s.decode("utf-8") for s in out.numpy()]
+            refs += [s.decode("utf-8") for s in texts.numpy()]
+            if limit and len(hyps) >= limit:
+                break
+        return {"wer": metrics.wer(refs, hyps), "cer": metrics.cer(refs, hyps),
+                "examples": len(hyps), "transcripts": hyps, "references": refs}
+
+
+def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0):
+    """Greedy CTC alignment of one utterance -> ``[{"word", "start", "end"}]`` in seconds.
+
+    ``log_probs`` is ``[frames, V]`` (id 0 the blank, id i the character
+    ``alphabet[i - 1]``). A word starts at the first frame of its first character and
+    ends after the last frame of its last character.
+    """
+    best = np.argmax(log_probs, axis=-1)
+    if best.size == 0:
+        return []
+    previous = np.concatenate([[0], best[:-1]])
+    emitted = np.flatnonzero((best != 0) & (best != previous))
+    run_last = np.flatnonzero(np.concatenate([best[1:] != best[:-1], [True]]))
+    ends = run_last[np.searchsorted(run_last, emitted)]
+    chars = [alphabet[k - 1] for k in best[emitted]]
+    words, start = [], None
+    for i, char in enumerate(chars + [" "]):  # one pass over characters, not frames
+        if char != " " and start is None:
+            start = i
+        elif char == " " and start is not None:
+            words.append({"word": "".join(chars[start:i]),
+                          "start": round(offset + emitted[start] * frame_seconds, 3),
+                          "end": round(offset + (ends[i - 1] + 1) * frame_seconds, 3)})
+            start = None
+    return words
+
+
+class ExportedTranscriber(ExportedModel):
+    """An exported recognizer, called like :meth:`SpeechTask.transcribe_sources`.
+
+    The export holds whole-utterance graphs: recordings up to
+    ``streaming.WINDOW_SECONDS`` each; longer ones need the saved task directory,
+    whose Python side stitches windows.
+    """
+
+    def transcribe_sources(self, sources, beam_width=None, timestamps=False):
+        from tasks.speech.streaming import WINDOW_SECONDS, _read_16k
+
+        self.refuse_options(beam_width=beam_width, return_timestamps=timestamps or None)
+        for s in sources:
+            if s.seconds > WINDOW_SECONDS:
+                raise ValueError(f"{s.what} lasts {s.seconds:.1f} s; an exported model transcribes "
+                                 f"up to {WINDOW_SECONDS:.0f} s at once (load the saved task "
+                                 "directory for long recordings)")
+        audio, lengths = pad_batch([_read_16k(s, 0, s.frames) for s in sources])
+        return self.strings("transcribe_waveform", "transcripts", waveforms=tf.constant(audio),
+                            lengths=tf.constant(lengths))
+
+
+SpeechTask.exported_class = ExportedTranscriber

@@ -1,0 +1,146 @@
+"""Speech preprocessing, model, CTC loss and decoding on tiny models."""
+
+import io
+import json
+
+import keras
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+from scipy.signal import resample as scipy_resample
+
+from speech_fixtures import tiny_speech_task
+from tasks.core import audio as audio_ops
+from tasks.core.task import Task
+from tasks.speech.data import load_audio, make_training_dataset
+from tasks.speech.preprocessing import SpeechPreprocessor, normalize_transcript
+from tasks.speech.task import ctc_loss, word_timestamps
+
+TEXTS = ["Hello, World!", "it's 5 O'CLOCK", "  tabs\tand\nnewlines  ", "Émile's café", "", "a--b"]
+
+
+def test_text_normalisation_graph_equals_python():
+    pre = SpeechPreprocessor()
+    graph = [t.decode() for t in pre.normalize(TEXTS).numpy()]
+    assert graph == [normalize_transcript(t) for t in TEXTS]
+    ids, lengths = pre.text_to_ids(TEXTS)
+    assert [t.decode() for t in pre.ids_to_text(ids).numpy()] == graph
+    assert lengths.numpy().tolist() == [len(t) for t in graph]
+    assert int(tf.reduce_min(tf.where(ids > 0, ids, 99))) >= 1  # no label is the blank
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+def test_resample_keeps_the_tone_and_matches_scipy(rate):
+    t = np.arange(rate) / rate
+    tone = np.sin(2 * np.pi * 440.0 * t).astype(np.float32)
+    out = audio_ops.resample(tone, rate, 16000).numpy()
+    assert len(out) == 16000
+    spectrum = np.abs(np.fft.rfft(out))
+    assert abs(np.argmax(spectrum) - 440) <= 1  # 1 Hz bins over one second
+    np.testing.assert_allclose(out, scipy_resample(tone, 16000), atol=2e-3)
+
+
+def test_wav_bytes_path_equals_waveform_path():
+    """Stereo 44.1 kHz WAV bytes through the graph == mono mix resampled, then features."""
+    pre = SpeechPreprocessor()
+    rng = np.random.default_rng(0)
+    stereo = (rng.standard_normal((44100, 2)) * 0.1).astype(np.float32)
+    buf = io.BytesIO()
+    soundfile.write(buf, stereo, 44100, format="WAV", subtype="PCM_16")
+    feats, frames = pre.from_wav_bytes([buf.getvalue()])
+    pcm = soundfile.read(io.BytesIO(buf.getvalue()), dtype="float32")[0].mean(axis=1)
+    mono = audio_ops.resample(pcm, 44100, 16000)
+    expected, expected_frames = pre(mono[None], tf.shape(mono)[:1])
+    np.testing.assert_allclose(feats.numpy(), expected.numpy(), atol=1e-4)
+    assert frames.numpy().tolist() == expected_frames.numpy().tolist()
+
+
+def test_padding_the_audio_changes_no_feature_logit_or_transcript(overfit_speech_task, speech_examples):
+    task = overfit_speech_task
+    waves = [load_audio(e["audio"]) for e in speech_examples[:3]]
+    audio, lengths = audio_ops.pad_batch(waves)
+    longer = np.pad(audio, [[0, 0], [0, 7777]])
+    logits = task.logits(audio, lengths)
+    padded_logits = task.logits(longer, lengths)
+    np.testing.assert_allclose(padded_logits[:, : logits.shape[1]], logits, atol=1e-4)
+    alone = [task.transcribe(w[None], [len(w)])[0] for w in waves]
+    assert task.transcribe(longer, lengths) == alone
+    assert task.transcribe(audio, lengths) == alone
+
+
+def test_label_padding_does_not_change_the_loss():
+    logits = tf.random.stateless_normal([2, 30, 29], [1, 2])
+    labels = tf.constant([[5, 6, 6, 7], [8, 9, 0, 0]])
+    padded = tf.pad(labels, [[0, 0], [0, 9]])
+    np.testing.assert_allclose(ctc_loss(labels, logits), ctc_loss(padded, logits), rtol=1e-6)
+    # each row equals the loss of its own unpadded label sequence
+    for row, label in enumerate(([5, 6, 6, 7], [8, 9])):
+        alone = tf.nn.ctc_loss(tf.constant([label]), logits[row:row + 1], [len(label)], [30],
+                               logits_time_major=False, blank_index=0)
+        np.testing.assert_allclose(ctc_loss(padded, logits)[row], alone[0], rtol=1e-5)
+
+
+def test_padded_frames_do_not_change_the_loss():
+    task = tiny_speech_task()
+    feats = tf.random.stateless_normal([1, 120, 40], [3, 4])
+    labels = tf.constant([[4, 5, 6]])
+    short = task.model({"features": feats, "frames": tf.constant([120])})
+    long = task.model({"features": tf.pad(feats, [[0, 0], [0, 50], [0, 0]]),
+                       "frames": tf.constant([120])})
+    np.testing.assert_allclose(ctc_loss(labels, short), ctc_loss(labels, long), rtol=1e-4)
+
+
+def test_tiny_model_overfits_to_cer_zero(overfit_speech_task, speech_examples):
+    ds = make_training_dataset(speech_examples, overfit_speech_task.preprocessor, 6, labels="text")
+    result = overfit_speech_task.evaluate(ds)
+    assert result["cer"] == 0.0, result["transcripts"]
+
+
+def test_beam_one_equals_greedy_and_beam_decodes(overfit_speech_task, speech_examples):
+    task = overfit_speech_task
+    audio, lengths = audio_ops.pad_batch([load_audio(e["audio"]) for e in speech_examples])
+    greedy = task.transcribe(audio, lengths, beam_width=1)
+    logits = task.logits(audio, lengths)
+    assert task.decode_batch(logits, 1) == greedy
+    assert task.transcribe(audio, lengths, beam_width=8) == greedy  # a model this sure agrees
+
+
+def test_spec_augment_only_in_training():
+    task = tiny_speech_task(spec_augment={"freq_width": 10, "time_width": 20, "seed": 1})
+    x = {"features": tf.ones([2, 200, 40]), "frames": tf.constant([200, 150])}
+    layer = task.model.get_layer("spec_augment")
+    assert np.array_equal(layer(x["features"], x["frames"], training=False), x["features"])
+    masked = layer(x["features"], x["frames"], training=True).numpy()
+    assert 0.0 < (masked == 0).mean() < 0.6
+
+
+def test_conformer_variant_builds_trains_and_is_padding_invariant():
+    task = tiny_speech_task(architecture="conformer",
+                            options={"dim": 32, "num_layers": 1, "heads": 2, "kernel_size": 5})
+    feats = tf.random.stateless_normal([1, 90, 40], [5, 6])
+    a = task.model({"features": feats, "frames": tf.constant([90])})
+    b = task.model({"features": tf.pad(feats, [[0, 0], [0, 40], [0, 0]]), "frames": tf.constant([90])})
+    np.testing.assert_allclose(b[:, : a.shape[1]], a, atol=1e-4)
+    x = {"features": tf.concat([feats, feats], 0), "frames": tf.constant([90, 60])}
+    task.compile(total_steps=2, jit_compile=False)
+    history = task.model.fit(x, tf.constant([[4, 5], [6, 0]]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_word_timestamps_from_the_alignment():
+    alphabet = " ab"
+    frames = [0, 2, 2, 0, 3, 1, 0, 0, 3, 3, 0]  # "ab" then " " then "b"
+    log_probs = np.log(np.eye(4)[frames] * 0.97 + 0.01)
+    words = word_timestamps(log_probs, alphabet, frame_seconds=0.04)
+    assert words == [{"word": "ab", "start": 0.04, "end": 0.2}, {"word": "b", "start": 0.32,
+                                                                 "end": 0.4}]
+    assert word_timestamps(np.zeros([0, 4]), alphabet) == []
+
+
+def test_save_load_round_trip_and_config_json(overfit_speech_task, saved_speech_dir, speech_examples):
+    loaded = Task.load(saved_speech_dir)
+    audio, lengths = audio_ops.pad_batch([load_audio(e["audio"]) for e in speech_examples])
+    assert loaded.transcribe(audio, lengths) == overfit_speech_task.transcribe(audio, lengths)
+    config = loaded.preprocessor.get_config()
+    assert SpeechPreprocessor.from_config(json.loads(json.dumps(config))).alphabet == config["alphabet"]

@@ -1,0 +1,83 @@
+"""Train the bundled default speech recognizer on the built-in speech corpus.
+
+    python tools/train_default_speech.py                  # build the corpus if needed, train, score
+    python tools/train_default_speech.py --evaluate-only  # score the model at --output
+
+Resumable: re-running continues from ``<work-dir>/checkpoints`` and adds the time of
+each run to ``<work-dir>/train_seconds.json``. Writes the model to
+``tasks/speech/weights/speech_en_bigru`` and the measured quality to
+``benchmarks/results/speech_default.json``.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tasks.core.task import Task  # noqa: E402
+from tasks.speech.corpus import build_corpus  # noqa: E402
+from tasks.speech.presets import WEIGHTS_DIR  # noqa: E402
+from tasks.speech.recipe import evaluate_splits, train  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The default architecture: a DeepSpeech2-like stack sized for 2-core CPU training.
+DEFAULT_OPTIONS = {"units": 192, "num_layers": 3, "projection": 192}
+SPLITS = ("test", "test_natural", "real")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.path.join(ROOT, "data", "speech_en"))
+    parser.add_argument("--work-dir", default=os.path.join(ROOT, "runs", "default_speech"))
+    parser.add_argument("--output", default=os.path.join(WEIGHTS_DIR, "speech_en_bigru"))
+    parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
+                                                          "speech_default.json"))
+    parser.add_argument("--epochs", type=int, default=11)
+    parser.add_argument("--steps-per-epoch", type=int, default=400)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1.5e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="score only N utterances a split")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="skip training; score the model already at --output")
+    args = parser.parse_args(argv)
+
+    if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
+        build_corpus(args.data_dir, seed=args.seed)
+    timing_path = os.path.join(args.work_dir, "train_seconds.json")
+    if args.evaluate_only:
+        task = Task.load(args.output)
+    else:
+        os.makedirs(args.work_dir, exist_ok=True)
+        task = train(args.data_dir, args.work_dir, preset="bigru", options=DEFAULT_OPTIONS,
+                     epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                     batch_size=args.batch_size, learning_rate=args.learning_rate,
+                     checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), seed=args.seed,
+                     verbose=2)
+        runs = json.load(open(timing_path)) if os.path.exists(timing_path) else []
+        runs.append(round(task.training_seconds, 1))
+        with open(timing_path, "w") as f:
+            json.dump(runs, f)
+        task.save(args.output)
+    runs = json.load(open(timing_path)) if os.path.exists(timing_path) else []
+    results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
+               "parameters": task.model.count_params(),
+               "config": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+                          "batch_size": args.batch_size, "learning_rate": args.learning_rate}}
+    for beam in (1, 8):
+        scores = evaluate_splits(task, args.data_dir, SPLITS, beam_width=beam, limit=args.limit)
+        for split, r in scores.items():
+            results[f"{split}_beam{beam}"] = {"wer": round(r["wer"], 2), "cer": round(r["cer"], 2),
+                                              "examples": r["examples"], "seconds": r["seconds"]}
+            print(split, f"beam {beam}", results[f"{split}_beam{beam}"], flush=True)
+    os.makedirs(os.path.dirname(args.results), exist_ok=True)
+    with open(args.results, "w") as f:
+        json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
