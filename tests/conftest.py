@@ -4,12 +4,17 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import subprocess  # noqa: E402
+
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 import pytest  # noqa: E402
 
 from tasks.captioning.benchmark import build_benchmark  # noqa: E402
 from tasks.captioning.data import make_dataset, read_coco_captions  # noqa: E402
 from tasks.captioning.task import CaptioningTask  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TINY_CONFIG = {
     "image_size": 48,
@@ -71,3 +76,19 @@ def image_bytes(test_examples):
 
 from speech_fixtures import (  # noqa: E402,F401  (speech fixtures, shared by several files)
     exported_speech_dir, overfit_speech_task, saved_speech_dir, speech_examples)
+
+
+@pytest.fixture(scope="session")
+def stock_python():
+    """A Python whose environment holds only tensorflow (made once, reused).
+
+    tools/bootstrap.py creates it as .venv-stock; PIPELINES_STOCK_PYTHON overrides.
+    """
+    python = os.environ.get("PIPELINES_STOCK_PYTHON") or os.path.join(ROOT, ".venv-stock", "bin", "python")
+    if not os.path.exists(python):
+        import venv
+
+        venv.EnvBuilder(with_pip=True).create(os.path.dirname(os.path.dirname(python)))
+        subprocess.run([python, "-m", "pip", "install", "--quiet", f"tensorflow=={tf.__version__}"],
+                       check=True, timeout=1500)
+    return python

@@ -13,22 +13,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-@pytest.fixture(scope="session")
-def stock_python():
-    """A Python whose environment holds only tensorflow (made once, reused).
-
-    tools/bootstrap.py creates it as .venv-stock; PIPELINES_STOCK_PYTHON overrides.
-    """
-    python = os.environ.get("PIPELINES_STOCK_PYTHON") or os.path.join(ROOT, ".venv-stock", "bin", "python")
-    if not os.path.exists(python):
-        import venv
-
-        venv.EnvBuilder(with_pip=True).create(os.path.dirname(os.path.dirname(python)))
-        subprocess.run([python, "-m", "pip", "install", "--quiet", f"tensorflow=={tf.__version__}"],
-                       check=True, timeout=1500)
-    return python
-
-
 def _serve(python, exported_dir, paths):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"

@@ -50,13 +50,15 @@ def num_frames(lengths, frame_length=400, frame_step=160):
 
 
 def log_mel(audio, lengths, n_mels=80, sample_rate=SAMPLE_RATE, frame_length=400, frame_step=160,
-            fft_length=512, normalize=True):
+            fft_length=512, normalize=True, silence_peak=None):
     """Padded waveforms ``[B, T]`` + lengths ``[B]`` -> (features ``[B, F, n_mels]``, frames ``[B]``).
 
     25 ms Hann windows every 10 ms, power spectrum, mel filterbank, log. With
     ``normalize`` each utterance is scaled to zero mean / unit variance per mel band over
     its own valid frames; frames past an utterance's end are zero, so padding a batch
-    never changes the features of any utterance in it.
+    never changes the features of any utterance in it. With ``silence_peak``, an
+    utterance whose peak amplitude is below it gets zero valid frames (all features 0):
+    silence is decided here, once, for every path that computes features.
     """
     audio = tf.convert_to_tensor(audio, tf.float32)
     # Short clips still get one frame (of zeros past their end) instead of none.
@@ -66,9 +68,13 @@ def log_mel(audio, lengths, n_mels=80, sample_rate=SAMPLE_RATE, frame_length=400
                                                 sample_rate / 2)
     features = tf.math.log(tf.tensordot(tf.square(tf.abs(stft)), mel, 1) + 1e-6)
     frames = tf.maximum(num_frames(lengths, frame_length, frame_step), 1)
+    if silence_peak is not None:
+        samples = tf.sequence_mask(lengths, tf.shape(audio)[1], tf.float32)
+        peak = tf.reduce_max(tf.abs(audio) * samples, axis=1)
+        frames = tf.where(peak < silence_peak, 0, frames)
     mask = tf.sequence_mask(frames, tf.shape(features)[1], tf.float32)[..., None]
     if normalize:
-        count = tf.reduce_sum(mask, axis=1, keepdims=True)
+        count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
         mean = tf.reduce_sum(features * mask, axis=1, keepdims=True) / count
         var = tf.reduce_sum(tf.square(features - mean) * mask, axis=1, keepdims=True) / count
         features = (features - mean) * tf.math.rsqrt(var + 1e-5)

@@ -35,7 +35,7 @@ class SpeechPreprocessor(keras.layers.Layer):
     """Waveforms or WAV bytes -> normalised log-mel features; text <-> character ids."""
 
     def __init__(self, alphabet=DEFAULT_ALPHABET, n_mels=80, sample_rate=audio_ops.SAMPLE_RATE,
-                 **kwargs):
+                 silence_db=-60.0, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if len(set(alphabet)) != len(alphabet) or " " not in alphabet:
@@ -43,6 +43,7 @@ class SpeechPreprocessor(keras.layers.Layer):
         self.alphabet = alphabet
         self.n_mels = int(n_mels)
         self.sample_rate = int(sample_rate)
+        self.silence_db = None if silence_db is None else float(silence_db)
         self._lookup = keras.layers.StringLookup(vocabulary=list(alphabet), num_oov_indices=1,
                                                  mask_token=None, name="chars")
         self._chars = tf.constant([""] + list(alphabet))
@@ -57,8 +58,13 @@ class SpeechPreprocessor(keras.layers.Layer):
 
     # -- audio --------------------------------------------------------------------------
     def call(self, audio, lengths):
-        """Float waveforms ``[B, T]`` at ``sample_rate`` + lengths -> (features, frames)."""
-        return audio_ops.log_mel(audio, lengths, self.n_mels, self.sample_rate)
+        """Float waveforms ``[B, T]`` at ``sample_rate`` + lengths -> (features, frames).
+
+        A recording whose peak stays under ``silence_db`` dBFS has 0 frames: the model
+        then emits only blanks, so silence transcribes to "".
+        """
+        peak = None if self.silence_db is None else 10.0 ** (self.silence_db / 20.0)
+        return audio_ops.log_mel(audio, lengths, self.n_mels, self.sample_rate, silence_peak=peak)
 
     def decode_wav_batch(self, wavs):
         """``tf.string [B]`` of PCM WAV files -> (padded waveforms at ``sample_rate``, lengths)."""
@@ -96,4 +102,4 @@ class SpeechPreprocessor(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "alphabet": self.alphabet, "n_mels": self.n_mels,
-                "sample_rate": self.sample_rate}
+                "sample_rate": self.sample_rate, "silence_db": self.silence_db}

@@ -1,0 +1,213 @@
+"""pipelines.transcribe: input kinds, lists, long audio, timestamps, export, bad inputs."""
+
+import io
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile
+
+import pipelines
+from pipelines import inputs
+from tasks.core.export import ExportedModel
+from tasks.speech import streaming
+from tasks.speech.data import load_audio
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def clips(speech_examples):
+    return [e["audio"] for e in speech_examples], [e["text"] for e in speech_examples]
+
+
+def _wav_bytes(audio, rate, subtype="PCM_16", fmt="WAV"):
+    buf = io.BytesIO()
+    soundfile.write(buf, audio, rate, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def test_paths_bytes_arrays_and_formats_agree(overfit_speech_task, clips):
+    paths, texts = clips
+    audio = load_audio(paths[0])
+    outs = [
+        pipelines.transcribe(paths[0], model=overfit_speech_task),
+        pipelines.transcribe(open(paths[0], "rb").read(), model=overfit_speech_task),
+        pipelines.transcribe(audio, sampling_rate=16000, model=overfit_speech_task),
+        pipelines.transcribe((audio * 32767).astype(np.int16), sampling_rate=16000,
+                             model=overfit_speech_task),
+        pipelines.transcribe(np.stack([audio, audio], axis=1), sampling_rate=16000,
+                             model=overfit_speech_task),
+        pipelines.transcribe(_wav_bytes(audio, 16000, "PCM_16", "FLAC"), model=overfit_speech_task),
+    ]
+    assert outs == [texts[0]] * len(outs)
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+def test_other_sample_rates_are_resampled(overfit_speech_task, clips, rate):
+    from scipy.signal import resample_poly
+
+    paths, texts = clips
+    audio = load_audio(paths[1])
+    g = np.gcd(rate, 16000)
+    moved = resample_poly(audio, rate // g, 16000 // g).astype(np.float32)
+    if rate == 8000:  # telephone band: the overfit model need only stay close
+        assert pipelines.transcribe(moved, sampling_rate=rate, model=overfit_speech_task)
+    else:
+        assert pipelines.transcribe(moved, sampling_rate=rate, model=overfit_speech_task) == texts[1]
+
+
+def test_list_in_list_out_as_one_batch(overfit_speech_task, clips):
+    paths, texts = clips
+    out = pipelines.transcribe(paths, model=overfit_speech_task)
+    assert out == texts
+    assert pipelines.transcribe(tuple(paths[:1]), model=overfit_speech_task) == texts[:1]
+
+
+def test_silence_gives_an_empty_transcript(overfit_speech_task):
+    assert pipelines.transcribe(np.zeros(16000, np.float32), sampling_rate=16000,
+                                model=overfit_speech_task) == ""
+
+
+def test_word_timestamps(overfit_speech_task, clips):
+    paths, texts = clips
+    out = pipelines.transcribe(paths[1], model=overfit_speech_task, return_timestamps="word")
+    assert out["text"] == texts[1]
+    assert [w["word"] for w in out["words"]] == texts[1].split()
+    duration = len(load_audio(paths[1])) / 16000
+    times = [t for w in out["words"] for t in (w["start"], w["end"])]
+    assert times == sorted(times) and 0 <= times[0] and times[-1] <= duration + 0.05
+
+
+class FrameEcho:
+    """A stand-in acoustic model whose output frame j names the 40 ms block j of its input."""
+
+    def logits(self, audio, lengths):
+        steps = max(int(np.ceil(max((int(n) - 400) // 160 + 1, 1) / 4)) for n in lengths)
+        centres = np.minimum(np.arange(steps) * 640 + 320, audio.shape[1] - 1)
+        ids = np.rint(audio[:, centres] * 100).astype(int)
+        return np.eye(32, dtype=np.float32)[ids] * 10
+
+
+@pytest.mark.parametrize("blocks", [7, 400, 1234])
+def test_windows_join_into_every_frame_once(monkeypatch, blocks):
+    """Seams neither lose nor double a frame: the stitched frames are the recording's frames."""
+    monkeypatch.setattr(streaming, "WINDOW_SECONDS", 4.0)
+    monkeypatch.setattr(streaming, "CONTEXT_SECONDS", 0.8)
+    ids = np.random.default_rng(blocks).integers(1, 30, blocks)
+    audio = np.repeat(ids / 100.0, 640).astype(np.float32)
+    source = inputs.to_audio_source(audio, 16000)
+    logits = streaming.stitched_logits(FrameEcho(), [source])[0]
+    assert logits.argmax(-1).tolist() == ids.tolist()
+
+
+def test_exported_model_serves_wav_bytes_in_stock_tensorflow(overfit_speech_task, exported_speech_dir,
+                                                             clips, stock_python):
+    paths, _ = clips
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    r = subprocess.run([stock_python, os.path.join(HERE, "stock_tf_serving.py"), "--speech",
+                        exported_speech_dir, *paths], env=env, cwd="/", capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-4000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["modules"] == []
+    assert out["signatures"] == ["serving_default", "transcribe_waveform"]
+    assert out["inputs"] == {"audio": ["string", [None]]}
+    expected = pipelines.transcribe(paths, model=overfit_speech_task)
+    assert out["bytes"] == expected
+    assert out["bytes_one"] == expected[:1]  # a second batch size
+
+
+def test_exported_model_through_the_pipeline(exported_speech_dir, clips, overfit_speech_task):
+    paths, _ = clips
+    exported = ExportedModel(exported_speech_dir)
+    assert set(exported.signatures) == {"serving_default", "transcribe_waveform"}
+    assert (pipelines.transcribe(paths, model=exported_speech_dir)
+            == pipelines.transcribe(paths, model=overfit_speech_task))
+    with pytest.raises(ValueError, match="beam_width"):
+        pipelines.transcribe(paths[0], model=exported_speech_dir, beam_width=4)
+
+
+# -- bad inputs: one test per kind --------------------------------------------------------
+
+def test_missing_file(tmp_path, overfit_speech_task):
+    with pytest.raises(ValueError, match=r"audio: file .* does not exist"):
+        pipelines.transcribe(str(tmp_path / "nope.wav"), model=overfit_speech_task)
+
+
+def test_empty_file_and_bytes(tmp_path, overfit_speech_task):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty"):
+        pipelines.transcribe(str(tmp_path / "empty.wav"), model=overfit_speech_task)
+    with pytest.raises(ValueError, match=r"audio is empty"):
+        pipelines.transcribe(b"", model=overfit_speech_task)
+
+
+def test_zero_length_audio(overfit_speech_task):
+    with pytest.raises(ValueError, match="zero samples"):
+        pipelines.transcribe(np.zeros(0, np.float32), sampling_rate=16000, model=overfit_speech_task)
+    with pytest.raises(ValueError, match="zero samples"):
+        pipelines.transcribe(_wav_bytes(np.zeros(0, np.float32), 16000), model=overfit_speech_task)
+
+
+def test_non_audio_bytes(overfit_speech_task):
+    with pytest.raises(ValueError, match="not an audio file"):
+        pipelines.transcribe(b"GIF89a this is no sound" * 10, model=overfit_speech_task)
+
+
+def test_truncated_wav(overfit_speech_task, clips):
+    data = open(clips[0][0], "rb").read()
+    with pytest.raises(ValueError, match="audio"):
+        pipelines.transcribe(data[:30], model=overfit_speech_task)
+
+
+def test_nan_and_inf_samples(overfit_speech_task):
+    for bad in (np.nan, np.inf):
+        audio = np.zeros(16000, np.float32)
+        audio[100] = bad
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            pipelines.transcribe(audio, sampling_rate=16000, model=overfit_speech_task)
+
+
+def test_wrong_rank(overfit_speech_task):
+    with pytest.raises(ValueError, match=r"audio has shape \(2, 3, 4\)"):
+        pipelines.transcribe(np.zeros((2, 3, 4), np.float32), sampling_rate=16000,
+                             model=overfit_speech_task)
+
+
+def test_wrong_dtype(overfit_speech_task):
+    with pytest.raises(TypeError, match="dtype uint8"):
+        pipelines.transcribe(np.zeros(16000, np.uint8), sampling_rate=16000, model=overfit_speech_task)
+    with pytest.raises(TypeError, match="audio has type int"):
+        pipelines.transcribe(5, model=overfit_speech_task)
+    with pytest.raises(TypeError, match=r"audio\[1\] has type dict"):
+        pipelines.transcribe([np.zeros(100, np.float32), {}], sampling_rate=16000,
+                             model=overfit_speech_task)
+
+
+def test_array_without_sampling_rate(overfit_speech_task):
+    with pytest.raises(ValueError, match="sampling_rate is required"):
+        pipelines.transcribe(np.zeros(16000, np.float32), model=overfit_speech_task)
+    with pytest.raises(ValueError, match="sampling_rate must be"):
+        pipelines.transcribe(np.zeros(16000, np.float32), sampling_rate=0, model=overfit_speech_task)
+
+
+def test_too_long_is_refused_from_the_header(overfit_speech_task, monkeypatch, clips):
+    monkeypatch.setattr(inputs, "MAX_AUDIO_SECONDS", 0.5)
+    with pytest.raises(ValueError, match="above the limit"):
+        pipelines.transcribe(clips[0][0], model=overfit_speech_task)
+    with pytest.raises(ValueError, match="above the limit"):
+        pipelines.transcribe(np.zeros(16000, np.float32), sampling_rate=16000,
+                             model=overfit_speech_task)
+
+
+def test_bad_options(overfit_speech_task, clips):
+    with pytest.raises(ValueError, match="beam_width"):
+        pipelines.transcribe(clips[0][0], model=overfit_speech_task, beam_width=0)
+    with pytest.raises(ValueError, match="return_timestamps"):
+        pipelines.transcribe(clips[0][0], model=overfit_speech_task, return_timestamps="char")
+    with pytest.raises(ValueError, match="empty list"):
+        pipelines.transcribe([], model=overfit_speech_task)
