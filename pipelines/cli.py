@@ -1,170 +1,199 @@
-"""The ``pipelines`` command line.
+"""The ``pipelines`` command line: builds its parser from the registry and dispatches.
 
-    pipelines caption IMG [IMG ...] [--beam N] [--json] [--model M]
-    pipelines demo
-    pipelines build-data captioning --output DIR [--sizes 16000,500,1000]
-    pipelines build-data speech --output DIR [--sizes 30000,1000,1000,500]
-    pipelines build-data translation --output DIR
-    pipelines train captioning --data DIR --output DIR [--epochs N ...]
-    pipelines evaluate captioning --data DIR [--split test] [--model M] [--beam N]
-    pipelines export captioning --output DIR [--model M]
+    pipelines list | --version
+    pipelines caption IMG|DIR|GLOB|- ... [--json] [--beam N]
+    pipelines transcribe AUDIO|DIR|GLOB|- ... [--json] [--timestamps] [--beam N]
+    pipelines {train,evaluate,export,build-data} TASK ...
+
+Each task adds its own verbs in ``tasks/<task>/cli.py`` (a ``register(commands)``
+function); nothing here names a task. Results go to stdout, everything else to
+stderr. Exit status: 0 success, 2 usage or bad input (the message names the
+argument), 1 anything else. TensorFlow's start-up logs are silenced unless
+``--verbose`` is given or ``TF_CPP_MIN_LOG_LEVEL`` is already set.
 """
 
 import argparse
+import contextlib
 import glob
+import importlib
 import json
 import os
 import sys
+import traceback
+import warnings
 
-SAMPLES = os.path.join(os.path.dirname(__file__), "samples")
+from pipelines import registry
+
+TASK_VERBS = {
+    "train": "train a task on your data (resumable)",
+    "evaluate": "score a model on a data split",
+    "export": "write a TF Serving SavedModel",
+    "build-data": "build a task's built-in data set",
+}
 
 
-def _positive(value):
-    n = int(value)
+class UsageError(Exception):
+    """Bad command-line input: exit status 2."""
+
+
+def positive_int(value):
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return n
 
 
-def _add_task(parser, choices=("captioning",)):
-    parser.add_argument("task", choices=list(choices), help="which task")
+def expand_inputs(items, extensions, argument="inputs"):
+    """Files, directories (recursed for ``extensions``), glob patterns and ``-`` (paths on stdin)."""
+    out = []
+    for item in items:
+        if item == "-":
+            out += [line.strip() for line in sys.stdin if line.strip()]
+        elif os.path.isdir(item):
+            found = sorted(os.path.join(d, f) for d, _, files in os.walk(item) for f in files
+                           if f.lower().endswith(tuple(extensions)))
+            if not found:
+                raise UsageError(f"{argument}: directory {item!r} holds no {'/'.join(extensions)} files")
+            out += found
+        elif any(c in item for c in "*?["):
+            found = sorted(glob.glob(item, recursive=True))
+            if not found:
+                raise UsageError(f"{argument}: pattern {item!r} matches no file")
+            out += found
+        else:
+            out.append(item)
+    if not out:
+        raise UsageError(f"{argument}: no input given")
+    return out
 
 
-def _parser():
-    parser = argparse.ArgumentParser(prog="pipelines", description="Applied deep-learning pipelines")
-    sub = parser.add_subparsers(dest="command", required=True)
+def print_results(items, results, key, as_json):
+    """One line per input: ``name: result`` or a JSON object ``{"input", key: result}``."""
+    for item, result in zip(items, results):
+        if as_json:
+            print(json.dumps({"input": item, key: result}), flush=True)
+        else:
+            text = result["text"] if isinstance(result, dict) else result
+            print(f"{item}: {text}", flush=True)
 
-    p = sub.add_parser("caption", help="caption images")
-    p.add_argument("images", nargs="+", help="image files")
-    p.add_argument("--model", default=None, help="preset, saved task dir or exported SavedModel")
-    p.add_argument("--beam", type=_positive, default=None, help="beam width (1 = greedy)")
-    p.add_argument("--json", action="store_true", help="print JSON lines {image, caption}")
 
-    sub.add_parser("demo", help="caption the bundled sample images with the default model")
+@contextlib.contextmanager
+def results_only_on_stdout():
+    """Route what libraries print (Keras progress bars) to stderr."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
-    p = sub.add_parser("build-data", help="build the built-in data for a task")
-    _add_task(p, ("captioning", "speech", "translation"))
-    p.add_argument("--output", required=True)
-    p.add_argument("--sizes", default=None,
-                   help="captioning: train,val,test images (16000,500,1000); speech: "
-                        "train,val,test,test_natural utterances (30000,1000,1000,500)")
-    p.add_argument("--seed", type=int, default=0)
 
-    p = sub.add_parser("train", help="train a task on COCO-format data")
-    _add_task(p)
-    p.add_argument("--data", required=True, help="COCO-format root (annotations/captions_<split>.json)")
-    p.add_argument("--output", required=True, help="directory for the trained task")
-    p.add_argument("--train-split", default="train")
-    p.add_argument("--val-split", default="val")
-    p.add_argument("--preset", default="transformer_small")
-    p.add_argument("--epochs", type=_positive, default=10)
-    p.add_argument("--steps-per-epoch", type=_positive, default=1000)
-    p.add_argument("--batch-size", type=_positive, default=64)
-    p.add_argument("--learning-rate", type=float, default=2e-3)
-    p.add_argument("--checkpoint-dir", default=None, help="resumable checkpoints (default: OUTPUT/checkpoints)")
-    p.add_argument("--jit", choices=["auto", "on", "off"], default="auto")
-    p.add_argument("--seed", type=int, default=0)
+def keras_verbosity():
+    """Progress bars on a terminal, one line per epoch otherwise."""
+    return 1 if sys.stderr.isatty() else 2
 
-    p = sub.add_parser("evaluate", help="BLEU-4, CIDEr-D and exact match on a split")
-    _add_task(p)
-    p.add_argument("--data", required=True)
-    p.add_argument("--split", default="test")
-    p.add_argument("--model", default=None)
-    p.add_argument("--beam", type=_positive, default=None)
-    p.add_argument("--limit", type=_positive, default=None, help="score only the first N images")
 
-    p = sub.add_parser("export", help="write a TF Serving SavedModel")
-    _add_task(p)
-    p.add_argument("--output", required=True)
-    p.add_argument("--model", default=None)
+class Commands:
+    """What a task's ``register(commands)`` gets: adds its verbs and their handlers."""
+
+    def __init__(self, parser, common):
+        self._common = common
+        self._sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        self._sub.add_parser("list", help="list tasks and presets", parents=[common]).set_defaults(
+            handler=_list)
+        self._by_verb = {}
+        for verb, text in TASK_VERBS.items():
+            p = self._sub.add_parser(verb, help=text, description=text, parents=[common])
+            self._by_verb[verb] = p.add_subparsers(dest="task", required=True, metavar="TASK")
+
+    def inference(self, verb, text, handler):
+        """A top-level verb (``pipelines caption ...``)."""
+        p = self._sub.add_parser(verb, help=text, description=text, parents=[self._common])
+        p.set_defaults(handler=handler)
+        return p
+
+    def task_verb(self, verb, task, text, handler):
+        """``pipelines VERB TASK ...`` for one of TASK_VERBS."""
+        p = self._by_verb[verb].add_parser(task, help=text, description=text, parents=[self._common])
+        p.set_defaults(handler=handler)
+        return p
+
+
+def _version():
+    try:
+        from importlib.metadata import version
+
+        return version("keras-pipelines")
+    except Exception:  # noqa: BLE001 - running from a source tree that is not installed
+        return "unknown (not installed)"
+
+
+def build_parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's logs and full tracebacks")
+    parser = argparse.ArgumentParser(prog="pipelines", parents=[common],
+                                     description="Applied deep-learning pipelines: run, train, "
+                                                 "evaluate and export tasks.")
+    parser.add_argument("--version", action="version", version=f"pipelines {_version()}")
+    commands = Commands(parser, common)
+    for name in registry.TASKS:
+        importlib.import_module(registry.cli_module(name)).register(commands)
     return parser
 
 
-def _task(model):
-    from pipelines.models import MODELS
+def _list(args):
+    for name, spec in registry.TASKS.items():
+        verb = f"pipelines.{spec['pipeline']}()" if spec.get("pipeline") else "build-data only"
+        print(f"{name}  ({verb})")
+        if spec.get("task"):
+            cls = registry.task_class(spec["pipeline"])
+            for preset, entry in cls.presets.items():
+                kind = ("bundled" if os.path.exists(os.path.join(entry.get("path", ""), "task.json"))
+                        else "missing" if entry.get("path") else "architecture")
+                default = " (default)" if preset == spec.get("default") else ""
+                print(f"  {preset:<26} {kind:<12} {entry.get('description', '')}{default}")
+    return 0
 
-    task = MODELS.get("caption", model)
-    if not hasattr(task, "export"):
-        raise SystemExit("error: --model must be a preset or a saved task directory here")
-    return task
+
+def quiet_tensorflow(verbose):
+    """Silence TensorFlow's C++ and Python start-up logs unless asked (before it is imported)."""
+    if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    # absl prints a few lines before its logging is initialised, whatever the level:
+    # import TensorFlow once with the stderr descriptor pointed at /dev/null.
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=UserWarning)
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
-    if args.command in ("caption", "demo"):
-        import pipelines
-
-        images = args.images if args.command == "caption" else sorted(glob.glob(os.path.join(SAMPLES, "*.jpg")))
-        model = getattr(args, "model", None)
-        try:
-            captions = pipelines.caption(list(images), model=model, beam_width=getattr(args, "beam", None))
-        except (ValueError, TypeError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        for image, text in zip(images, captions):
-            if getattr(args, "json", False):
-                print(json.dumps({"image": image, "caption": text}))
-            else:
-                print(f"{os.path.basename(image)}: {text}")
-        return 0
-    if args.command == "build-data" and args.task == "speech":
-        from tasks.speech.corpus import DEFAULT_SIZES, build_corpus as build_speech
-
-        sizes = (dict(zip(DEFAULT_SIZES, map(int, args.sizes.split(",")))) if args.sizes
-                 else DEFAULT_SIZES)
-        manifest = build_speech(args.output, sizes, args.seed)
-        print(json.dumps({"counts": manifest["counts"], "hours": manifest["hours"]}))
-        return 0
-    if args.command == "build-data" and args.task == "translation":
-        from tasks.translation.corpus import build_corpus
-
-        stats = build_corpus(args.output)["statistics"]
-        print(json.dumps({k: stats[k]["pairs"] for k in ("train", "val", "test")}))
-        return 0
-    if args.command == "build-data":
-        from tasks.captioning.benchmark import build_benchmark
-
-        sizes = dict(zip(("train", "val", "test"), map(int, (args.sizes or "16000,500,1000").split(","))))
-        print(build_benchmark(args.output, sizes=sizes, seed=args.seed))
-        return 0
-    if args.command == "train":
-        import keras
-
-        from tasks.captioning.data import make_dataset, read_coco_captions
-        from tasks.captioning.task import CaptioningTask
-
-        keras.utils.set_random_seed(args.seed)
-        train = read_coco_captions(args.data, args.train_split)
-        val_path = os.path.join(args.data, "annotations", f"captions_{args.val_split}.json")
-        val = read_coco_captions(args.data, args.val_split) if os.path.exists(val_path) else None
-        task = CaptioningTask.from_examples(train, **CaptioningTask.presets[args.preset]["config"])
-        train_ds = make_dataset(train, task.preprocessor, args.batch_size, training=True,
-                                seed=args.seed, repeat=True)
-        val_ds = val and make_dataset(val, task.preprocessor, args.batch_size, training=True,
-                                      shuffle_buffer=0)
-        jit = {"auto": "auto", "on": True, "off": False}[args.jit]
-        task.compile(learning_rate=args.learning_rate,
-                     total_steps=args.epochs * args.steps_per_epoch, jit_compile=jit)
-        task.fit(train_ds, validation_data=val_ds, epochs=args.epochs,
-                 steps_per_epoch=args.steps_per_epoch,
-                 checkpoint_dir=args.checkpoint_dir or os.path.join(args.output, "checkpoints"),
-                 log_dir=os.path.join(args.output, "logs"))
-        task.save(args.output)
-        print(f"saved to {args.output}")
-        return 0
-    if args.command == "evaluate":
-        from tasks.captioning.data import make_dataset, read_coco_captions
-
-        task = _task(args.model)
-        examples = read_coco_captions(args.data, args.split)[: args.limit]
-        result = task.evaluate(make_dataset(examples, task.preprocessor, 64), beam_width=args.beam)
-        print(json.dumps({k: round(v, 2) if isinstance(v, float) else v
-                          for k, v in result.items() if k != "captions"}))
-        return 0
-    if args.command == "export":
-        print(_task(args.model).export(args.output))
-        return 0
-    return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet_tensorflow(args.verbose)
+    try:
+        return args.handler(args) or 0
+    except (UsageError, ValueError, TypeError) as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # noqa: BLE001 - the CLI's last line: a message, status 1
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ import os
 import threading
 
 from pipelines import registry
-from tasks.core.export import ExportedModel
-from tasks.core.task import Task
 
 
 class ModelCache:
@@ -28,6 +26,8 @@ class ModelCache:
 
     @staticmethod
     def _load(pipeline, model):
+        from tasks.core.export import ExportedModel  # TensorFlow is imported on first use only
+
         cls = registry.task_class(pipeline)
         if model is None:
             return cls.from_preset(registry.default_preset(pipeline))

@@ -1,13 +1,23 @@
-"""Pipeline name -> (task class, default preset). One line per task."""
+"""Task name -> pipeline verb, Task class, default preset and CLI module. One entry per task.
+
+Example:
+    >>> task_class("transcribe")
+    <class 'tasks.speech.task.SpeechTask'>
+"""
 
 import importlib
 
-REGISTRY = {
-    "caption": ("tasks.captioning.task:CaptioningTask", "emoji_scenes_transformer"),
-    "transcribe": ("tasks.speech.task:SpeechTask", "speech_en_bigru"),
+TASKS = {
+    "captioning": {"pipeline": "caption", "task": "tasks.captioning.task:CaptioningTask",
+                   "default": "emoji_scenes_transformer"},
+    "speech": {"pipeline": "transcribe", "task": "tasks.speech.task:SpeechTask",
+               "default": "speech_en_bigru"},
+    "translation": {},  # the built-in corpus so far (build-data)
 }
+# pipeline verb -> (Task class path, default preset)
+REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.values() if spec}
 # CLI task names (``pipelines train captioning``) -> pipeline verbs
-TASK_NAMES = {"captioning": "caption", "speech": "transcribe"}
+TASK_NAMES = {name: spec["pipeline"] for name, spec in TASKS.items() if spec}
 
 
 def task_class(pipeline):
@@ -20,3 +30,8 @@ def task_class(pipeline):
 
 def default_preset(pipeline):
     return REGISTRY[pipeline][1]
+
+
+def cli_module(task):
+    """The module whose ``register(commands)`` adds a task's command-line verbs."""
+    return f"tasks.{task}.cli"

@@ -12,27 +12,119 @@ from pipelines.cli import main
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("verb", ["caption", "demo", "build-data", "train", "evaluate", "export"])
+VERBS = [["caption"], ["transcribe"], ["demo"], ["list"], ["build-data"], ["train"], ["evaluate"],
+         ["export"]] + [[verb, task] for verb in ("train", "evaluate", "export", "build-data")
+                        for task in ("captioning", "speech")] + [["build-data", "translation"]]
+
+
+@pytest.mark.parametrize("verb", VERBS, ids=" ".join)
 def test_every_verb_has_help(verb, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main([verb, "--help"])
+        main([*verb, "--help"])
     assert exit_info.value.code == 0
     assert "usage: pipelines" in capsys.readouterr().out
+
+
+def test_no_task_name_in_the_shared_cli():
+    source = open(os.path.join(ROOT, "pipelines", "cli.py")).read()
+    for name in ("captioning", "speech", "translation", "caption(", "transcribe("):
+        assert name not in source
+
+
+def test_version_and_list(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("pipelines ")
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "captioning  (pipelines.caption())" in out and "speech  (pipelines.transcribe())" in out
+    assert "emoji_scenes_transformer" in out and "bundled" in out
+
+
+def test_exit_codes_usage_bad_input_and_failure(saved_task_dir, tmp_path, capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["caption"])  # usage: no image
+    assert exit_info.value.code == 2
+    assert main(["caption", str(tmp_path / "missing.png"), "--model", saved_task_dir]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    import pipelines
+
+    def broken(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(pipelines, "caption", broken)
+    assert main(["caption", str(tmp_path / "x.png")]) == 1
+    assert "RuntimeError: disk on fire" in capsys.readouterr().err
+
+
+def test_inputs_from_directories_globs_and_stdin(saved_task_dir, test_examples, capsys, monkeypatch):
+    import io
+
+    folder = os.path.dirname(test_examples[0]["image"])
+    assert main(["caption", folder, "--model", saved_task_dir, "--json", "--beam", "1"]) == 0
+    from_dir = [json.loads(line)["input"] for line in capsys.readouterr().out.splitlines()]
+    assert len(from_dir) == len(test_examples)
+    assert main(["caption", os.path.join(folder, "*.jpg"), "--model", saved_task_dir, "--beam", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == len(from_dir)
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(from_dir[:2]) + "\n"))
+    assert main(["caption", "-", "--model", saved_task_dir, "--json", "--beam", "1"]) == 0
+    assert [json.loads(x)["input"] for x in capsys.readouterr().out.splitlines()] == from_dir[:2]
+    assert main(["caption", os.path.join(folder, "*.nothing"), "--model", saved_task_dir]) == 2
+
+
+def test_transcribe_verb(saved_speech_dir, speech_examples, capsys):
+    paths = [e["audio"] for e in speech_examples[:2]]
+    assert main(["transcribe", *paths, "--model", saved_speech_dir, "--json", "--timestamps"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [line["input"] for line in lines] == paths
+    assert [line["transcript"]["text"] for line in lines] == [e["text"] for e in speech_examples[:2]]
+    assert main(["transcribe", paths[0], "--model", saved_speech_dir]) == 0
+    assert capsys.readouterr().out == f"{paths[0]}: {speech_examples[0]['text']}\n"
+
+
+def test_speech_train_evaluate_export(speech_examples, tmp_path, capsys):
+    from speech_fixtures import SPEECH_FIXTURE
+
+    data = tmp_path / "corpus"
+    os.makedirs(data)
+    os.symlink(SPEECH_FIXTURE, data / "train")
+    out = str(tmp_path / "asr")
+    assert main(["train", "speech", "--data", str(data), "--output", out, "--preset", "bigru_small",
+                 "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "3"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["saved"] == out
+    assert main(["evaluate", "speech", "--data", str(data), "--split", "train", "--model", out,
+                 "--limit", "4"]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"wer", "cer", "examples"} <= set(scores) and scores["examples"] == 4
+    assert main(["export", "speech", "--model", out, "--output", str(tmp_path / "sm")]) == 0
+    assert os.path.exists(tmp_path / "sm" / "saved_model.pb")
+
+
+def test_stdout_holds_only_results_and_no_tensorflow_logs(saved_task_dir, test_examples):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = ROOT
+    path = test_examples[0]["image"]
+    r = subprocess.run([sys.executable, "-m", "pipelines", "caption", path, "--model", saved_task_dir],
+                       env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("\n") == 1 and r.stdout.startswith(path + ": ")
+    assert r.stderr == "", r.stderr[-2000:]
 
 
 def test_caption_json_lines(saved_task_dir, test_examples, capsys):
     paths = [e["image"] for e in test_examples[:2]]
     assert main(["caption", *paths, "--model", saved_task_dir, "--json", "--beam", "1"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert [line["image"] for line in lines] == paths
+    assert [line["input"] for line in lines] == paths
     assert all(isinstance(line["caption"], str) for line in lines)
 
 
 def test_caption_bad_input_is_a_clear_error(saved_task_dir, tmp_path, capsys):
     assert main(["caption", str(tmp_path / "missing.png"), "--model", saved_task_dir]) == 2
     assert "does not exist" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(["caption", "x.png", "--beam", "0"])
+    assert exit_info.value.code == 2
 
 
 def test_train_evaluate_export_round_trip(scenes_root, tmp_path, capsys):

@@ -1,0 +1,36 @@
+"""The captioning training recipe, shared by the CLI and notebooks.
+
+Example:
+    >>> task = train("data/emoji_scenes", "runs/mine", preset="transformer_small", epochs=2)
+"""
+
+import os
+
+import keras
+
+from tasks.captioning.data import make_dataset, read_coco_captions
+from tasks.captioning.task import CaptioningTask
+
+
+def train(data_dir, output, preset="transformer_small", epochs=10, steps_per_epoch=1000,
+          batch_size=64, learning_rate=2e-3, checkpoint_dir=None, train_split="train",
+          val_split="val", seed=0, jit_compile="auto", verbose="auto"):
+    """Train (or resume) a captioner on COCO-format data and save it to ``output``."""
+    keras.utils.set_random_seed(seed)
+    train_examples = read_coco_captions(data_dir, train_split)
+    val_path = os.path.join(data_dir, "annotations", f"captions_{val_split}.json")
+    val = read_coco_captions(data_dir, val_split) if os.path.exists(val_path) else None
+    if preset not in CaptioningTask.presets or "config" not in CaptioningTask.presets[preset]:
+        raise ValueError(f"preset={preset!r} is not an architecture preset; choose from "
+                         f"{sorted(k for k, v in CaptioningTask.presets.items() if 'config' in v)}")
+    task = CaptioningTask.from_examples(train_examples, **CaptioningTask.presets[preset]["config"])
+    train_ds = make_dataset(train_examples, task.preprocessor, batch_size, training=True, seed=seed,
+                            repeat=True)
+    val_ds = val and make_dataset(val, task.preprocessor, batch_size, training=True, shuffle_buffer=0)
+    task.compile(learning_rate=learning_rate, total_steps=epochs * steps_per_epoch,
+                 jit_compile=jit_compile)
+    task.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
+             checkpoint_dir=checkpoint_dir or os.path.join(output, "checkpoints"),
+             log_dir=os.path.join(output, "logs"), verbose=verbose)
+    task.save(output)
+    return task

@@ -1,0 +1,105 @@
+"""Speech's command-line verbs: transcribe, and train/evaluate/export/build-data speech."""
+
+import json
+
+from pipelines import cli
+
+AUDIO_TYPES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".au")
+
+
+def _transcribe(args):
+    import pipelines
+
+    files = cli.expand_inputs(args.audio, AUDIO_TYPES, "audio")
+    results = pipelines.transcribe(files, model=args.model, beam_width=args.beam,
+                                   return_timestamps="word" if args.timestamps else False)
+    cli.print_results(files, results, "transcript", args.json)
+
+
+def _task(model):
+    from pipelines.models import MODELS
+
+    task = MODELS.get("transcribe", model)
+    if not hasattr(task, "export"):
+        raise ValueError("--model must be a preset or a saved task directory here")
+    return task
+
+
+def _train(args):
+    from tasks.speech.recipe import train
+
+    with cli.results_only_on_stdout():
+        task = train(args.data, args.output, args.preset, args.epochs, args.steps_per_epoch,
+                     args.batch_size, args.learning_rate, args.checkpoint_dir, args.train_split,
+                     args.val_split, seed=args.seed,
+                     jit_compile={"auto": "auto", "on": True, "off": False}[args.jit],
+                     augment=not args.no_augment, verbose=cli.keras_verbosity())
+    print(json.dumps({"saved": args.output, "train_seconds": round(task.training_seconds, 1)}))
+
+
+def _evaluate(args):
+    from tasks.speech.recipe import evaluate_splits
+
+    task = _task(args.model)
+    result = evaluate_splits(task, args.data, [args.split], args.beam, args.limit)[args.split]
+    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()
+                      if k not in ("transcripts", "references")}))
+
+
+def _export(args):
+    print(json.dumps({"exported": _task(args.model).export(args.output)}))
+
+
+def _build_data(args):
+    from tasks.speech.corpus import DEFAULT_SIZES, build_corpus
+
+    sizes = (dict(zip(DEFAULT_SIZES, map(int, args.sizes.split(",")))) if args.sizes
+             else DEFAULT_SIZES)
+    manifest = build_corpus(args.output, sizes, args.seed)
+    print(json.dumps({"counts": manifest["counts"], "hours": manifest["hours"]}))
+
+
+def register(commands):
+    p = commands.inference("transcribe", "transcribe speech recordings", _transcribe)
+    p.add_argument("audio", nargs="+",
+                   help="audio files (wav, flac, ogg, mp3), directories, glob patterns, or - (stdin)")
+    p.add_argument("--model", default=None, help="preset, saved task dir or exported SavedModel")
+    p.add_argument("--beam", type=cli.positive_int, default=None, help="CTC beam width (1 = greedy)")
+    p.add_argument("--timestamps", action="store_true", help="word start/end times (seconds)")
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+
+    p = commands.task_verb("train", "speech", "train a recognizer on LJSpeech-layout splits", _train)
+    p.add_argument("--data", required=True,
+                   help="root with <split>/metadata.csv + <split>/wavs (the built-in corpus layout)")
+    p.add_argument("--output", required=True, help="directory for the trained task")
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--val-split", default="val")
+    p.add_argument("--preset", default="bigru_small", help="bigru, bigru_small or conformer_small")
+    p.add_argument("--epochs", type=cli.positive_int, default=10)
+    p.add_argument("--steps-per-epoch", type=cli.positive_int, default=500)
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--learning-rate", type=float, default=1.5e-3)
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="resumable checkpoints (default: OUTPUT/checkpoints)")
+    p.add_argument("--no-augment", action="store_true", help="train on clean audio only")
+    p.add_argument("--jit", choices=["auto", "on", "off"], default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = commands.task_verb("evaluate", "speech", "WER and CER on a split", _evaluate)
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--model", default=None)
+    p.add_argument("--beam", type=cli.positive_int, default=None)
+    p.add_argument("--limit", type=cli.positive_int, default=None,
+                   help="score only the first N utterances")
+
+    p = commands.task_verb("export", "speech", "export a recognizer as a SavedModel", _export)
+    p.add_argument("--output", required=True)
+    p.add_argument("--model", default=None)
+
+    p = commands.task_verb("build-data", "speech", "build the built-in English speech corpus",
+                           _build_data)
+    p.add_argument("--output", required=True)
+    p.add_argument("--sizes", default=None,
+                   help="train,val,test,test_natural utterances (30000,1000,1000,500)")
+    p.add_argument("--seed", type=int, default=0)
