@@ -6,13 +6,14 @@ WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
 presets = {
     # The bundled default: trained by tools/train_default_speech.py on the built-in corpus.
-    "speech_en_bigru": {"path": os.path.join(WEIGHTS_DIR, "speech_en_bigru")},
+    "speech_en_bigru": {"path": os.path.join(WEIGHTS_DIR, "speech_en_bigru"),
+                        "description": "English, conv + 3x BiGRU-192, CTC characters"},
     # Architectures without weights, for training on your own data.
-    "bigru": {"config": {"architecture": "bigru",
+    "bigru": {"description": "DeepSpeech2-like: conv subsampling + 3x BiGRU-256", "config": {"architecture": "bigru",
                          "options": {"units": 256, "num_layers": 3, "projection": 256}}},
-    "bigru_small": {"config": {"architecture": "bigru",
+    "bigru_small": {"description": "conv subsampling + 2x BiGRU-128", "config": {"architecture": "bigru",
                                "options": {"units": 128, "num_layers": 2, "projection": 128}}},
-    "conformer_small": {"config": {"architecture": "conformer",
+    "conformer_small": {"description": "conv subsampling + 4 Conformer blocks (dim 144)", "config": {"architecture": "conformer",
                                    "options": {"dim": 144, "num_layers": 4, "heads": 4}}},
 }
 DEFAULT_PRESET = "speech_en_bigru"
