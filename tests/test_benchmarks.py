@@ -16,3 +16,15 @@ def test_captioning_benchmark_quick_prints_all_figures():
                 "batch32_images_per_s_beam1"):
         assert result[key] > 0, key
     assert 0 < result["latency_ms_beam1"]["p50"] <= result["latency_ms_beam1"]["p95"]
+
+
+def test_speech_benchmark_quick_prints_all_figures():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "speech.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout[r.stdout.index("{"):])
+    for key in ("train_utterances_per_s_jit_on", "train_utterances_per_s_jit_off",
+                "tf_data_utterances_per_s", "rtf_5s_greedy", "rtf_5s_beam8", "batch_audio_seconds_per_s"):
+        assert result[key] > 0, key
+    assert result["long_audio"]["audio_seconds"] > 100 and result["long_audio"]["peak_rss_mb"] > 0

@@ -19,12 +19,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
 from tasks.speech.corpus import build_corpus  # noqa: E402
-from tasks.speech.presets import WEIGHTS_DIR  # noqa: E402
+from tasks.speech.presets import DEFAULT_ARCHITECTURE, WEIGHTS_DIR  # noqa: E402
 from tasks.speech.recipe import evaluate_splits, train  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The default architecture: a DeepSpeech2-like stack sized for 2-core CPU training.
-DEFAULT_OPTIONS = {"units": 192, "num_layers": 3, "projection": 192}
 SPLITS = ("test", "test_natural", "real")
 
 
@@ -52,7 +50,7 @@ def main(argv=None):
         task = Task.load(args.output)
     else:
         os.makedirs(args.work_dir, exist_ok=True)
-        task = train(args.data_dir, args.work_dir, preset="bigru", options=DEFAULT_OPTIONS,
+        task = train(args.data_dir, args.work_dir, preset="bigru", **DEFAULT_ARCHITECTURE,
                      epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
                      checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), seed=args.seed,

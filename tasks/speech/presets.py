@@ -4,6 +4,10 @@ import os
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
+# The bundled default's architecture: DeepSpeech2-like, sized for 2-core CPU training.
+DEFAULT_ARCHITECTURE = {"architecture": "bigru",
+                        "options": {"units": 192, "num_layers": 3, "projection": 192}}
+
 presets = {
     # The bundled default: trained by tools/train_default_speech.py on the built-in corpus.
     "speech_en_bigru": {"path": os.path.join(WEIGHTS_DIR, "speech_en_bigru"),

@@ -1,0 +1,223 @@
+"""Speech benchmark: speed, memory, and PocketSphinx side by side. Prints one JSON object.
+
+    python benchmarks/speech.py --data data/speech_en --output benchmarks/results/speech_speed.json
+    python benchmarks/speech.py --quick              # seconds, on the committed fixture; the tests
+    python benchmarks/speech.py --long-audio F.wav   # transcribe one file; text, time, peak memory
+
+Measures training utterances/s with XLA on and off (the default architecture, augmented
+batches), the tf.data pipeline alone, the real-time factor (processing time / audio
+time) for one 5 s clip (warm, greedy and beam 8), batch throughput, peak memory while
+transcribing a one-hour recording, and, with ``--peer``, WER and RTF of PocketSphinx 5
+(PyPI ``pocketsphinx``, its bundled US-English model) next to ours on the same
+``test``, ``test_natural`` and ``real`` utterances. Uses the bundled default model when
+present.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import soundfile  # noqa: E402
+
+FIXTURE = os.path.join(ROOT, "tests", "fixtures", "speech_en_tiny")
+TINY = {"options": {"units": 64, "num_layers": 1, "projection": 64}, "subsampling_channels": 8,
+        "n_mels": 40}
+
+
+def _load_task(quick):
+    from tasks.core.task import Task
+    from tasks.speech.presets import presets
+    from tasks.speech.task import SpeechTask
+
+    path = presets["speech_en_bigru"]["path"]
+    if not quick and os.path.exists(os.path.join(path, "task.json")):
+        return Task.load(path), "speech_en_bigru"
+    return SpeechTask(TINY), "tiny (untrained)"
+
+
+def _train_speed(examples, config, jit, steps, batch_size):
+    from tasks.speech.data import make_training_dataset
+    from tasks.speech.task import SpeechTask
+
+    task = SpeechTask(config)
+    ds = make_training_dataset(examples, task.preprocessor, batch_size, training=True, repeat=True)
+    task.compile(total_steps=steps * 2, jit_compile=jit)
+    task.model.fit(ds, epochs=1, steps_per_epoch=3, verbose=0)  # trace and compile
+    start = time.perf_counter()
+    task.model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def _pipeline_speed(examples, preprocessor, batches, batch_size):
+    from tasks.speech.data import make_training_dataset
+
+    it = iter(make_training_dataset(examples, preprocessor, batch_size, training=True, repeat=True))
+    next(it)
+    start, count = time.perf_counter(), 0
+    for _ in range(batches):
+        count += int(next(it)[0]["frames"].shape[0])
+    return count / (time.perf_counter() - start)
+
+
+def _rtf(task, audio, beam, repeats):
+    task.transcribe(audio[None], [len(audio)], beam_width=beam)  # warm
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        task.transcribe(audio[None], [len(audio)], beam_width=beam)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) / (len(audio) / 16000)
+
+
+def write_long_file(examples, seconds, path):
+    """Concatenate utterances (with 0.3 s gaps) to ``seconds``; returns their texts in order."""
+    from tasks.speech.data import load_audio
+
+    gap = np.zeros(4800, np.float32)
+    texts, total = [], 0
+    with soundfile.SoundFile(path, "w", 16000, 1, "PCM_16") as f:
+        while total < seconds * 16000:
+            for e in examples:
+                audio = load_audio(e["audio"])
+                f.write(np.concatenate([audio, gap]))
+                texts.append(e["text"])
+                total += len(audio) + len(gap)
+                if total >= seconds * 16000:
+                    break
+    return texts
+
+
+def long_audio(path, model=None):
+    """Transcribe one file in this process; report text, wall time and peak memory."""
+    import pipelines
+
+    start = time.perf_counter()
+    text = pipelines.transcribe(path, model=model)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"text": text, "seconds": round(time.perf_counter() - start, 2),
+            "audio_seconds": round(soundfile.info(path).duration, 1), "peak_rss_mb": round(peak_mb)}
+
+
+def _long_audio_child(path, model=None):
+    cmd = [sys.executable, os.path.abspath(__file__), "--long-audio", path]
+    if model:
+        cmd += ["--model", model]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=3000, cwd=ROOT)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-3000:])
+    return json.loads(r.stdout)
+
+
+def _peer(task, data_dir, splits, limit):
+    from pocketsphinx import Decoder
+
+    import jiwer
+
+    from tasks.speech.data import load_audio
+    from tasks.speech.preprocessing import normalize_transcript
+    from tasks.speech.recipe import read_split
+
+    decoder = Decoder(samprate=16000)
+    out = {}
+    for split in splits:
+        examples = read_split(data_dir, split, limit)
+        refs = [normalize_transcript(e["text"]) for e in examples]
+        audio = [load_audio(e["audio"]) for e in examples]
+        seconds = sum(len(a) for a in audio) / 16000
+        start, hyps = time.perf_counter(), []
+        for a in audio:
+            decoder.start_utt()
+            decoder.process_raw((np.clip(a, -1, 1) * 32767).astype(np.int16).tobytes(), full_utt=True)
+            decoder.end_utt()
+            hyps.append(normalize_transcript(decoder.hyp().hypstr if decoder.hyp() else ""))
+        ps_time = time.perf_counter() - start
+        start = time.perf_counter()
+        ours = []
+        for i in range(0, len(audio), 16):
+            from tasks.core.audio import pad_batch
+
+            ours += task.transcribe(*pad_batch(audio[i: i + 16]))
+        our_time = time.perf_counter() - start
+        out[split] = {
+            "utterances": len(examples), "audio_seconds": round(seconds, 1),
+            "pocketsphinx": {"wer": round(100 * jiwer.wer(refs, hyps), 2), "rtf": round(ps_time / seconds, 4)},
+            "ours": {"wer": round(100 * jiwer.wer(refs, ours), 2), "rtf": round(our_time / seconds, 4)},
+        }
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join(ROOT, "data", "speech_en"))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--peer", action="store_true", help="PocketSphinx side by side")
+    parser.add_argument("--limit", type=int, default=None, help="utterances per split for --peer")
+    parser.add_argument("--long-seconds", type=int, default=3600)
+    parser.add_argument("--long-audio", default=None, help="transcribe this file only")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+    if args.long_audio:
+        print(json.dumps(long_audio(args.long_audio, args.model)))
+        return 0
+
+    import tensorflow as tf
+
+    from tasks.speech.presets import DEFAULT_ARCHITECTURE
+    from tasks.speech.recipe import read_split
+
+    quick = args.quick or not os.path.isdir(args.data)
+    train = read_split(FIXTURE if quick else args.data, "" if quick else "train")
+    task, model_name = _load_task(quick)
+    steps, batch = (2, 4) if quick else (20, 32)
+    config = TINY if quick else DEFAULT_ARCHITECTURE
+    result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, TF {tf.__version__}",
+              "model": model_name, "parameters": task.model.count_params()}
+    result["train_utterances_per_s_jit_off"] = round(_train_speed(train, config, False, steps, batch), 1)
+    result["train_utterances_per_s_jit_on"] = round(_train_speed(train, config, True, steps, batch), 1)
+    result["tf_data_utterances_per_s"] = round(_pipeline_speed(train, task.preprocessor,
+                                                               2 if quick else 30, batch), 1)
+    from tasks.speech.data import load_audio
+
+    clip = np.concatenate([load_audio(e["audio"]) for e in train[:12]])[: 5 * 16000]
+    repeats = 2 if quick else 10
+    result["rtf_5s_greedy"] = round(_rtf(task, clip, 1, repeats), 4)
+    result["rtf_5s_beam8"] = round(_rtf(task, clip, 8, repeats), 4)
+    clips = [load_audio(e["audio"]) for e in train[:32]]
+    from tasks.core.audio import pad_batch
+
+    audio, lengths = pad_batch(clips)
+    task.transcribe(audio, lengths)
+    start = time.perf_counter()
+    task.transcribe(audio, lengths)
+    result["batch_audio_seconds_per_s"] = round(lengths.sum() / 16000 / (time.perf_counter() - start), 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "long.wav")
+        test = read_split(FIXTURE if quick else args.data, "" if quick else "test")
+        write_long_file(test, 120 if quick else args.long_seconds, path)
+        model = task.save(os.path.join(tmp, "tiny")) if quick else None
+        long = _long_audio_child(path, model)
+        result["long_audio"] = {k: v for k, v in long.items() if k != "text"}
+    if args.peer and not quick:
+        result["peer"] = _peer(task, args.data, ("test", "test_natural", "real"), args.limit)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
