@@ -81,21 +81,21 @@ def _rtf(task, audio, beam, repeats):
 
 
 def write_long_file(examples, seconds, path):
-    """Concatenate utterances (with 0.3 s gaps) to ``seconds``; returns their texts in order."""
+    """Concatenate utterances (with 0.3 s gaps) to ``seconds``; returns the examples in order."""
     from tasks.speech.data import load_audio
 
     gap = np.zeros(4800, np.float32)
-    texts, total = [], 0
+    order, total = [], 0
     with soundfile.SoundFile(path, "w", 16000, 1, "PCM_16") as f:
         while total < seconds * 16000:
             for e in examples:
                 audio = load_audio(e["audio"])
                 f.write(np.concatenate([audio, gap]))
-                texts.append(e["text"])
+                order.append(e)
                 total += len(audio) + len(gap)
                 if total >= seconds * 16000:
                     break
-    return texts
+    return order
 
 
 def long_audio(path, model=None):
@@ -109,7 +109,8 @@ def long_audio(path, model=None):
             "audio_seconds": round(soundfile.info(path).duration, 1), "peak_rss_mb": round(peak_mb)}
 
 
-def _long_audio_child(path, model=None):
+def long_audio_child(path, model=None):
+    """:func:`long_audio` in a fresh process, so its peak memory is the call's alone."""
     cmd = [sys.executable, os.path.abspath(__file__), "--long-audio", path]
     if model:
         cmd += ["--model", model]
@@ -207,7 +208,7 @@ def main(argv=None):
         test = read_split(FIXTURE if quick else args.data, "" if quick else "test")
         write_long_file(test, 120 if quick else args.long_seconds, path)
         model = task.save(os.path.join(tmp, "tiny")) if quick else None
-        long = _long_audio_child(path, model)
+        long = long_audio_child(path, model)
         result["long_audio"] = {k: v for k, v in long.items() if k != "text"}
     if args.peer and not quick:
         result["peer"] = _peer(task, args.data, ("test", "test_natural", "real"), args.limit)

@@ -87,6 +87,25 @@ def results_only_on_stdout():
         yield
 
 
+def load_task(pipeline, model):
+    """A preset or saved task for verbs that need a Task (evaluate, export), not an export."""
+    from pipelines.models import MODELS
+
+    task = MODELS.get(pipeline, model)
+    if not hasattr(task, "export"):
+        raise ValueError("--model must be a preset or a saved task directory here")
+    return task
+
+
+def export_handler(pipeline):
+    """The ``export TASK`` verb: ``--model`` (preset or saved task) -> ``--output`` SavedModel."""
+
+    def handler(args):
+        print(json.dumps({"exported": load_task(pipeline, args.model).export(args.output)}))
+
+    return handler
+
+
 def keras_verbosity():
     """Progress bars on a terminal, one line per epoch otherwise."""
     return 1 if sys.stderr.isatty() else 2

@@ -76,14 +76,20 @@ def _from_array(array, what):
     return _encode_png(image.convert("RGB"))
 
 
+def _existing_file(item, what, kind):
+    """A path argument -> str, refusing missing files and directories."""
+    path = os.fspath(item)
+    if not os.path.exists(path):
+        raise ValueError(f"{what}: file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"{what}: {path!r} is a directory, expected {kind}")
+    return path
+
+
 def to_image_bytes(item, what="image"):
     """One image in any accepted form -> encoded bytes TensorFlow can decode."""
     if isinstance(item, (str, os.PathLike)):
-        path = os.fspath(item)
-        if not os.path.exists(path):
-            raise ValueError(f"{what}: file {path!r} does not exist")
-        if os.path.isdir(path):
-            raise ValueError(f"{what}: {path!r} is a directory, expected an image file")
+        path = _existing_file(item, what, "an image file")
         with open(path, "rb") as f:
             return _from_bytes(f.read(), f"{what} ({path})")
     if isinstance(item, (bytes, bytearray, memoryview)):
@@ -197,11 +203,7 @@ def to_audio_source(item, sampling_rate=None, what="audio"):
                                       or sampling_rate < 1000):
         raise ValueError(f"sampling_rate must be an int >= 1000 (Hz), got {sampling_rate!r}")
     if isinstance(item, (str, os.PathLike)):
-        path = os.fspath(item)
-        if not os.path.exists(path):
-            raise ValueError(f"{what}: file {path!r} does not exist")
-        if os.path.isdir(path):
-            raise ValueError(f"{what}: {path!r} is a directory, expected an audio file")
+        path = _existing_file(item, what, "an audio file")
         if os.path.getsize(path) == 0:
             raise ValueError(f"{what} ({path}) is empty (0 bytes)")
         return _from_sound_file(lambda: soundfile.SoundFile(path), f"{what} ({path})")

@@ -174,3 +174,23 @@ def test_debian_fetch_needs_apt(monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda tool: None)
     with pytest.raises(ValueError, match="needs Debian's apt-get"):
         debian.fetch_package("fortunes", "1", str(tmp_path))
+
+
+def test_debian_fetch_refreshes_package_lists_once_on_a_fresh_machine(monkeypatch, tmp_path):
+    from tasks.core import debian
+
+    calls = []
+
+    def fake_run(cmd, cwd=None):
+        calls.append(cmd[:2])
+        if cmd[:2] == ["apt-get", "download"] and ["apt-get", "update"] not in calls:
+            raise RuntimeError("E: Can't select version")
+        if cmd[:2] == ["apt-get", "download"]:
+            open(os.path.join(cwd, "pkg_1.0_all.deb"), "w").close()
+        return "1.0\n"
+
+    monkeypatch.setattr(debian, "_run", fake_run)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    tree, version = debian.fetch_package("pkg", "1.0", str(tmp_path))
+    assert version == "1.0"
+    assert calls[:3] == [["apt-get", "download"], ["apt-get", "update"], ["apt-get", "download"]]

@@ -211,3 +211,29 @@ def test_bad_options(overfit_speech_task, clips):
         pipelines.transcribe(clips[0][0], model=overfit_speech_task, return_timestamps="char")
     with pytest.raises(ValueError, match="empty list"):
         pipelines.transcribe([], model=overfit_speech_task)
+
+
+def test_eight_threads_give_the_sequential_results_and_load_once(saved_speech_dir, clips,
+                                                                 monkeypatch):
+    import threading
+
+    from pipelines.models import MODELS, ModelCache
+
+    paths = (clips[0] * 2)[:8]
+    sequential = [pipelines.transcribe(p, model=saved_speech_dir) for p in paths]
+    loads = []
+    original = ModelCache._load
+    monkeypatch.setattr(ModelCache, "_load", staticmethod(
+        lambda *a: loads.append(a) or original(*a)))
+    monkeypatch.setattr(MODELS, "_models", {})
+    results = [None] * len(paths)
+
+    def work(i):
+        results[i] = pipelines.transcribe(paths[i], model=saved_speech_dir)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(paths))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert results == sequential and len(loads) == 1

@@ -27,15 +27,6 @@ def _demo(args):
         print(f"{os.path.basename(image)}: {text}")
 
 
-def _task(model):
-    from pipelines.models import MODELS
-
-    task = MODELS.get("caption", model)
-    if not hasattr(task, "export"):
-        raise ValueError("--model must be a preset or a saved task directory here")
-    return task
-
-
 def _train(args):
     from tasks.captioning.recipe import train
 
@@ -50,15 +41,11 @@ def _train(args):
 def _evaluate(args):
     from tasks.captioning.data import make_dataset, read_coco_captions
 
-    task = _task(args.model)
+    task = cli.load_task("caption", args.model)
     examples = read_coco_captions(args.data, args.split)[: args.limit]
     result = task.evaluate(make_dataset(examples, task.preprocessor, 64), beam_width=args.beam)
     print(json.dumps({k: round(v, 2) if isinstance(v, float) else v
                       for k, v in result.items() if k != "captions"}))
-
-
-def _export(args):
-    print(json.dumps({"exported": _task(args.model).export(args.output)}))
 
 
 def _build_data(args):
@@ -100,7 +87,8 @@ def register(commands):
     p.add_argument("--beam", type=cli.positive_int, default=None)
     p.add_argument("--limit", type=cli.positive_int, default=None, help="score only the first N images")
 
-    p = commands.task_verb("export", "captioning", "export a captioner as a SavedModel", _export)
+    p = commands.task_verb("export", "captioning", "export a captioner as a SavedModel",
+                           cli.export_handler("caption"))
     p.add_argument("--output", required=True)
     p.add_argument("--model", default=None)
 

@@ -18,6 +18,18 @@ def _run(cmd, cwd=None):
     return result.stdout
 
 
+def _download(spec, folder):
+    """``apt-get download``; when that fails as root (a fresh machine's package lists are
+    empty), refresh them with ``apt-get update`` and try once more."""
+    try:
+        _run(["apt-get", "download", spec], cwd=folder)
+    except RuntimeError:
+        if os.geteuid() != 0:
+            raise
+        _run(["apt-get", "update"])
+        _run(["apt-get", "download", spec], cwd=folder)
+
+
 def fetch_package(name, version, cache, allow_other_version=False):
     """Download and unpack one package (cached); returns (unpacked dir, version used).
 
@@ -35,14 +47,14 @@ def fetch_package(name, version, cache, allow_other_version=False):
         with open(marker) as f:
             return tree, f.read().strip()
     try:
-        _run(["apt-get", "download", f"{name}={version}"], cwd=debs)
+        _download(f"{name}={version}", debs)
         used = version
     except RuntimeError:
         if not allow_other_version:
             raise RuntimeError(f"{name}={version} is not available from the configured Debian "
                                "mirror (run 'apt-get update' once; if it is still missing, pass "
                                "allow_other_version=True, which the manifest records)")
-        _run(["apt-get", "download", name], cwd=debs)
+        _download(name, debs)
         used = None
     deb = sorted(glob.glob(os.path.join(debs, f"{name}_*.deb")))[-1]
     os.makedirs(tree, exist_ok=True)

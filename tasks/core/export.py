@@ -38,5 +38,5 @@ class ExportedModel:
         """Decoding options are fixed inside an export: refuse them clearly."""
         given = sorted(k for k, v in options.items() if v is not None)
         if given:
-            raise ValueError(f"{', '.join(given)} cannot change an exported SavedModel (fixed when "
-                             "it was exported); load the saved task directory to change them")
+            raise ValueError(f"{', '.join(given)}: fixed inside an exported SavedModel when it was "
+                             "exported; load the saved task directory to change them")

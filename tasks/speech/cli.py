@@ -16,15 +16,6 @@ def _transcribe(args):
     cli.print_results(files, results, "transcript", args.json)
 
 
-def _task(model):
-    from pipelines.models import MODELS
-
-    task = MODELS.get("transcribe", model)
-    if not hasattr(task, "export"):
-        raise ValueError("--model must be a preset or a saved task directory here")
-    return task
-
-
 def _train(args):
     from tasks.speech.recipe import train
 
@@ -40,14 +31,10 @@ def _train(args):
 def _evaluate(args):
     from tasks.speech.recipe import evaluate_splits
 
-    task = _task(args.model)
+    task = cli.load_task("transcribe", args.model)
     result = evaluate_splits(task, args.data, [args.split], args.beam, args.limit)[args.split]
     print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()
                       if k not in ("transcripts", "references")}))
-
-
-def _export(args):
-    print(json.dumps({"exported": _task(args.model).export(args.output)}))
 
 
 def _build_data(args):
@@ -93,7 +80,8 @@ def register(commands):
     p.add_argument("--limit", type=cli.positive_int, default=None,
                    help="score only the first N utterances")
 
-    p = commands.task_verb("export", "speech", "export a recognizer as a SavedModel", _export)
+    p = commands.task_verb("export", "speech", "export a recognizer as a SavedModel",
+                           cli.export_handler("transcribe"))
     p.add_argument("--output", required=True)
     p.add_argument("--model", default=None)
 

@@ -1,0 +1,64 @@
+"""The bundled default recognizer: quality on a small fixed held-out sample, long audio.
+
+The sample (``tests/fixtures/speech_heldout``, made by ``tools/make_speech_heldout.py``)
+is the first 24 ``test`` utterances (held-out voices and sentences), the first 16
+``test_natural`` (the neural Piper voice no split trains on) and the 10 human ``real``
+recordings. Thresholds are the measured figures plus a margin.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import pipelines
+from tasks.core import metrics
+from tasks.core.task import Task
+from tasks.speech.presets import presets
+from tasks.speech.recipe import evaluate_splits, read_split
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HELDOUT = os.path.join(ROOT, "tests", "fixtures", "speech_heldout")
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from speech import long_audio_child, write_long_file  # noqa: E402
+
+# split: (measured WER, measured CER) of the bundled model on the sample, greedy
+MEASURED = {}
+MARGIN_WER, MARGIN_CER = 5.0, 3.0
+PEAK_RSS_BOUND_MB = 2500  # documented in README (reliability)
+
+
+@pytest.fixture(scope="module")
+def default_task():
+    path = presets["speech_en_bigru"]["path"]
+    assert os.path.exists(os.path.join(path, "task.json")), "the bundled speech model is missing"
+    return Task.load(path)
+
+
+@pytest.mark.parametrize("split", sorted(MEASURED))
+def test_quality_on_the_held_out_sample(default_task, split):
+    result = evaluate_splits(default_task, HELDOUT, [split])[split]
+    wer, cer = MEASURED[split]
+    assert result["wer"] <= wer + MARGIN_WER and result["cer"] <= cer + MARGIN_CER, result
+
+
+def test_the_default_pipeline_uses_it():
+    path = os.path.join(HELDOUT, "test", "wavs", sorted(os.listdir(os.path.join(HELDOUT, "test", "wavs")))[0])
+    assert isinstance(pipelines.transcribe(path), str)
+
+
+def test_one_hour_recording_in_bounded_memory(default_task, tmp_path):
+    """A one-hour file of concatenated test utterances: the words equal the per-utterance
+    transcripts (up to a few at seams) and peak memory stays under the documented bound."""
+    examples = read_split(HELDOUT, "test")
+    path = str(tmp_path / "hour.wav")
+    order = write_long_file(examples, 3600, path)
+    alone = dict(zip((e["id"] for e in examples),
+                     pipelines.transcribe([e["audio"] for e in examples], model=default_task)))
+    expected = " ".join(alone[e["id"]] for e in order)
+    result = long_audio_child(path, presets["speech_en_bigru"]["path"])
+    assert result["audio_seconds"] >= 3600
+    assert result["peak_rss_mb"] < PEAK_RSS_BOUND_MB, result
+    assert metrics.wer([expected], [result["text"]]) < 2.0
+    assert abs(len(result["text"].split()) - len(expected.split())) <= 0.01 * len(expected.split())
