@@ -206,7 +206,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "long.wav")
         test = read_split(FIXTURE if quick else args.data, "" if quick else "test")
-        write_long_file(test, 120 if quick else args.long_seconds, path)
+        write_long_file(test, 30 if quick else args.long_seconds, path)
         model = task.save(os.path.join(tmp, "tiny")) if quick else None
         long = long_audio_child(path, model)
         result["long_audio"] = {k: v for k, v in long.items() if k != "text"}

@@ -27,4 +27,4 @@ def test_speech_benchmark_quick_prints_all_figures():
     for key in ("train_utterances_per_s_jit_on", "train_utterances_per_s_jit_off",
                 "tf_data_utterances_per_s", "rtf_5s_greedy", "rtf_5s_beam8", "batch_audio_seconds_per_s"):
         assert result[key] > 0, key
-    assert result["long_audio"]["audio_seconds"] > 100 and result["long_audio"]["peak_rss_mb"] > 0
+    assert result["long_audio"]["audio_seconds"] >= 30 and result["long_audio"]["peak_rss_mb"] > 0
