@@ -28,6 +28,14 @@ def corpus_bleu(hypotheses, references):
     return float(sacrebleu.corpus_bleu(list(hypotheses), streams).score)
 
 
+def corpus_chrf(hypotheses, references):
+    """Corpus chrF (sacrebleu defaults: character 6-grams, beta 2; 0..100)."""
+    _check(hypotheses, references)
+    width = max(len(r) for r in references)
+    streams = [[refs[j] if j < len(refs) else refs[0] for refs in references] for j in range(width)]
+    return float(sacrebleu.corpus_chrf(list(hypotheses), streams).score)
+
+
 def exact_match(hypotheses, references):
     """Percentage of hypotheses equal (after standardisation) to one of their references."""
     _check(hypotheses, references)

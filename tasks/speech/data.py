@@ -122,7 +122,8 @@ def waveform_reader(paths, sample_rate=16000):
 
 def make_training_dataset(examples, preprocessor, batch_size=32, training=False, seed=0,
                           augment_audio=True, repeat=False, labels="ids",
-                          bucket_boundaries=(300, 450, 600, 800, 1100), max_frames=3000):
+                          bucket_boundaries=(300, 450, 600, 800, 1100), max_frames=3000,
+                          fixed_shapes=False):
     """Examples -> tf.data of ``({"features", "frames"}, labels)`` batches bucketed by length.
 
     ``labels="ids"`` gives padded character ids (0 = padding) for the CTC loss;
@@ -133,6 +134,11 @@ def make_training_dataset(examples, preprocessor, batch_size=32, training=False,
     babble), so a run is reproducible and resumable. Utterances whose transcript cannot
     fit the model's output frames (CTC needs at least one frame per character) are
     dropped, as are those over ``max_frames`` feature frames.
+
+    ``fixed_shapes`` pads every batch to its bucket's upper boundary (features) and
+    labels to the most characters that many frames can carry, so a run sees only
+    ``len(bucket_boundaries) + 1`` shapes: what XLA needs to compile once per bucket
+    instead of once per batch.
     """
     if not examples:
         raise ValueError("examples is empty")
@@ -164,8 +170,21 @@ def make_training_dataset(examples, preprocessor, batch_size=32, training=False,
         ds = ds.filter(lambda x, y, n: (n > 0) & (n <= (x["frames"] + 3) // 4)
                        & (x["frames"] <= max_frames))
     ds = ds.map(lambda x, y, n: (x, y))
+    boundaries = list(bucket_boundaries)
+    if fixed_shapes:
+        # bucket_by_sequence_length pads to boundary - 1, so the last boundary sits
+        # one past the longest utterance kept.
+        boundaries = [b for b in boundaries if b <= max_frames] + [max_frames + 1]
     ds = ds.bucket_by_sequence_length(
-        lambda x, y: x["frames"], list(bucket_boundaries), [batch_size] * (len(bucket_boundaries) + 1),
+        lambda x, y: x["frames"], boundaries, [batch_size] * (len(boundaries) + 1),
         padded_shapes=({"features": [None, preprocessor.n_mels], "frames": []},
-                       [None] if labels == "ids" else []))
+                       [None] if labels == "ids" else []),
+        pad_to_bucket_boundary=fixed_shapes)
+    if fixed_shapes and labels == "ids":
+        def pad_labels(x, y):
+            # pad_to_bucket_boundary pads the labels to the frame boundary too; the
+            # filter above guarantees every label fits in the model's output frames.
+            width = (tf.shape(x["features"])[1] + 3) // 4
+            return x, y[:, :width]
+        ds = ds.map(pad_labels)
     return with_options(ds.prefetch(AUTOTUNE))

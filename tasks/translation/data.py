@@ -84,3 +84,46 @@ def make_dataset(pairs, batch_size=64, shuffle_buffer=0, seed=0):
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def make_training_dataset(pairs, preprocessor, batch_size=64, training=False, seed=0,
+                          repeat=False, bucket_boundaries=(16, 24, 32, 48, 64),
+                          fixed_shapes=False):
+    """Pairs -> tf.data of ``({"source", "target_in"}, labels)`` batches bucketed by length.
+
+    Tokenised once with the preprocessor's graph tokenizer (then cached); pairs whose
+    source or target does not fit the model's lengths are dropped. Each example is
+    framed as :meth:`TranslationPreprocessor.training_batch` frames a batch (source
+    ``x </s>``, decoder input ``<s> y``, labels ``y </s>``), padded only to its
+    bucket. With ``training`` the order is shuffled from ``seed``. ``fixed_shapes``
+    pads every batch to its bucket's boundary, so XLA compiles once per bucket.
+    """
+    from tasks.translation.tokenizer import END_ID, START_ID
+
+    if not pairs:
+        raise ValueError("pairs is empty")
+    tokenizer = preprocessor.tokenizer
+    ds = tf.data.Dataset.from_tensor_slices(([p["source"] for p in pairs],
+                                             [p["target"] for p in pairs]))
+    ds = ds.batch(1024).map(lambda s, t: (tokenizer(s), tokenizer(t))).unbatch()
+    ds = ds.filter(lambda s, t: (tf.size(s) > 0) & (tf.size(t) > 0)
+                   & (tf.size(s) < preprocessor.source_length)
+                   & (tf.size(t) < preprocessor.target_length))
+    ds = ds.map(lambda s, t: (tf.cast(s, tf.int32), tf.cast(t, tf.int32))).cache()
+    if training:
+        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    def framed(s, t):
+        end, start = tf.constant([END_ID]), tf.constant([START_ID])
+        return {"source": tf.concat([s, end], 0), "target_in": tf.concat([start, t], 0)}, \
+            tf.concat([t, end], 0)
+
+    ds = ds.map(framed, num_parallel_calls=tf.data.AUTOTUNE)
+    longest = max(preprocessor.source_length, preprocessor.target_length)
+    boundaries = [b for b in bucket_boundaries if b < longest] + [longest + 1]
+    ds = ds.bucket_by_sequence_length(
+        lambda x, y: tf.maximum(tf.shape(x["source"])[0], tf.shape(y)[0]), boundaries,
+        [batch_size] * (len(boundaries) + 1), pad_to_bucket_boundary=fixed_shapes)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,301 @@
+"""Translation networks: a Transformer encoder-decoder and an attentional RNN seq2seq.
+
+The training graph is a Keras functional model
+``{"source": int [B, S], "target_in": int [B, T]} -> logits [B, T, V]`` around one
+``seq2seq`` layer. Both layers expose the same decoding interface:
+``encode(source) -> (memory, mask)``, ``decoding_state(source)`` and
+``step(tokens, state, index) -> (logits, state)``, the cached one-token step that
+``tasks.core.decoding`` drives, so training and decoding share every weight and every
+line of the forward pass. Source, target and output share one embedding matrix
+(a joint vocabulary), which saves a third of the parameters of a small model.
+
+Example:
+    >>> model = build_translation_model(vocabulary_size=600, source_length=32, target_length=32)
+    >>> model({"source": tf.ones([2, 32], "int32"), "target_in": tf.ones([2, 32], "int32")}).shape
+    TensorShape([2, 32, 600])
+"""
+
+import math
+
+import keras
+import keras_hub
+from keras import layers, ops
+
+from tasks.translation.tokenizer import PAD_ID
+
+
+def _embedding(vocabulary_size, hidden_dim):
+    # N(0, d^-1/2) and a sqrt(d) scale on input: unit-variance inputs and logits of a
+    # sensible size through the tied output projection.
+    return keras_hub.layers.ReversibleEmbedding(
+        vocabulary_size, hidden_dim, tie_weights=True,
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=hidden_dim ** -0.5),
+        name="shared_embedding")
+
+
+@keras.saving.register_keras_serializable(package="tasks")
+class TransformerSeq2Seq(layers.Layer):
+    """Pre-norm Transformer encoder-decoder (keras-hub blocks, cached self-attention)."""
+
+    def __init__(self, vocabulary_size, source_length, target_length, hidden_dim=256,
+                 encoder_layers=3, decoder_layers=3, num_heads=4, intermediate_dim=1024,
+                 dropout=0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.source_length = source_length
+        self.target_length = target_length
+        self.hidden_dim = hidden_dim
+        self.encoder_layers = encoder_layers
+        self.decoder_layers = decoder_layers
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.embedding = _embedding(vocabulary_size, hidden_dim)
+        self.source_positions = keras_hub.layers.PositionEmbedding(source_length,
+                                                                   name="source_positions")
+        self.target_positions = keras_hub.layers.PositionEmbedding(target_length,
+                                                                   name="target_positions")
+        self.embedding_dropout = layers.Dropout(dropout)
+        self.encoder_blocks = [
+            keras_hub.layers.TransformerEncoder(intermediate_dim, num_heads, dropout=dropout,
+                                                normalize_first=True, name=f"encoder{i}")
+            for i in range(encoder_layers)]
+        self.encoder_norm = layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")
+        self.decoder_blocks = [
+            keras_hub.layers.TransformerDecoder(intermediate_dim, num_heads, dropout=dropout,
+                                                normalize_first=True, name=f"decoder{i}")
+            for i in range(decoder_layers)]
+        self.decoder_norm = layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")
+
+    def build(self, input_shape):
+        source_shape, target_shape = input_shape
+        self.embedding.build(source_shape)
+        src = (source_shape[0], source_shape[1], self.hidden_dim)
+        tgt = (target_shape[0], target_shape[1], self.hidden_dim)
+        self.source_positions.build(src)
+        self.target_positions.build(tgt)
+        for block in self.encoder_blocks:
+            block.build(src)
+        self.encoder_norm.build(src)
+        for block in self.decoder_blocks:
+            block.build(tgt, src)
+        self.decoder_norm.build(tgt)
+        self.built = True
+
+    def _embed(self, ids, positions, start_index=0, training=None):
+        x = self.embedding(ids) * ops.cast(math.sqrt(self.hidden_dim), self.compute_dtype)
+        x = x + positions(x, start_index=start_index)
+        return self.embedding_dropout(x, training=training)
+
+    def encode(self, source, training=None):
+        """Source ids [B, S] -> (memory [B, S, hidden], padding mask [B, S])."""
+        mask = ops.not_equal(source, PAD_ID)
+        x = self._embed(source, self.source_positions, training=training)
+        for block in self.encoder_blocks:
+            x = block(x, padding_mask=mask, training=training)
+        return self.encoder_norm(x), mask
+
+    def _logits(self, x):
+        return ops.cast(self.embedding(self.decoder_norm(x), reverse=True), "float32")
+
+    def call(self, inputs, training=None):
+        source, target_in = inputs
+        memory, mask = self.encode(source, training=training)
+        x = self._embed(target_in, self.target_positions, training=training)
+        for block in self.decoder_blocks:
+            x = block(x, memory, encoder_padding_mask=mask, training=training)
+        return self._logits(x)
+
+    def _head_dim(self):
+        return self.hidden_dim // self.num_heads
+
+    def decoding_state(self, source):
+        """Source ids [B, S] -> the state :meth:`step` starts from: empty self-attention
+        caches, and cross-attention caches filled with the memory's keys and values."""
+        memory, mask = self.encode(source)
+        batch = ops.shape(memory)[0]
+        heads, head_dim = self.num_heads, self._head_dim()
+        self_cache = ops.zeros((batch, 2, self.target_length, heads, head_dim), memory.dtype)
+        cross_empty = ops.zeros((batch, 2, ops.shape(memory)[1], heads, head_dim), memory.dtype)
+        dummy = ops.zeros((batch, 1, self.hidden_dim), memory.dtype)
+        state = {"memory": memory, "mask": mask}
+        for i, block in enumerate(self.decoder_blocks):
+            # One call with cross_attention_cache_update_index=0 computes the memory's
+            # keys and values once; every later step reuses them.
+            _, _, cross = block(dummy, memory, encoder_padding_mask=mask,
+                                self_attention_cache=self_cache,
+                                self_attention_cache_update_index=0,
+                                cross_attention_cache=cross_empty,
+                                cross_attention_cache_update_index=0)
+            state[f"self_cache{i}"] = self_cache
+            state[f"cross_cache{i}"] = cross
+        return state
+
+    def step(self, tokens, state, index):
+        """Feed one token per sequence at position ``index``; returns (logits, state)."""
+        x = self._embed(tokens[:, None], self.target_positions, start_index=index)
+        new_state = {"memory": state["memory"], "mask": state["mask"]}
+        for i, block in enumerate(self.decoder_blocks):
+            x, self_cache, cross = block(
+                x, state["memory"], encoder_padding_mask=state["mask"],
+                self_attention_cache=state[f"self_cache{i}"],
+                self_attention_cache_update_index=index,
+                cross_attention_cache=state[f"cross_cache{i}"],
+                cross_attention_cache_update_index=None)
+            new_state[f"self_cache{i}"] = self_cache
+            new_state[f"cross_cache{i}"] = cross
+        return self._logits(x)[:, 0], new_state
+
+    def cross_attention(self, source, target_in):
+        """Last decoder block's cross-attention ``[B, heads, T, S]`` (for plots).
+
+        keras-hub's cached attention returns no scores, so this recomputes them from
+        the block's own projections (same weights, same scaling).
+        """
+        memory, mask = self.encode(source)
+        x = self._embed(target_in, self.target_positions)
+        for block in self.decoder_blocks[:-1]:
+            x = block(x, memory, encoder_padding_mask=mask)
+        block = self.decoder_blocks[-1]
+        length = ops.shape(x)[1]
+        causal = ops.tril(ops.ones((length, length), "bool"))[None]
+        h = block._self_attention_layer_norm(x)
+        x = x + block._self_attention_layer(query=h, value=h, attention_mask=causal)
+        attention = block._cross_attention_layer
+        q = attention._query_dense(block._cross_attention_layer_norm(x))
+        k = attention._key_dense(memory)
+        scores = ops.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(self._head_dim())
+        scores = ops.where(mask[:, None, None, :], scores, -1e9)
+        return ops.softmax(scores, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "source_length": self.source_length, "target_length": self.target_length,
+                "hidden_dim": self.hidden_dim, "encoder_layers": self.encoder_layers,
+                "decoder_layers": self.decoder_layers, "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package="tasks")
+class RecurrentSeq2Seq(layers.Layer):
+    """The classic encoder-decoder (Luong et al. 2015, arXiv 1508.04025).
+
+    A bidirectional GRU/LSTM encoder; a unidirectional decoder whose state starts
+    from the encoder's; global "general" attention over the encoder outputs with the
+    decoder's current output as query, and ``tanh(W [context; output])`` before the
+    (tied) output layer. Without input feeding, so teacher forcing runs the decoder
+    RNN over the whole target at once and the one-token step computes the same.
+    """
+
+    def __init__(self, vocabulary_size, source_length, target_length, hidden_dim=256,
+                 cell="gru", encoder_layers=1, dropout=0.1, **kwargs):
+        super().__init__(**kwargs)
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+        self.vocabulary_size = vocabulary_size
+        self.source_length = source_length
+        self.target_length = target_length
+        self.hidden_dim = hidden_dim
+        self.cell = cell
+        self.encoder_layers = encoder_layers
+        self.dropout = dropout
+        rnn = layers.GRU if cell == "gru" else layers.LSTM
+        self.embedding = _embedding(vocabulary_size, hidden_dim)
+        self.embedding_dropout = layers.Dropout(dropout)
+        self.encoder_rnns = [
+            layers.Bidirectional(rnn(hidden_dim // 2, return_sequences=True, return_state=True),
+                                 name=f"encoder{i}")
+            for i in range(encoder_layers)]
+        self.decoder_rnn = rnn(hidden_dim, return_sequences=True, return_state=True,
+                               name="decoder")
+        self.attention_query = layers.Dense(hidden_dim, use_bias=False, name="attention_general")
+        self.combine = layers.Dense(hidden_dim, activation="tanh", name="attention_combine")
+        self.output_dropout = layers.Dropout(dropout)
+
+    def build(self, input_shape):
+        source_shape, target_shape = input_shape
+        self.embedding.build(source_shape)
+        src = (source_shape[0], source_shape[1], self.hidden_dim)
+        tgt = (target_shape[0], target_shape[1], self.hidden_dim)
+        for rnn in self.encoder_rnns:
+            rnn.build(src)
+        self.decoder_rnn.build(tgt)
+        self.attention_query.build(tgt)
+        self.combine.build((target_shape[0], target_shape[1], 2 * self.hidden_dim))
+        self.built = True
+
+    def _embed(self, ids, training=None):
+        x = self.embedding(ids) * ops.cast(math.sqrt(self.hidden_dim), self.compute_dtype)
+        return self.embedding_dropout(x, training=training)
+
+    def _encode_states(self, source, training=None):
+        mask = ops.not_equal(source, PAD_ID)
+        x = self._embed(source, training=training)
+        for rnn in self.encoder_rnns:
+            out = rnn(x, mask=mask, training=training)
+            x = out[0]
+            states = out[1:]
+        half = len(states) // 2  # forward states, then backward states
+        joined = [ops.concatenate([f, b], axis=-1) for f, b in zip(states[:half], states[half:])]
+        return x, mask, joined
+
+    def encode(self, source, training=None):
+        memory, mask, _ = self._encode_states(source, training)
+        return memory, mask
+
+    def _attend(self, outputs, memory, mask):
+        """Decoder outputs [B, T, H] attend over memory [B, S, H]: tanh(W[ctx; out])."""
+        scores = ops.einsum("bth,bsh->bts", self.attention_query(outputs), memory)
+        scores = ops.where(mask[:, None, :], scores, -1e9)
+        context = ops.einsum("bts,bsh->bth", ops.softmax(scores, axis=-1), memory)
+        return self.combine(ops.concatenate([context, outputs], axis=-1))
+
+    def _logits(self, x, training=None):
+        x = self.output_dropout(x, training=training)
+        return ops.cast(self.embedding(x, reverse=True), "float32")
+
+    def call(self, inputs, training=None):
+        source, target_in = inputs
+        memory, mask, states = self._encode_states(source, training)
+        out = self.decoder_rnn(self._embed(target_in, training=training), initial_state=states,
+                               training=training)
+        return self._logits(self._attend(out[0], memory, mask), training)
+
+    def decoding_state(self, source):
+        """Source ids [B, S] -> the state :meth:`step` starts from."""
+        memory, mask, states = self._encode_states(source)
+        return {"memory": memory, "mask": mask, **{f"h{i}": s for i, s in enumerate(states)}}
+
+    def step(self, tokens, state, index):
+        del index  # the recurrent state carries the position
+        count = 2 if self.cell == "lstm" else 1
+        states = [state[f"h{i}"] for i in range(count)]
+        out, new_states = self.decoder_rnn.cell(self._embed(tokens),
+                                                states if count > 1 else states[0])
+        new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
+        x = self._attend(out[:, None], state["memory"], state["mask"])
+        new_state = {"memory": state["memory"], "mask": state["mask"],
+                     **{f"h{i}": s for i, s in enumerate(new_states)}}
+        return self._logits(x)[:, 0], new_state
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "source_length": self.source_length, "target_length": self.target_length,
+                "hidden_dim": self.hidden_dim, "cell": self.cell,
+                "encoder_layers": self.encoder_layers, "dropout": self.dropout}
+
+
+ARCHITECTURES = {"transformer": TransformerSeq2Seq, "rnn": RecurrentSeq2Seq}
+
+
+def build_translation_model(vocabulary_size, source_length, target_length,
+                            architecture="transformer", options=None):
+    """Functional model around a ``seq2seq`` layer; ``architecture`` 'transformer' or 'rnn'."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, got {architecture!r}")
+    seq2seq = ARCHITECTURES[architecture](vocabulary_size, source_length, target_length,
+                                          name="seq2seq", **dict(options or {}))
+    source = keras.Input((None,), dtype="int32", name="source")
+    target_in = keras.Input((None,), dtype="int32", name="target_in")
+    logits = seq2seq([source, target_in])
+    return keras.Model({"source": source, "target_in": target_in}, logits, name="translator")

@@ -1,0 +1,24 @@
+"""Translation presets: named architectures (and, once trained, the bundled default)."""
+
+import os
+
+WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
+
+presets = {
+    # Architectures without weights, for training on your own data.
+    "transformer": {"description": "Transformer encoder-decoder, 3+3 layers, width 256",
+                    "config": {"architecture": "transformer",
+                               "options": {"hidden_dim": 256, "encoder_layers": 3,
+                                           "decoder_layers": 3, "num_heads": 4,
+                                           "intermediate_dim": 1024}}},
+    "transformer_small": {"description": "Transformer encoder-decoder, 2+2 layers, width 128",
+                          "config": {"architecture": "transformer",
+                                     "options": {"hidden_dim": 128, "encoder_layers": 2,
+                                                 "decoder_layers": 2, "num_heads": 4,
+                                                 "intermediate_dim": 512}}},
+    "rnn_gru": {"description": "BiGRU encoder, GRU decoder, Luong attention, width 256",
+                "config": {"architecture": "rnn", "options": {"hidden_dim": 256, "cell": "gru"}}},
+    "rnn_lstm": {"description": "BiLSTM encoder, LSTM decoder, Luong attention, width 256",
+                 "config": {"architecture": "rnn", "options": {"hidden_dim": 256, "cell": "lstm"}}},
+}
+DEFAULT_PRESET = "transformer"

@@ -1,0 +1,180 @@
+"""TranslationTask: English text -> French text, trained with teacher forcing, decoded
+greedy or with beam search.
+
+Inference is one graph, the same in Python and in the export: placeholders protected
+as ``<phN>``, texts too long for the model split into sentences, subword tokenisation,
+cached decoding, detokenisation, sentences joined, placeholders restored.
+
+Example:
+    >>> pairs = read_tsv_pairs("data/translation_fr/train.tsv")
+    >>> task = TranslationTask.from_pairs(pairs, vocabulary_size=8000)
+    >>> task.fit(make_dataset(pairs, task.preprocessor, training=True, repeat=True), ...)
+    >>> task.translate(["Delete %s?"])
+    ['Supprimer %s ?']
+"""
+
+import collections
+import re
+
+import keras
+import tensorflow as tf
+
+from tasks.core import decoding, metrics
+from tasks.core.export import ExportedModel
+from tasks.core.task import Task, register_task
+from tasks.translation import placeholders
+from tasks.translation.model import build_translation_model
+from tasks.translation.preprocessing import TranslationPreprocessor
+from tasks.translation.presets import presets as _presets
+from tasks.translation.tokenizer import END_ID, PAD_ID, START_ID, learn_vocabulary
+
+_PLACEHOLDER_TOKEN = re.compile(placeholders.TOKEN)
+
+
+@register_task
+class TranslationTask(Task):
+    name = "translation"
+    presets = _presets
+    default_config = {
+        "vocabulary": [],
+        "source_length": 96,
+        "target_length": 96,
+        "architecture": "transformer",
+        "options": {},
+        "beam_width": 4,
+        "length_penalty": 0.6,
+        "dtype_policy": "float32",
+        "strategy": None,
+    }
+
+    @classmethod
+    def from_pairs(cls, pairs, vocabulary_size=8000, **config):
+        """A fresh task whose joint subword vocabulary is learned from both sides of ``pairs``."""
+        texts = [p["source"] for p in pairs] + [p["target"] for p in pairs]
+        return cls({"vocabulary": learn_vocabulary(texts, vocabulary_size)}, **config)
+
+    def build_preprocessor(self):
+        if not self.config["vocabulary"]:
+            raise ValueError("config['vocabulary'] is empty; use TranslationTask.from_pairs(...)")
+        return TranslationPreprocessor(self.config["vocabulary"], self.config["source_length"],
+                                       self.config["target_length"])
+
+    def build_model(self):
+        c = self.config
+        return build_translation_model(self.preprocessor.vocabulary_size, c["source_length"],
+                                       c["target_length"], c["architecture"], c["options"])
+
+    def loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID)
+
+    # -- decoding ---------------------------------------------------------------------------
+    def _check_options(self, beam_width, max_length):
+        beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        limit = self.config["target_length"]
+        max_length = limit if max_length is None else int(max_length)
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+        if not 1 <= max_length <= limit:
+            raise ValueError(f"max_length must be in 1..{limit} (target tokens), got {max_length}")
+        return beam_width, max_length
+
+    def generate(self, source_ids, beam_width=None, max_length=None):
+        """Encoder ids [B, source_length] -> output ids [B, max_length] (graph-safe)."""
+        beam_width, max_length = self._check_options(beam_width, max_length)
+        # Decode over the batch's longest source, not the full frame: short inputs are
+        # the common case and the encoder and cross-attention cost grows with length.
+        longest = tf.reduce_max(tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1))
+        source_ids = source_ids[:, : tf.maximum(longest, 1)]
+        seq2seq = self.model.get_layer("seq2seq")
+        state = seq2seq.decoding_state(source_ids)
+        if beam_width == 1:
+            return decoding.greedy_search(seq2seq.step, state, START_ID, END_ID, max_length)
+        ids, _ = decoding.beam_search(seq2seq.step, state, START_ID, END_ID, max_length, beam_width,
+                                      self.config["length_penalty"])
+        return ids
+
+    def translate_protected(self, texts, beam_width=None, max_length=None):
+        """Strings [B] in the corpus form (placeholders as ``<phN>``) -> strings [B].
+
+        A text whose pieces do not fit ``source_length`` is split into sentences; all
+        units of the batch are decoded together and joined back per text.
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        lengths = self.preprocessor.lengths(texts)
+        too_long = lengths > self.config["source_length"] - 1
+        whole = tf.RaggedTensor.from_row_lengths(texts, tf.ones_like(lengths, tf.int64))
+        sentences = placeholders.split_sentences(texts)
+        units = tf.concat([whole, sentences], axis=1)
+        keep_whole = (~too_long & (lengths > 0))[:, None]
+        first = tf.ragged.range(units.row_lengths()) == 0
+        keep = tf.where(first.flat_values, tf.gather(keep_whole[:, 0], first.value_rowids()),
+                        tf.gather(too_long, first.value_rowids()))
+        units = tf.ragged.boolean_mask(units, first.with_flat_values(keep))
+        ids = self.generate(self.preprocessor.source_ids(units.flat_values), beam_width, max_length)
+        out = self.preprocessor.detokenize(ids)
+        return tf.strings.reduce_join(units.with_flat_values(out), axis=1, separator=" ")
+
+    def translate_strings(self, texts, beam_width=None, max_length=None):
+        """Raw strings [B] (placeholders as written: ``%s``, ``{name}``...) -> strings [B]."""
+        protected, originals = placeholders.protect(texts)
+        return placeholders.restore(self.translate_protected(protected, beam_width, max_length),
+                                    originals)
+
+    def _compiled(self, beam_width, max_length, raw=True):
+        """One cached tf.function per decoding setting (and per input form)."""
+        key = (beam_width, max_length, raw)
+        cache = self.__dict__.setdefault("_translate_fns", {})
+        if key not in cache:
+            fn = self.translate_strings if raw else self.translate_protected
+            cache[key] = tf.function(lambda x: fn(x, beam_width, max_length),
+                                     input_signature=[tf.TensorSpec([None], tf.string)])
+        return cache[key]
+
+    def translate(self, texts, beam_width=None, max_length=None):
+        """List of str -> list of str (one graph call for the batch)."""
+        beam_width, max_length = self._check_options(beam_width, max_length)
+        out = self._compiled(beam_width, max_length)(tf.constant(list(texts), tf.string))
+        return [s.decode("utf-8") for s in out.numpy()]
+
+    def serving_endpoints(self):
+        def serve(texts):
+            return {"translations": self.translate_strings(texts, self.config["beam_width"])}
+
+        return {"translate": (serve, [tf.TensorSpec([None], tf.string, name="texts")])}
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self, pairs, beam_width=None, max_length=None, batch_size=64):
+        """Translate corpus-form ``pairs`` and score them: sacrebleu BLEU and chrF, the
+        placeholder preservation rate (percent of sources with placeholders whose
+        translation holds exactly the same ``<phN>`` tokens, before any repair),
+        and the translations."""
+        beam_width, max_length = self._check_options(beam_width, max_length)
+        fn = self._compiled(beam_width, max_length, raw=False)
+        hyps = []
+        for start in range(0, len(pairs), batch_size):
+            batch = [p["source"] for p in pairs[start:start + batch_size]]
+            hyps += [s.decode("utf-8") for s in fn(tf.constant(batch)).numpy()]
+        refs = [[p["target"] for p in pairs]]
+        with_ph = [(p["source"], h) for p, h in zip(pairs, hyps) if _PLACEHOLDER_TOKEN.search(p["source"])]
+        kept = sum(collections.Counter(_PLACEHOLDER_TOKEN.findall(s))
+                   == collections.Counter(_PLACEHOLDER_TOKEN.findall(h)) for s, h in with_ph)
+        return {
+            "bleu": metrics.corpus_bleu(hyps, [[r] for r in refs[0]]),
+            "chrf": metrics.corpus_chrf(hyps, [[r] for r in refs[0]]),
+            "placeholder_preservation": 100.0 * kept / len(with_ph) if with_ph else None,
+            "placeholder_sentences": len(with_ph),
+            "examples": len(hyps),
+            "translations": hyps,
+        }
+
+
+class ExportedTranslator(ExportedModel):
+    """An exported translator, called like :meth:`TranslationTask.translate`."""
+
+    def translate(self, texts, beam_width=None, max_length=None):
+        self.refuse_options(beam_width=beam_width, max_length=max_length)
+        return self.strings("serving_default", "translations",
+                            texts=tf.constant(list(texts), tf.string))
+
+
+TranslationTask.exported_class = ExportedTranslator
