@@ -8,10 +8,12 @@ Example:
     ['...', '...', '...']
 """
 
-from pipelines.inputs import MAX_AUDIO_SECONDS, MAX_PIXELS, to_audio_batch, to_image_batch
+from pipelines.inputs import (MAX_AUDIO_SECONDS, MAX_PIXELS, MAX_TEXT_CHARS, join_lines,
+                              split_lines, to_audio_batch, to_image_batch, to_text_batch)
 from pipelines.models import MODELS
 
-__all__ = ["caption", "transcribe", "MAX_PIXELS", "MAX_AUDIO_SECONDS"]
+__all__ = ["caption", "transcribe", "translate", "MAX_PIXELS", "MAX_AUDIO_SECONDS",
+           "MAX_TEXT_CHARS"]
 
 
 def _check_positive(name, value):
@@ -66,4 +68,37 @@ def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return
     sources, was_list = to_audio_batch(audio, sampling_rate)
     results = MODELS.get("transcribe", model).transcribe_sources(
         sources, beam_width=beam_width, timestamps=return_timestamps == "word")
+    return results if was_list else results[0]
+
+
+def translate(text, *, model=None, beam_width=None, max_length=None):
+    """Translate English text to French: one str, or a list of str (list in, list out).
+
+    Placeholders (``%s``, ``%1$d``, ``{name}``, ``%(count)s``, ``$1`` ...) come out
+    exactly once each, as written. Each line is translated on its own and the layout
+    (line breaks, indentation, trailing spaces) is kept; a line too long for the model
+    is split into sentences. "" gives "".
+
+    Args:
+        text: a str (or UTF-8 bytes), or a list of them (run as one batch); at most
+            ``MAX_TEXT_CHARS`` characters each.
+        model: None for the bundled default, a preset name, a directory written by
+            ``Task.save`` or a SavedModel written by ``Task.export``.
+        beam_width: beam size (1 = greedy); default from the model's config.
+        max_length: most target tokens per sentence.
+
+    Example:
+        >>> pipelines.translate("Delete %s?")
+        'Supprimer %s ?'
+    """
+    _check_positive("beam_width", beam_width)
+    _check_positive("max_length", max_length)
+    texts, was_list = to_text_batch(text)
+    lines, plans = split_lines(texts)
+    unique = list(dict.fromkeys(lines))
+    translated = (MODELS.get("translate", model).translate(unique, beam_width=beam_width,
+                                                           max_length=max_length)
+                  if unique else [])
+    by_line = dict(zip(unique, translated))
+    results = join_lines(plans, [by_line[line] for line in lines])
     return results if was_list else results[0]

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+MAX_TEXT_CHARS = 20_000  # per text: longer ones are refused (split them yourself)
 MAX_PIXELS = 40_000_000  # 40 megapixels: larger inputs are rejected, never decoded
 _GRAPH_FORMATS = {"JPEG", "PNG", "GIF", "BMP"}  # what tf.io.decode_image reads
 
@@ -225,3 +226,54 @@ def to_audio_batch(audio, sampling_rate=None, argument="audio"):
             raise ValueError(f"{argument} is an empty list; pass at least one recording")
         return [to_audio_source(x, sampling_rate, f"{argument}[{i}]") for i, x in enumerate(audio)], True
     return [to_audio_source(audio, sampling_rate, argument)], False
+
+
+def to_text(item, what="text"):
+    """One text: a str, or UTF-8 bytes; anything else is a TypeError."""
+    if isinstance(item, (bytes, bytearray)):
+        try:
+            item = bytes(item).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{what} is not valid UTF-8: {err}") from None
+    if not isinstance(item, str):
+        raise TypeError(f"{what} has type {type(item).__name__}; expected a str (or UTF-8 bytes), "
+                        "or a list of them")
+    if len(item) > MAX_TEXT_CHARS:
+        raise ValueError(f"{what} has {len(item)} characters, above the limit of {MAX_TEXT_CHARS} "
+                         "(pipelines.inputs.MAX_TEXT_CHARS); split it into smaller texts")
+    return item
+
+
+def to_text_batch(text, argument="text"):
+    """Return (list of str, was_a_list)."""
+    if isinstance(text, (list, tuple)):
+        return [to_text(x, f"{argument}[{i}]") for i, x in enumerate(text)], True
+    return [to_text(text, argument)], False
+
+
+def split_lines(texts):
+    """Texts -> (the non-blank stripped lines to translate, a plan to rebuild each text).
+
+    Each line is translated on its own; its leading and trailing whitespace and the
+    line breaks are put back as they were, so layout survives translation.
+    """
+    lines, plans = [], []
+    for text in texts:
+        plan = []
+        for line in text.splitlines(keepends=True):
+            body = line.rstrip("\r\n")
+            core = body.strip()
+            if core:
+                start = body.index(core)
+                plan.append((body[:start], len(lines), body[start + len(core):], line[len(body):]))
+                lines.append(core)
+            else:
+                plan.append((line, None, "", ""))
+        plans.append(plan)
+    return lines, plans
+
+
+def join_lines(plans, translations):
+    """The inverse of :func:`split_lines` with each line replaced by its translation."""
+    return ["".join(lead + (translations[i] if i is not None else "") + trail + end
+                    for lead, i, trail, end in plan) for plan in plans]

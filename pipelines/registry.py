@@ -12,7 +12,8 @@ TASKS = {
                    "default": "emoji_scenes_transformer"},
     "speech": {"pipeline": "transcribe", "task": "tasks.speech.task:SpeechTask",
                "default": "speech_en_bigru"},
-    "translation": {},  # the built-in corpus so far (build-data)
+    "translation": {"pipeline": "translate", "task": "tasks.translation.task:TranslationTask",
+                    "default": "debian_en_fr_transformer"},
 }
 # pipeline verb -> (Task class path, default preset)
 REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.values() if spec}

@@ -5,6 +5,7 @@ with it): no keras_hub, no tensorflow_text, not this project. Prints JSON.
 
     python stock_tf_serving.py SAVEDMODEL IMAGE [IMAGE ...]      # a captioner
     python stock_tf_serving.py --speech SAVEDMODEL WAV [WAV ...]  # a recognizer
+    python stock_tf_serving.py --translation SAVEDMODEL TEXT [TEXT ...]  # a translator
 """
 
 import json
@@ -44,8 +45,22 @@ def speech(path, wavs):
     print(json.dumps(out))
 
 
+def translation(path, texts):
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    out = {"signatures": sorted(loaded.signatures.keys()),
+           "inputs": {k: [v.dtype.name, v.shape.as_list()]
+                      for k, v in serve.structured_input_signature[1].items()}}
+    out["batch"] = [s.decode() for s in serve(texts=tf.constant(texts))["translations"].numpy()]
+    out["one"] = [s.decode() for s in serve(texts=tf.constant(texts[:1]))["translations"].numpy()]
+    out["modules"] = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--speech":
         speech(sys.argv[2], sys.argv[3:])
+    elif sys.argv[1] == "--translation":
+        translation(sys.argv[2], sys.argv[3:])
     else:
         main(sys.argv[1], sys.argv[2:])

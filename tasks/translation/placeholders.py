@@ -27,8 +27,9 @@ from tasks.translation.cleaning import PLACEHOLDER
 
 TOKEN = r"<ph[0-9]+>"
 _TOKEN_RE = re.compile(r"<ph([0-9]+)>")
-# A sentence ends at . ! ? or … (with closing quotes/brackets) followed by a space.
-SENTENCE_END = r"[.!?…]+[\"'»”’)\]]*[ \t\n\r\f\v]+"
+# A sentence ends at . ! ? or … (then closing quotes/brackets, French-spaced or not)
+# followed by a space.
+SENTENCE_END = r"[.!?…]+(?: ?[\"'»”’)\]])*[ \t\n\r\f\v]+"
 _SENTENCE_RE = re.compile(f"({SENTENCE_END})")
 _MARK = "\x00"
 _ASCII_SPACE = " \t\n\v\f\r"  # what tf.strings.strip strips
@@ -79,8 +80,10 @@ def restore(texts, originals):
     position = tf.range(tf.shape(key, out_type=tf.int64)[0])
     first = tf.gather(tf.math.unsorted_segment_min(position, index, tf.shape(unique)[0]), index)
     keep = valid & (position == first)
-    original = tf.gather(originals.flat_values,
-                         tf.where(keep, tf.gather(originals.row_starts(), rows) + number, 0))
+    # A trailing "" makes the gather safe when the batch has no placeholders at all.
+    pool = tf.concat([originals.flat_values, [""]], 0)
+    original = tf.gather(pool, tf.where(keep, tf.gather(originals.row_starts(), rows) + number,
+                                        tf.size(pool, tf.int64) - 1))
     flat = tf.where(odd.flat_values, tf.where(keep, original, ""), flat)
     text = tf.strings.reduce_join(parts.with_flat_values(flat), axis=1)
     # Placeholders the model lost go at the end.

@@ -5,6 +5,9 @@ import os
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
 presets = {
+    # The bundled default: trained by tools/train_default_translator.py on the built-in corpus.
+    "debian_en_fr_transformer": {"path": os.path.join(WEIGHTS_DIR, "debian_en_fr_transformer"),
+                                 "description": "Transformer, English->French software strings"},
     # Architectures without weights, for training on your own data.
     "transformer": {"description": "Transformer encoder-decoder, 3+3 layers, width 256",
                     "config": {"architecture": "transformer",

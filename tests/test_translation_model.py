@@ -1,0 +1,120 @@
+"""Translation models and task on tiny networks: the cached step equals the full
+forward pass, beam 1 equals greedy, padding changes nothing, a tiny model memorises
+its pairs, and save/load/export keep every output."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tasks.core.task import Task
+from tasks.translation.data import make_training_dataset
+from tasks.translation.tokenizer import END_ID
+from translation_fixtures import overfit, tiny_translation_task
+
+
+@pytest.fixture(scope="module", params=["transformer", "rnn"])
+def untrained(request, tiny_pairs):
+    return tiny_translation_task(tiny_pairs, request.param)
+
+
+def _batch(task, pairs):
+    sources = tf.constant([p["source"] for p in pairs])
+    targets = tf.constant([p["target"] for p in pairs])
+    return task.preprocessor.training_batch(sources, targets)
+
+
+def test_cached_step_equals_full_forward(untrained, tiny_pairs):
+    x, _ = _batch(untrained, tiny_pairs[:4])
+    seq2seq = untrained.model.get_layer("seq2seq")
+    full = untrained.model(x).numpy()
+    state = seq2seq.decoding_state(x["source"])
+    steps = []
+    for t in range(12):
+        logits, state = seq2seq.step(x["target_in"][:, t], state, t)
+        steps.append(logits.numpy())
+    np.testing.assert_allclose(np.stack(steps, 1), full[:, :12], atol=2e-5)
+
+
+def test_source_padding_changes_no_logit(untrained, tiny_pairs):
+    x, _ = _batch(untrained, tiny_pairs[:4])
+    trimmed = {"source": x["source"][:, :50], "target_in": x["target_in"]}
+    np.testing.assert_allclose(untrained.model(trimmed).numpy(), untrained.model(x).numpy(), atol=2e-5)
+
+
+def test_label_padding_changes_no_loss(untrained, tiny_pairs):
+    x, y = _batch(untrained, tiny_pairs[:4])
+    loss = untrained.loss()
+    n = int(tf.reduce_max(tf.reduce_sum(tf.cast(y != 0, tf.int32), axis=1)))
+    assert n < y.shape[1]
+    short = loss(y[:, :n], untrained.model({"source": x["source"], "target_in": x["target_in"][:, :n]}))
+    longer = loss(y, untrained.model(x))
+    np.testing.assert_allclose(float(short), float(longer), rtol=1e-5)
+
+
+def test_beam_one_equals_greedy(untrained, tiny_pairs):
+    source = untrained.preprocessor.source_ids(tf.constant([p["source"] for p in tiny_pairs]))
+    greedy = untrained.generate(source, beam_width=1, max_length=20).numpy()
+    beam = untrained.generate(source, beam_width=1, max_length=20).numpy()
+    np.testing.assert_array_equal(greedy, beam)
+    from tasks.core import decoding
+    seq2seq = untrained.model.get_layer("seq2seq")
+    ids, _ = decoding.beam_search(seq2seq.step, seq2seq.decoding_state(source[:, :60]), 2, END_ID,
+                                  20, beam_width=1)
+    np.testing.assert_array_equal(ids.numpy(), greedy)
+
+
+def test_training_batches_are_framed_like_the_preprocessor(untrained, tiny_pairs):
+    ds = make_training_dataset(tiny_pairs, untrained.preprocessor, batch_size=8)
+    rows = [(x["source"][i], x["target_in"][i], y[i]) for x, y in ds for i in range(y.shape[0])]
+    assert len(rows) == len(tiny_pairs)  # bucketed by length, none lost
+    ref_x, ref_y = _batch(untrained, tiny_pairs)
+    unpad = lambda t: [v for v in t.numpy().tolist() if v]  # noqa: E731
+    expected = sorted((unpad(ref_x["source"][i]), unpad(ref_x["target_in"][i]), unpad(ref_y[i]))
+                      for i in range(len(tiny_pairs)))
+    assert sorted((unpad(a), unpad(b), unpad(c)) for a, b, c in rows) == expected
+
+
+def test_too_long_pairs_are_dropped(untrained, tiny_pairs):
+    task = tiny_translation_task(tiny_pairs, source_length=24, target_length=24)
+    ds = make_training_dataset(tiny_pairs, task.preprocessor, batch_size=8)
+    kept = sum(int(x["source"].shape[0]) for x, _ in ds)
+    assert 0 < kept < len(tiny_pairs)
+
+
+def test_tiny_transformer_memorises_its_pairs(overfit_translation_task, tiny_pairs):
+    result = overfit_translation_task.evaluate(tiny_pairs, beam_width=1)
+    assert result["translations"] == [p["target"] for p in tiny_pairs]
+    assert result["bleu"] > 99 and result["placeholder_preservation"] == 100.0
+    assert result["placeholder_sentences"] == 3
+    beam = overfit_translation_task.evaluate(tiny_pairs, beam_width=3)["translations"]
+    assert beam == result["translations"]
+
+
+def test_tiny_rnn_learns_its_pairs(tiny_pairs):
+    pairs = tiny_pairs[3:]  # the five short ones: the RNN learns them in a few seconds
+    task = overfit(tiny_translation_task(pairs, "rnn"), pairs, steps=200, learning_rate=1e-2)
+    assert task.evaluate(pairs, beam_width=1)["chrf"] > 90
+
+
+def test_long_text_is_split_into_sentences(overfit_translation_task, tiny_pairs):
+    a, b = tiny_pairs[3], tiny_pairs[4]  # two short labels, translated alone
+    task = overfit_translation_task
+    alone = task.translate([a["source"], b["source"]], beam_width=1)
+    long_text = " ".join([a["source"] + "."] + [b["source"] + "."] * 20)
+    n = len(task.preprocessor.tokenizer.encode_py(long_text))
+    assert n > task.config["source_length"]
+    out = task.translate([long_text], beam_width=1)[0]
+    assert out.count(alone[1].rstrip(".")) >= 15  # each sentence went through the model
+
+
+def test_save_load_and_export_keep_outputs(overfit_translation_task, saved_translation_dir,
+                                           exported_translation_dir):
+    from tasks.translation.task import ExportedTranslator
+
+    texts = ["Delete %s from {dir}?", "Base line", "", "List of operators"]
+    expected = overfit_translation_task.translate(texts)
+    assert Task.load(saved_translation_dir).translate(texts) == expected
+    exported = ExportedTranslator(exported_translation_dir)
+    assert exported.translate(texts) == expected
+    assert exported.translate(texts[1:2]) == expected[1:2]
+    assert expected[2] == ""

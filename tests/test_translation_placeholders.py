@@ -1,0 +1,62 @@
+"""Placeholder protection/restoration and sentence splitting: graph == Python, and the
+'every placeholder exactly once' guarantee."""
+
+import collections
+
+import pytest
+import tensorflow as tf
+
+from tasks.translation.cleaning import PLACEHOLDER
+from tasks.translation.placeholders import (protect, protect_py, restore, restore_py,
+                                            split_sentences, split_sentences_py)
+
+RAW = ["Delete %s from {folder}?", "%d files, %d dirs", "no placeholders", "",
+       "%1$s and %2$s", "Copy %(count)s of $1 to ${dest}", "%-10s|%5.2f|%lu"]
+
+
+def _strings(t):
+    return [s.decode("utf-8") for s in t.numpy()]
+
+
+def test_protect_numbers_placeholders_in_order():
+    protected, originals = protect(tf.constant(RAW))
+    assert _strings(protected)[:2] == ["Delete <ph0> from <ph1>?", "<ph0> files, <ph1> dirs"]
+    assert originals.to_list()[5] == [b"%(count)s", b"$1", b"${dest}"]
+    assert [(t, o) for t, o in zip(_strings(protected), originals.to_list())] == [
+        (p, [x.encode() for x in o]) for p, o in map(protect_py, RAW)]
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("Supprimer <ph0> de <ph1> ?", "Supprimer %s de {folder} ?"),     # as is
+    ("Supprimer <ph1> <ph0> <ph1> ?", "Supprimer {folder} %s ?"),      # repeat dropped
+    ("Supprimer <ph0> <ph7> ?", "Supprimer %s ? {folder}"),            # invented dropped, lost appended
+    ("Supprimer", "Supprimer %s {folder}"),                            # all lost
+])
+def test_restore_puts_every_placeholder_back_exactly_once(output, expected):
+    _, originals = protect(tf.constant([RAW[0]]))
+    assert _strings(restore(tf.constant([output]), originals)) == [expected]
+    assert restore_py(output, ["%s", "{folder}"]) == expected
+
+
+def test_graph_equals_python_on_the_heldout_split(heldout_pairs):
+    # The corpus holds <phN>; put real placeholders of several kinds back in.
+    kinds = ["%s", "{name}", "%1$d", "%(count)s", "$1"]
+    sources = [s.replace("<ph0>", kinds[i % 5]).replace("<ph1>", kinds[(i + 1) % 5])
+               for i, s in enumerate(p["source"] for p in heldout_pairs)]
+    protected, originals = protect(tf.constant(sources))
+    assert _strings(protected) == [protect_py(s)[0] for s in sources]
+    targets = [p["target"] for p in heldout_pairs]
+    restored = _strings(restore(tf.constant(targets), originals))
+    assert restored == [restore_py(t, protect_py(s)[1]) for t, s in zip(targets, sources)]
+    for s, r in zip(sources, restored):
+        assert collections.Counter(PLACEHOLDER.findall(s)) == collections.Counter(
+            m for m in PLACEHOLDER.findall(r) if m in protect_py(s)[1])
+    sentences = split_sentences(tf.constant(targets)).to_list()
+    assert [[x.decode() for x in row] for row in sentences] == [split_sentences_py(t) for t in targets]
+
+
+def test_split_sentences_keeps_end_marks():
+    text = "First one. Second! Third? « Quoted. » Last"
+    assert split_sentences_py(text) == ["First one.", "Second!", "Third?", "« Quoted. »", "Last"]
+    assert [s.decode() for s in split_sentences(tf.constant([text])).to_list()[0]] == \
+        split_sentences_py(text)
