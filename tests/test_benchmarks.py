@@ -28,3 +28,31 @@ def test_speech_benchmark_quick_prints_all_figures():
                 "tf_data_utterances_per_s", "rtf_5s_greedy", "rtf_5s_beam8", "batch_audio_seconds_per_s"):
         assert result[key] > 0, key
     assert result["long_audio"]["audio_seconds"] >= 30 and result["long_audio"]["peak_rss_mb"] > 0
+
+
+def test_translation_benchmark_quick_prints_all_figures():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "translation.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout[r.stdout.index("{"):])
+    for key in ("train_tokens_per_s_jit_on", "train_tokens_per_s_jit_off", "tf_data_pairs_per_s",
+                "batch64_sentences_per_s_beam4", "batch64_sentences_per_s_beam1"):
+        assert result[key] > 0, key
+    assert 0 < result["latency_ms_beam4"]["p50"] <= result["latency_ms_beam4"]["p95"]
+
+
+def test_apertium_peer_reads_one_line_per_sentence(monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import translation as bench
+
+    calls = []
+
+    def fake_run(cmd, input, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout=input.upper())
+
+    monkeypatch.setattr(bench.shutil, "which", lambda name: "/usr/bin/apertium")
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    assert bench.apertium(["open file", "two\nlines"]) == ["OPEN FILE", "TWO LINES"]
+    assert [c[-1] for c in calls] == ["eng-spa", "es-fr"]

@@ -1,0 +1,178 @@
+"""Translation benchmark: training and translation speed, and Apertium side by side.
+Prints one JSON object.
+
+    python benchmarks/translation.py --data data/translation_fr \
+        --output benchmarks/results/translation_speed.json --peer
+    python benchmarks/translation.py --quick     # seconds, on the committed fixtures; the tests
+
+Measures training tokens/s (target tokens, the default architecture on length-bucketed
+batches) with XLA on and off, the tf.data pipeline alone, translation sentences/s for
+a batch of 64 and single-sentence latency p50/p95 (beam 4 and greedy), and, with
+``--peer``, BLEU, chrF and sentences/s of Apertium (Debian ``apertium`` with
+``apertium-eng-spa`` and ``apertium-fr-es``, English -> Spanish -> French) next to ours
+on the same held-out sentences. Uses the bundled default model when present, or
+``--model``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+HELDOUT = os.path.join(ROOT, "tests", "fixtures", "translation_heldout")
+TINY_TRAIN = os.path.join(ROOT, "tests", "fixtures", "debian_en_fr_tiny")
+TINY = {"architecture": "transformer", "source_length": 64, "target_length": 64,
+        "options": {"hidden_dim": 32, "encoder_layers": 1, "decoder_layers": 1, "num_heads": 2,
+                    "intermediate_dim": 64}}
+
+
+def _load_task(quick, model, train_pairs):
+    from tasks.core.task import Task
+    from tasks.translation.task import TranslationTask
+
+    if model:
+        return (Task.load(model) if os.path.isfile(os.path.join(model, "task.json"))
+                else TranslationTask.from_preset(model)), model
+    path = TranslationTask.presets["debian_en_fr_transformer"]["path"]
+    if not quick and os.path.exists(os.path.join(path, "task.json")):
+        return Task.load(path), "debian_en_fr_transformer"
+    return TranslationTask.from_pairs(train_pairs, 300, **TINY), "tiny (untrained)"
+
+
+def _train_speed(task, pairs, jit, steps, batch_size):
+    """Target tokens/s through ``fit`` on bucketed batches padded to bucket boundaries
+    (a handful of shapes, so XLA compiles once per bucket, in the warm-up). Tokens per
+    step are the mean real (unpadded) target tokens of ``steps`` batches."""
+    import tensorflow as tf
+
+    from tasks.translation.data import make_training_dataset
+    from tasks.translation.task import TranslationTask
+
+    task = TranslationTask(task.config)
+    ds = make_training_dataset(pairs, task.preprocessor, batch_size, training=True, repeat=True,
+                               fixed_shapes=True)
+    task.compile(total_steps=10 * steps, jit_compile=jit)
+    task.model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)  # trace and compile
+    counted = sum(int(tf.math.count_nonzero(y)) for _, y in ds.take(steps))
+    start = time.perf_counter()
+    task.model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    return counted / (time.perf_counter() - start)
+
+
+def _pipeline_speed(task, pairs, batches, batch_size):
+    from tasks.translation.data import make_training_dataset
+
+    ds = make_training_dataset(pairs, task.preprocessor, batch_size, training=True, repeat=True)
+    it = iter(ds)
+    for _ in range(batches):  # the first pass tokenises and caches
+        next(it)
+    start, count = time.perf_counter(), 0
+    for _ in range(batches):
+        count += int(next(it)[1].shape[0])
+    return count / (time.perf_counter() - start)
+
+
+def _latency_ms(task, sentences, beam, repeats):
+    task.translate(sentences[:1], beam_width=beam)  # warm
+    times = []
+    for s in sentences[:repeats]:
+        start = time.perf_counter()
+        task.translate([s], beam_width=beam)
+        times.append(1000 * (time.perf_counter() - start))
+    return {"p50": round(float(np.percentile(times, 50)), 1),
+            "p95": round(float(np.percentile(times, 95)), 1)}
+
+
+def _batch_speed(task, sentences, beam, batch_size=64):
+    task.translate(sentences[:batch_size], beam_width=beam)  # warm
+    start = time.perf_counter()
+    for i in range(0, len(sentences), batch_size):
+        task.translate(sentences[i:i + batch_size], beam_width=beam)
+    return len(sentences) / (time.perf_counter() - start)
+
+
+def apertium(sentences):
+    """English -> Spanish -> French with Apertium; one output line per input line."""
+    if not shutil.which("apertium"):
+        raise RuntimeError("apertium is not installed: apt-get install apertium apertium-eng-spa "
+                           "apertium-fr-es")
+    text = "\n".join(s.replace("\n", " ") for s in sentences) + "\n"
+    spanish = subprocess.run(["apertium", "-u", "eng-spa"], input=text, capture_output=True,
+                             text=True, check=True).stdout
+    french = subprocess.run(["apertium", "-u", "es-fr"], input=spanish, capture_output=True,
+                            text=True, check=True).stdout
+    lines = french.rstrip("\n").split("\n")
+    if len(lines) != len(sentences):
+        raise RuntimeError(f"apertium returned {len(lines)} lines for {len(sentences)}")
+    return lines
+
+
+def _peer(task, pairs):
+    from tasks.core import metrics
+
+    sources = [p["source"] for p in pairs]
+    refs = [[p["target"] for p in pairs]]
+    start = time.perf_counter()
+    theirs = apertium(sources)
+    their_time = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = task.evaluate(pairs, beam_width=4)["translations"]
+    our_time = time.perf_counter() - start
+    score = lambda hyps: {  # noqa: E731
+        "bleu": round(metrics.corpus_bleu(hyps, [[r] for r in refs[0]]), 2),
+        "chrf": round(metrics.corpus_chrf(hyps, [[r] for r in refs[0]]), 2)}
+    return {"sentences": len(pairs),
+            "apertium": {**score(theirs), "sentences_per_s": round(len(pairs) / their_time, 1)},
+            "ours_beam4": {**score(ours), "sentences_per_s": round(len(pairs) / our_time, 1)}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join(ROOT, "data", "translation_fr"))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--peer", action="store_true", help="Apertium side by side")
+    parser.add_argument("--limit", type=int, default=None, help="held-out pairs for --peer")
+    parser.add_argument("--model", default=None, help="a saved task dir or preset")
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    from tasks.translation.recipe import read_split
+
+    quick = args.quick or not os.path.isdir(args.data)
+    train = read_split(TINY_TRAIN if quick else args.data, "train")
+    test = read_split(HELDOUT, "test")
+    task, model_name = _load_task(quick, args.model, train)
+    steps, batch = (2, 4) if quick else (20, 64)
+    result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, TF {tf.__version__}",
+              "model": model_name, "parameters": task.model.count_params()}
+    result["train_tokens_per_s_jit_off"] = round(_train_speed(task, train, False, steps, batch), 1)
+    result["train_tokens_per_s_jit_on"] = round(_train_speed(task, train, True, steps, batch), 1)
+    result["tf_data_pairs_per_s"] = round(_pipeline_speed(task, train, 2 if quick else 50, batch), 1)
+    sentences = [p["source"] for p in test[: 8 if quick else 512]]
+    for beam in (4, 1):
+        result[f"batch64_sentences_per_s_beam{beam}"] = round(_batch_speed(task, sentences, beam), 1)
+        result[f"latency_ms_beam{beam}"] = _latency_ms(task, sentences, beam, 4 if quick else 100)
+    if args.peer:
+        result["peer"] = _peer(task, test[: 8 if quick else args.limit])
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

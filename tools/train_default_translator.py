@@ -1,0 +1,81 @@
+"""Train the bundled default translator on the built-in English->French corpus.
+
+    python tools/train_default_translator.py                  # build the corpus if needed, train, score
+    python tools/train_default_translator.py --evaluate-only  # score the model at --output
+
+Resumable: re-running continues from ``<work-dir>/checkpoints`` (the vocabulary is kept
+in ``<work-dir>/vocabulary.json``) and adds the time of each run to
+``<work-dir>/train_seconds.json``. Writes the model to
+``tasks/translation/weights/debian_en_fr_transformer`` and the measured quality on the
+held-out packages to ``benchmarks/results/translation_default.json``.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tasks.core.task import Task  # noqa: E402
+from tasks.translation.corpus import build_corpus  # noqa: E402
+from tasks.translation.presets import WEIGHTS_DIR  # noqa: E402
+from tasks.translation.recipe import evaluate_split, train  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.path.join(ROOT, "data", "translation_fr"))
+    parser.add_argument("--work-dir", default=os.path.join(ROOT, "runs", "default_translation"))
+    parser.add_argument("--output", default=os.path.join(WEIGHTS_DIR, "debian_en_fr_transformer"))
+    parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
+                                                          "translation_default.json"))
+    parser.add_argument("--preset", default="transformer")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--steps-per-epoch", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--vocabulary-size", type=int, default=8000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="score only N test pairs")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="skip training; score the model already at --output")
+    args = parser.parse_args(argv)
+
+    if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
+        build_corpus(args.data_dir)
+    timing_path = os.path.join(args.work_dir, "train_seconds.json")
+    if args.evaluate_only:
+        task = Task.load(args.output)
+    else:
+        task = train(args.data_dir, args.work_dir, preset=args.preset, epochs=args.epochs,
+                     steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                     learning_rate=args.learning_rate, vocabulary_size=args.vocabulary_size,
+                     seed=args.seed, verbose=2)
+        runs = json.load(open(timing_path)) if os.path.exists(timing_path) else []
+        runs.append(round(task.training_seconds, 1))
+        with open(timing_path, "w") as f:
+            json.dump(runs, f)
+        task.save(args.output)
+    runs = json.load(open(timing_path)) if os.path.exists(timing_path) else []
+    results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
+               "parameters": task.model.count_params(),
+               "config": {"preset": args.preset, "epochs": args.epochs,
+                          "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
+                          "learning_rate": args.learning_rate,
+                          "vocabulary_size": args.vocabulary_size}}
+    for beam in (1, 4):
+        r = evaluate_split(task, args.data_dir, "test", beam_width=beam, limit=args.limit)
+        results[f"test_beam{beam}"] = {k: (round(v, 2) if isinstance(v, float) else v)
+                                       for k, v in r.items() if k != "translations"}
+        print(f"test beam {beam}", results[f"test_beam{beam}"], flush=True)
+    os.makedirs(os.path.dirname(args.results), exist_ok=True)
+    with open(args.results, "w") as f:
+        json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
