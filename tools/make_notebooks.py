@@ -26,6 +26,7 @@ import keras
 
 from tasks.captioning.benchmark import build_benchmark
 from tasks.captioning.data import make_dataset, read_coco_captions
+from tasks.captioning.recipe import train as train_captioner
 from tasks.captioning.task import CaptioningTask
 
 SCALE = os.environ.get("PIPELINES_NOTEBOOK_SCALE", "full")
@@ -43,18 +44,14 @@ for ax, ex in zip(axes.flat, train[:4] + test[:4]):
     ax.imshow(plt.imread(ex["image"])); ax.set_title(ex["captions"][0], fontsize=8); ax.axis("off")
 plt.tight_layout(); plt.show()"""),
     new_markdown_cell("## 2. Train\nAdamW with warm-up + cosine decay, through Keras `fit`."),
-    new_code_cell("""config = {"decoder": "transformer"}
-if SMALL:
-    config.update(image_size=48, encoder_widths=[8, 16, 24],
-                  decoder_options={"hidden_dim": 32, "num_layers": 1, "num_heads": 2, "intermediate_dim": 64})
-task = CaptioningTask.from_examples(train, **config)
-train_ds = make_dataset(train, task.preprocessor, BATCH, training=True, repeat=True)
-val_ds = make_dataset(val, task.preprocessor, BATCH, training=True, shuffle_buffer=0)
-task.compile(learning_rate=2e-3, total_steps=EPOCHS * STEPS_PER_EPOCH)
-start = time.time()
-history = task.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH,
-                   checkpoint_dir=os.path.join(WORK, "ckpt"), verbose=2)
-print(f"trained in {time.time() - start:.0f}s")
+    new_code_cell("""small = dict(image_size=48, encoder_widths=[8, 16, 24],
+             decoder_options={"hidden_dim": 32, "num_layers": 1, "num_heads": 2, "intermediate_dim": 64})
+# The recipe the CLI and the default-model script use: vocabulary, tf.data, AdamW with
+# warm-up + cosine, checkpoints (re-running resumes), and the saved task.
+task = train_captioner(root, os.path.join(WORK, "run"), "transformer_small", EPOCHS, STEPS_PER_EPOCH, BATCH,
+                       learning_rate=2e-3, verbose=2, **(small if SMALL else {}))
+print(f"trained in {task.training_seconds:.0f}s")
+history = task.model.history
 plt.plot(history.history["loss"], label="train"); plt.plot(history.history["val_loss"], label="val")
 plt.xlabel("epoch"); plt.ylabel("loss"); plt.legend(); plt.show()"""),
     new_markdown_cell("## 3. Evaluate on the held-out split"),

@@ -20,8 +20,8 @@ import keras  # noqa: E402
 
 from tasks.captioning.benchmark import build_benchmark  # noqa: E402
 from tasks.captioning.data import make_dataset, read_coco_captions  # noqa: E402
-from tasks.captioning.presets import WEIGHTS_DIR, presets  # noqa: E402
-from tasks.captioning.task import CaptioningTask  # noqa: E402
+from tasks.captioning.presets import WEIGHTS_DIR  # noqa: E402
+from tasks.captioning.recipe import train as train_recipe  # noqa: E402
 from tasks.core.task import Task  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,20 +55,14 @@ def main(argv=None):
     if args.evaluate_only:
         task = Task.load(args.output)
     else:
-        task = CaptioningTask.from_examples(train, **presets["transformer_small"]["config"])
-        train_ds = make_dataset(train, task.preprocessor, args.batch_size, training=True,
-                                seed=args.seed, repeat=True)
-        val_ds = make_dataset(val, task.preprocessor, args.batch_size, training=True,
-                              shuffle_buffer=0)
-        task.compile(learning_rate=args.learning_rate,
-                     total_steps=args.epochs * args.steps_per_epoch)
-        t0 = time.time()
-        task.fit(train_ds, validation_data=val_ds, epochs=args.epochs,
-                 steps_per_epoch=args.steps_per_epoch,
-                 checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), checkpoint_every=250,
-                 log_dir=os.path.join(args.work_dir, "logs"), verbose=2)
+        # The shared recipe (CLI and notebook use it too); checkpoints, logs and the
+        # saved task go to the work dir, then the task is copied to the bundled place.
+        task = train_recipe(root, args.work_dir, "transformer_small", args.epochs,
+                            args.steps_per_epoch, args.batch_size, args.learning_rate,
+                            os.path.join(args.work_dir, "checkpoints"), seed=args.seed,
+                            verbose=2, checkpoint_every=250)
         with open(timing_path, "w") as f:
-            json.dump({"train_seconds": round(time.time() - t0, 1)}, f)
+            json.dump({"train_seconds": round(task.training_seconds, 1)}, f)
         task.save(args.output)
     train_seconds = None
     if os.path.exists(timing_path):

@@ -5,6 +5,7 @@ Example:
 """
 
 import os
+import time
 
 import keras
 
@@ -14,8 +15,13 @@ from tasks.captioning.task import CaptioningTask
 
 def train(data_dir, output, preset="transformer_small", epochs=10, steps_per_epoch=1000,
           batch_size=64, learning_rate=2e-3, checkpoint_dir=None, train_split="train",
-          val_split="val", seed=0, jit_compile="auto", verbose="auto"):
-    """Train (or resume) a captioner on COCO-format data and save it to ``output``."""
+          val_split="val", seed=0, jit_compile="auto", verbose="auto", checkpoint_every=500,
+          **overrides):
+    """Train (or resume) a captioner on COCO-format data and save it to ``output``.
+
+    ``overrides`` change the preset's config (e.g. ``image_size``); the run's Keras
+    history is ``task.model.history`` and its wall time ``task.training_seconds``.
+    """
     keras.utils.set_random_seed(seed)
     train_examples = read_coco_captions(data_dir, train_split)
     val_path = os.path.join(data_dir, "annotations", f"captions_{val_split}.json")
@@ -23,14 +29,18 @@ def train(data_dir, output, preset="transformer_small", epochs=10, steps_per_epo
     if preset not in CaptioningTask.presets or "config" not in CaptioningTask.presets[preset]:
         raise ValueError(f"preset={preset!r} is not an architecture preset; choose from "
                          f"{sorted(k for k, v in CaptioningTask.presets.items() if 'config' in v)}")
-    task = CaptioningTask.from_examples(train_examples, **CaptioningTask.presets[preset]["config"])
+    task = CaptioningTask.from_examples(train_examples,
+                                        **{**CaptioningTask.presets[preset]["config"], **overrides})
     train_ds = make_dataset(train_examples, task.preprocessor, batch_size, training=True, seed=seed,
                             repeat=True)
     val_ds = val and make_dataset(val, task.preprocessor, batch_size, training=True, shuffle_buffer=0)
     task.compile(learning_rate=learning_rate, total_steps=epochs * steps_per_epoch,
                  jit_compile=jit_compile)
+    start = time.time()
     task.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
              checkpoint_dir=checkpoint_dir or os.path.join(output, "checkpoints"),
-             log_dir=os.path.join(output, "logs"), verbose=verbose)
+             checkpoint_every=checkpoint_every, log_dir=os.path.join(output, "logs"),
+             verbose=verbose)
+    task.training_seconds = time.time() - start
     task.save(output)
     return task
