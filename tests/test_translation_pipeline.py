@@ -192,3 +192,48 @@ def test_translate_po_verb_in_place(saved_translation_dir, tmp_path, capsys):
     assert main(["translate-po", str(path), "--model", saved_translation_dir]) == 0
     assert json.loads(capsys.readouterr().out)["filled"] == 3
     assert polib.pofile(str(path)).percent_translated() > 0
+
+
+def test_eight_threads_give_the_sequential_results_and_load_once(saved_translation_dir, tiny_pairs,
+                                                                 monkeypatch):
+    import threading
+
+    from pipelines.models import MODELS, ModelCache
+
+    texts = [p["source"].replace("<ph0>", "%s").replace("<ph1>", "{x}") for p in tiny_pairs]
+    sequential = [pipelines.translate(t, model=saved_translation_dir, beam_width=2) for t in texts]
+    loads = []
+    original = ModelCache._load
+    monkeypatch.setattr(ModelCache, "_load", staticmethod(
+        lambda *a: loads.append(a) or original(*a)))
+    monkeypatch.setattr(MODELS, "_models", {})
+    results = [None] * len(texts)
+
+    def work(i):
+        results[i] = pipelines.translate(texts[i], model=saved_translation_dir, beam_width=2)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(texts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert results == sequential and len(loads) == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_unicode_gives_a_string_or_a_named_error(overfit_translation_task, seed):
+    """A small seeded fuzz: any Unicode (controls, surrogates escaped, emoji, RTL,
+    combining marks, placeholders-lookalikes) gives a string back, never another error."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = ([chr(c) for c in range(0, 0x250)] + list("«»’…–—%{}$<>\u200b\u202e\u0301\ufeff")
+                + ["😀", "🇫🇷", "日", "ش", "<ph0>", "%s", "%(", "{", "$1", "\r\n", "\t"])
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(16)]
+    out = pipelines.translate(texts, model=overfit_translation_task, beam_width=1, max_length=16)
+    assert len(out) == len(texts) and all(isinstance(o, str) for o in out)
+    for text, result in zip(texts, out):
+        from tasks.translation.placeholders import protect_py
+
+        for ph in set(protect_py(text.strip())[1]):
+            assert result.count(ph) >= 1, (text, result)

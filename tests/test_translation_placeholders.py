@@ -60,3 +60,11 @@ def test_split_sentences_keeps_end_marks():
     assert split_sentences_py(text) == ["First one.", "Second!", "Third?", "« Quoted. »", "Last"]
     assert [s.decode() for s in split_sentences(tf.constant([text])).to_list()[0]] == \
         split_sentences_py(text)
+
+
+def test_literal_tokens_and_nul_cannot_confuse_protection():
+    text = "keep <ph0> and $1\x00 here"
+    protected, originals = protect(tf.constant([text]))
+    assert _strings(protected) == ["keep <ph0> and <ph1> here"] == [protect_py(text)[0]]
+    assert originals.to_list() == [[b"<ph0>", b"$1"]]
+    assert _strings(restore(tf.constant(["garder <ph1> et <ph0>"]), originals)) == ["garder $1 et <ph0>"]

@@ -27,6 +27,10 @@ from tasks.translation.cleaning import PLACEHOLDER
 
 TOKEN = r"<ph[0-9]+>"
 _TOKEN_RE = re.compile(r"<ph([0-9]+)>")
+# What protect() takes out of a raw text: real placeholders, and text that already looks
+# like our own tokens (so a literal "<ph0>" cannot be confused with one and comes back as is).
+PROTECTED = f"{PLACEHOLDER.pattern}|{TOKEN}"
+_PROTECTED_RE = re.compile(PROTECTED)
 # A sentence ends at . ! ? or … (then closing quotes/brackets, French-spaced or not)
 # followed by a space.
 SENTENCE_END = r"[.!?…]+(?: ?[\"'»”’)\]])*[ \t\n\r\f\v]+"
@@ -36,7 +40,12 @@ _ASCII_SPACE = " \t\n\v\f\r"  # what tf.strings.strip strips
 
 
 def _split_marked(texts, pattern):
-    """Strings [B] -> ragged parts [B, (2k+1)]: text, match, text, match, ..., text."""
+    """Strings [B] -> ragged parts [B, (2k+1)]: text, match, text, match, ..., text.
+
+    NUL is the separator, so it is dropped from the text first (the tokenizer drops
+    control characters anyway).
+    """
+    texts = tf.strings.regex_replace(texts, _MARK, "")
     marked = tf.strings.regex_replace(texts, f"({pattern})", f"{_MARK}\\1{_MARK}")
     return tf.strings.split(marked, _MARK)
 
@@ -48,7 +57,7 @@ def _odd(parts):
 def protect(texts):
     """Strings [B] -> (texts with ``<phN>`` tokens [B], original placeholders [B, (P)])."""
     texts = tf.convert_to_tensor(texts, tf.string)
-    parts = _split_marked(texts, PLACEHOLDER.pattern)
+    parts = _split_marked(texts, PROTECTED)
     odd = _odd(parts)
     number = tf.ragged.range(parts.row_lengths()) // 2
     tokens = tf.strings.join(["<ph", tf.strings.as_string(number.flat_values), ">"])
@@ -128,7 +137,7 @@ def protect_py(text):
         originals.append(match.group(0))
         return f"<ph{len(originals) - 1}>"
 
-    return PLACEHOLDER.sub(token, text), originals
+    return _PROTECTED_RE.sub(token, text.replace(_MARK, "")), originals
 
 
 def restore_py(text, originals):
@@ -141,12 +150,12 @@ def restore_py(text, originals):
             return originals[n]
         return ""
 
-    text = re.sub("  +", " ", _TOKEN_RE.sub(token, text)).strip(_ASCII_SPACE)
+    text = re.sub("  +", " ", _TOKEN_RE.sub(token, text.replace(_MARK, ""))).strip(_ASCII_SPACE)
     tail = "".join(" " + p for i, p in enumerate(originals) if i not in used)
     return (text + tail).strip(_ASCII_SPACE)
 
 
 def split_sentences_py(text):
-    parts = _SENTENCE_RE.split(text) + [""]
+    parts = _SENTENCE_RE.split(text.replace(_MARK, "")) + [""]
     sentences = [(parts[i] + parts[i + 1]).strip(_ASCII_SPACE) for i in range(0, len(parts) - 1, 2)]
     return [s for s in sentences if s]
