@@ -143,6 +143,8 @@ def main(argv=None):
     parser.add_argument("--peer", action="store_true", help="Apertium side by side")
     parser.add_argument("--limit", type=int, default=None, help="held-out pairs for --peer")
     parser.add_argument("--model", default=None, help="a saved task dir or preset")
+    parser.add_argument("--skip-speed", action="store_true",
+                        help="only the --peer comparison (e.g. while the machine is busy)")
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
 
@@ -157,13 +159,14 @@ def main(argv=None):
     steps, batch = (2, 4) if quick else (20, 64)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, TF {tf.__version__}",
               "model": model_name, "parameters": task.model.count_params()}
-    result["train_tokens_per_s_jit_off"] = round(_train_speed(task, train, False, steps, batch), 1)
-    result["train_tokens_per_s_jit_on"] = round(_train_speed(task, train, True, steps, batch), 1)
-    result["tf_data_pairs_per_s"] = round(_pipeline_speed(task, train, 2 if quick else 50, batch), 1)
-    sentences = [p["source"] for p in test[: 8 if quick else 512]]
-    for beam in (4, 1):
-        result[f"batch64_sentences_per_s_beam{beam}"] = round(_batch_speed(task, sentences, beam), 1)
-        result[f"latency_ms_beam{beam}"] = _latency_ms(task, sentences, beam, 4 if quick else 100)
+    if not args.skip_speed:
+        result["train_tokens_per_s_jit_off"] = round(_train_speed(task, train, False, steps, batch), 1)
+        result["train_tokens_per_s_jit_on"] = round(_train_speed(task, train, True, steps, batch), 1)
+        result["tf_data_pairs_per_s"] = round(_pipeline_speed(task, train, 2 if quick else 50, batch), 1)
+        sentences = [p["source"] for p in test[: 8 if quick else 512]]
+        for beam in (4, 1):
+            result[f"batch64_sentences_per_s_beam{beam}"] = round(_batch_speed(task, sentences, beam), 1)
+            result[f"latency_ms_beam{beam}"] = _latency_ms(task, sentences, beam, 4 if quick else 100)
     if args.peer:
         result["peer"] = _peer(task, test[: 8 if quick else args.limit])
     text = json.dumps(result, indent=1)
