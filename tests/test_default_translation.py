@@ -1,6 +1,6 @@
 """The bundled default translator: quality on a fixed held-out sample, placeholders, speed.
 
-The sample is the first 200 pairs of the held-out packages (``tests/fixtures/
+The sample is the first 100 pairs of the held-out packages (``tests/fixtures/
 translation_heldout``, made by ``tools/make_translation_heldout.py``). Thresholds are the
 measured figures minus a margin.
 """
@@ -16,9 +16,10 @@ from tasks.translation.presets import presets
 from tasks.translation.recipe import read_split
 
 HELDOUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "translation_heldout")
-SAMPLE = 200
-# measured on the sample with beam 4: BLEU, chrF, placeholder preservation (percent)
-MEASURED = {"bleu": None, "chrf": None, "placeholder_preservation": None}
+SAMPLE = 100
+# measured on the sample with beam 4: BLEU, chrF, placeholder preservation (percent of
+# the 48 sources with placeholders)
+MEASURED = {"bleu": 25.46, "chrf": 39.48, "placeholder_preservation": 87.5}
 MARGIN = {"bleu": 3.0, "chrf": 3.0, "placeholder_preservation": 5.0}
 
 
