@@ -100,3 +100,48 @@ def test_state_is_carried_per_beam():
 def test_bad_beam_width():
     with pytest.raises(ValueError, match="beam_width"):
         beam_search(table_step(TRAP), initial_state(), START, END, 4, beam_width=0)
+
+
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_limits_stop_each_row_at_its_own_length(beam_width):
+    limits = tf.constant([2, 5])
+    if beam_width == 1:
+        out = greedy_search(table_step(TRAP), initial_state(), START, END, 5, limits=limits)
+    else:
+        # without the end token in reach (alpha 0 keeps the 4-4-4 path best), only the
+        # limit can stop a row
+        table = TRAP.copy()
+        table[START] = [0, 0, 0, 0, 1.0, 0]
+        table[4] = [0, 0, 0, 0, 1.0, 0]
+        out, _ = beam_search(table_step(table), initial_state(), START, END, 5, beam_width=3,
+                             alpha=0.0, limits=limits)
+    assert out.numpy().tolist() == [[4, 4, PAD, PAD, PAD], [4, 4, 4, 4, 4]]
+
+
+@pytest.mark.parametrize("beam_width", [1, 2])
+def test_state_axes_that_start_empty_may_grow(beam_width):
+    def step(tokens, state, index):
+        history = tf.concat([state["history"], tokens[:, None]], axis=1)  # [rows, t + 1]
+        # the end token once the history (start token included) holds three tokens
+        logits = tf.where(tf.shape(history)[1] >= 3, tf.one_hot(END, V), tf.one_hot(4, V)) * 9.0
+        return tf.broadcast_to(logits, [tf.shape(tokens)[0], V]), {"history": history}
+
+    state = {"history": tf.zeros([2, 0], tf.int32)}
+    out = (greedy_search(step, state, START, END, 6) if beam_width == 1
+           else beam_search(step, state, START, END, 6, beam_width=beam_width)[0])
+    assert out.numpy().tolist() == [[4, 4, END, PAD, PAD, PAD]] * 2
+
+
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_context_is_shared_by_the_beams_of_each_example(beam_width):
+    context = {"token": tf.constant([4, 5])}  # per example, never repeated per beam
+
+    def step(tokens, state, index, context):
+        rows = tf.shape(tokens)[0]
+        example = tf.range(rows) // (rows // tf.shape(context["token"])[0])
+        wanted = tf.where(index == 0, tf.gather(context["token"], example), END)
+        return tf.one_hot(wanted, V) * 9.0, state
+
+    out = (greedy_search(step, {}, START, END, 4, context=context) if beam_width == 1
+           else beam_search(step, {}, START, END, 4, beam_width=beam_width, context=context)[0])
+    assert out.numpy().tolist() == [[4, END, PAD, PAD], [5, END, PAD, PAD]]

@@ -27,10 +27,10 @@ def test_cached_step_equals_full_forward(untrained, tiny_pairs):
     x, _ = _batch(untrained, tiny_pairs[:4])
     seq2seq = untrained.model.get_layer("seq2seq")
     full = untrained.model(x).numpy()
-    state = seq2seq.decoding_state(x["source"])
+    state, context = seq2seq.decoding_state(x["source"])
     steps = []
     for t in range(12):
-        logits, state = seq2seq.step(x["target_in"][:, t], state, t)
+        logits, state = seq2seq.step(x["target_in"][:, t], state, t, context)
         steps.append(logits.numpy())
     np.testing.assert_allclose(np.stack(steps, 1), full[:, :12], atol=2e-5)
 
@@ -53,14 +53,24 @@ def test_label_padding_changes_no_loss(untrained, tiny_pairs):
 
 def test_beam_one_equals_greedy(untrained, tiny_pairs):
     source = untrained.preprocessor.source_ids(tf.constant([p["source"] for p in tiny_pairs]))
-    greedy = untrained.generate(source, beam_width=1, max_length=20).numpy()
-    beam = untrained.generate(source, beam_width=1, max_length=20).numpy()
-    np.testing.assert_array_equal(greedy, beam)
     from tasks.core import decoding
     seq2seq = untrained.model.get_layer("seq2seq")
-    ids, _ = decoding.beam_search(seq2seq.step, seq2seq.decoding_state(source[:, :60]), 2, END_ID,
-                                  20, beam_width=1)
-    np.testing.assert_array_equal(ids.numpy(), greedy)
+    state, context = seq2seq.decoding_state(source[:, :60])
+    greedy = decoding.greedy_search(seq2seq.step, state, 2, END_ID, 20, context=context)
+    ids, _ = decoding.beam_search(seq2seq.step, state, 2, END_ID, 20, beam_width=1, context=context)
+    np.testing.assert_array_equal(ids.numpy(), greedy.numpy())
+
+
+def test_beams_of_a_batch_decode_like_each_example_alone(overfit_translation_task, tiny_pairs):
+    # Beams share each example's cross-attention context: a wrong row -> example mapping
+    # would mix sources.
+    task = overfit_translation_task
+    source = task.preprocessor.source_ids(tf.constant([p["source"] for p in tiny_pairs[:5]]))
+    generate = tf.function(lambda ids: task.generate(ids, beam_width=3),
+                           input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    together = generate(source).numpy()
+    alone = np.concatenate([generate(source[i:i + 1]).numpy() for i in range(5)])
+    np.testing.assert_array_equal(together, alone)
 
 
 def test_training_batches_are_framed_like_the_preprocessor(untrained, tiny_pairs):

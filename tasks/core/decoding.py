@@ -1,16 +1,27 @@
 """Greedy and beam search over a cached, incremental step function.
 
 One implementation for every sequence task. A model supplies
-``step_fn(token_ids [batch], state, index) -> (logits [batch, vocab], state)`` where
-``state`` is any nest of tensors whose first axis is the batch (e.g. attention
-key/value caches and the encoder output). Each step feeds exactly one new token,
-so decoding costs O(length) decoder steps, never a re-run over the whole prefix.
-Both searches are ``tf.while_loop``s: they trace into a ``tf.function``, compile
-with XLA and export into a SavedModel.
+``step_fn(token_ids [rows], state, index[, context]) -> (logits [rows, vocab], state)``:
+
+- ``state`` is any nest of tensors whose first axis is the row (e.g. self-attention
+  key/value caches). Beam search repeats it over the beams once and reorders it
+  after every step, so keep it small. An axis whose initial size is 0 may grow
+  (e.g. a cache that gains one position per step); every other axis keeps its shape.
+- ``context`` (optional) is a nest of per-example tensors (encoder output, its
+  cross-attention keys and values, masks) that the search neither repeats nor
+  reorders. With ``beam_width`` beams the step sees ``batch * beam_width`` rows in
+  example-major order, so row ``r`` belongs to example ``r // beam_width``; reshape
+  queries to ``[batch, beams, ...]`` to attend over it.
+
+Each step feeds exactly one new token, so decoding costs O(length) decoder steps,
+never a re-run over the whole prefix. Both searches are ``tf.while_loop``s that stop
+when every row has finished: they trace into a ``tf.function``, compile with XLA and
+export into a SavedModel. ``limits`` caps the length of each example separately (e.g.
+a multiple of its source length), so one runaway row does not keep a batch busy.
 
 Example:
     >>> tokens = greedy_search(step_fn, state, start_id=2, end_id=3, max_length=16)
-    >>> tokens, scores = beam_search(step_fn, state, 2, 3, 16, beam_width=4)
+    >>> tokens, scores = beam_search(step_fn, state, 2, 3, 16, beam_width=4, context=memory)
 """
 
 import tensorflow as tf
@@ -18,8 +29,11 @@ import tensorflow as tf
 NEG_INF = -1e9
 
 
-def _batch_size(state):
-    return tf.shape(tf.nest.flatten(state)[0])[0]
+def _batch_size(state, context):
+    first = tf.nest.flatten(state) or tf.nest.flatten(context)
+    if not first:
+        raise ValueError("state and context are both empty: nothing gives the batch size")
+    return tf.shape(first[0])[0]
 
 
 def _write_column(buffer, index, values):
@@ -28,38 +42,65 @@ def _write_column(buffer, index, values):
     return buffer * (1 - one_hot) + values[..., None] * one_hot
 
 
-def _keep_shapes(body):
-    """Give loop outputs the static shapes of the loop inputs (tf.while_loop demands it)."""
-
-    def wrapped(*loop_vars):
-        outputs = body(*loop_vars)
-        return tf.nest.map_structure(lambda out, inp: tf.ensure_shape(out, inp.shape), outputs,
-                                     loop_vars)
-
-    return wrapped
+def _invariant(tensor):
+    """The loop shape of a state tensor: batch and initially empty axes may change."""
+    shape = tensor.shape
+    if shape.rank is None:
+        return tf.TensorShape(None)
+    return tf.TensorShape([None if i == 0 or d == 0 else d for i, d in enumerate(shape.as_list())])
 
 
-def greedy_search(step_fn, state, start_id, end_id, max_length, pad_id=0):
-    """Arg-max decoding. Returns int32 ``[batch, max_length]`` (no start token)."""
-    batch = _batch_size(state)
+def _loop(cond, body, loop_vars, max_length):
+    """tf.while_loop whose outputs keep the inputs' shapes, state axes allowed to grow."""
+    invariants = tuple(tf.nest.map_structure(_invariant, v) if i == 2 else
+                       tf.nest.map_structure(lambda x: x.shape, v)
+                       for i, v in enumerate(loop_vars))
+
+    def wrapped(*args):
+        outputs = body(*args)
+        return tf.nest.map_structure(tf.ensure_shape, outputs, invariants)
+
+    return tf.while_loop(cond, wrapped, loop_vars, shape_invariants=invariants,
+                         maximum_iterations=max_length)
+
+
+def _limits(limits, batch, max_length):
+    if limits is None:
+        return tf.fill([batch], tf.constant(max_length, tf.int32))
+    return tf.minimum(tf.cast(limits, tf.int32), max_length)
+
+
+def _call(step_fn, tokens, state, index, context):
+    if context is None:
+        return step_fn(tokens, state, index)
+    return step_fn(tokens, state, index, context)
+
+
+def greedy_search(step_fn, state, start_id, end_id, max_length, pad_id=0, context=None,
+                  limits=None):
+    """Arg-max decoding. Returns int32 ``[batch, max_length]`` (no start token).
+
+    ``limits`` (int ``[batch]``, optional): at most that many tokens for each example.
+    """
+    batch = _batch_size(state, context)
+    limits = _limits(limits, batch, max_length)
     tokens = tf.fill([batch], tf.constant(start_id, tf.int32))
     output = tf.fill([batch, max_length], tf.constant(pad_id, tf.int32))
-    finished = tf.zeros([batch], tf.bool)
+    finished = limits <= 0
 
     def cond(t, tokens, state, output, finished):
         return (t < max_length) & ~tf.reduce_all(finished)
 
     def body(t, tokens, state, output, finished):
-        logits, state = step_fn(tokens, state, t)
+        logits, state = _call(step_fn, tokens, state, t, context)
         next_tokens = tf.argmax(logits, axis=-1, output_type=tf.int32)
         next_tokens = tf.where(finished, pad_id, next_tokens)
         output = _write_column(output, t, next_tokens)
-        return t + 1, next_tokens, state, output, finished | (next_tokens == end_id)
+        finished = finished | (next_tokens == end_id) | (t + 1 >= limits)
+        return t + 1, next_tokens, state, output, finished
 
-    _, _, _, output, _ = tf.while_loop(
-        cond, _keep_shapes(body), (tf.constant(0), tokens, state, output, finished),
-        maximum_iterations=max_length,
-    )
+    _, _, _, output, _ = _loop(cond, body, (tf.constant(0), tokens, state, output, finished),
+                               max_length)
     return output
 
 
@@ -68,7 +109,8 @@ def length_penalty(lengths, alpha):
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
 
 
-def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alpha=0.6, pad_id=0):
+def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alpha=0.6, pad_id=0,
+                context=None, limits=None):
     """Beam search with GNMT length penalty ``alpha``.
 
     Returns ``(tokens int32 [batch, max_length], scores float32 [batch])`` for the best
@@ -77,19 +119,22 @@ def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alph
     if beam_width < 1:
         raise ValueError(f"beam_width must be >= 1, got {beam_width}")
     k = beam_width
-    batch = _batch_size(state)
+    batch = _batch_size(state, context)
+    limits = _limits(limits, batch, max_length)
     state = tf.nest.map_structure(lambda x: tf.repeat(x, k, axis=0), state)
     log_probs = tf.tile(tf.constant([[0.0] + [NEG_INF] * (k - 1)]), [batch, 1])
     sequences = tf.fill([batch, k, max_length], tf.constant(pad_id, tf.int32))
     lengths = tf.zeros([batch, k], tf.int32)
-    finished = tf.zeros([batch, k], tf.bool)
+    finished = tf.tile((limits <= 0)[:, None], [1, k])
     tokens = tf.fill([batch * k], tf.constant(start_id, tf.int32))
+    # Rows of one example move together; this offsets beam indices to rows.
+    row_offset = tf.range(batch)[:, None] * k
 
     def cond(t, tokens, state, log_probs, sequences, lengths, finished):
         return (t < max_length) & ~tf.reduce_all(finished)
 
     def body(t, tokens, state, log_probs, sequences, lengths, finished):
-        logits, state = step_fn(tokens, state, t)
+        logits, state = _call(step_fn, tokens, state, t, context)
         vocab = tf.shape(logits)[-1]
         step_lp = tf.reshape(tf.nn.log_softmax(tf.cast(logits, tf.float32)), [batch, k, vocab])
         # A finished beam may only emit padding, at no cost, so it keeps its score.
@@ -104,15 +149,15 @@ def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alph
         sequences = tf.gather(sequences, beam_index, batch_dims=1)
         sequences = _write_column(sequences, t, token_index)
         lengths = tf.gather(new_lengths, beam_index, batch_dims=1)
-        finished = tf.gather(finished, beam_index, batch_dims=1) | (token_index == end_id)
-        rows = tf.reshape(beam_index + tf.range(batch)[:, None] * k, [-1])
-        state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
+        finished = (tf.gather(finished, beam_index, batch_dims=1) | (token_index == end_id)
+                    | (t + 1 >= limits)[:, None])
+        if k > 1:  # with one beam the order never changes
+            rows = tf.reshape(beam_index + row_offset, [-1])
+            state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
         return t + 1, tf.reshape(token_index, [-1]), state, log_probs, sequences, lengths, finished
 
     loop_vars = (tf.constant(0), tokens, state, log_probs, sequences, lengths, finished)
-    _, _, _, log_probs, sequences, lengths, _ = tf.while_loop(
-        cond, _keep_shapes(body), loop_vars, maximum_iterations=max_length
-    )
+    _, _, _, log_probs, sequences, lengths, _ = _loop(cond, body, loop_vars, max_length)
     scores = log_probs / length_penalty(lengths, alpha)
     best = tf.argmax(scores, axis=-1, output_type=tf.int32)
     return tf.gather(sequences, best, batch_dims=1), tf.gather(scores, best, batch_dims=1)

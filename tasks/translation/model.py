@@ -3,10 +3,10 @@
 The training graph is a Keras functional model
 ``{"source": int [B, S], "target_in": int [B, T]} -> logits [B, T, V]`` around one
 ``seq2seq`` layer. Both layers expose the same decoding interface:
-``encode(source) -> (memory, mask)``, ``decoding_state(source)`` and
-``step(tokens, state, index) -> (logits, state)``, the cached one-token step that
-``tasks.core.decoding`` drives, so training and decoding share every weight and every
-line of the forward pass. Source, target and output share one embedding matrix
+``encode(source) -> (memory, mask)``, ``decoding_state(source) -> (state, context)`` and
+``step(tokens, state, index, context) -> (logits, state)``, the cached one-token step that
+``tasks.core.decoding`` drives; training and decoding share every weight, and tests
+hold the step equal to the forward pass. Source, target and output share one embedding matrix
 (a joint vocabulary), which saves a third of the parameters of a small model.
 
 Example:
@@ -110,40 +110,64 @@ class TransformerSeq2Seq(layers.Layer):
         return self.hidden_dim // self.num_heads
 
     def decoding_state(self, source):
-        """Source ids [B, S] -> the state :meth:`step` starts from: empty self-attention
-        caches, and cross-attention caches filled with the memory's keys and values."""
+        """Source ids [B, S] -> ``(state, context)`` for :meth:`step` and
+        ``tasks.core.decoding``.
+
+        ``state`` holds each block's self-attention keys and values, ``[B, t, heads,
+        head_dim]``, starting empty and growing by one position per step, so a step
+        costs what the prefix needs, not the full target length. ``context`` holds
+        the source mask and each block's cross-attention keys and values, computed
+        once here and shared by all beams of an example (never repeated or reordered).
+        """
         memory, mask = self.encode(source)
         batch = ops.shape(memory)[0]
-        heads, head_dim = self.num_heads, self._head_dim()
-        self_cache = ops.zeros((batch, 2, self.target_length, heads, head_dim), memory.dtype)
-        cross_empty = ops.zeros((batch, 2, ops.shape(memory)[1], heads, head_dim), memory.dtype)
-        dummy = ops.zeros((batch, 1, self.hidden_dim), memory.dtype)
-        state = {"memory": memory, "mask": mask}
+        empty = ops.zeros((batch, 0, self.num_heads, self._head_dim()), memory.dtype)
+        state, context = {}, {"mask": mask}
         for i, block in enumerate(self.decoder_blocks):
-            # One call with cross_attention_cache_update_index=0 computes the memory's
-            # keys and values once; every later step reuses them.
-            _, _, cross = block(dummy, memory, encoder_padding_mask=mask,
-                                self_attention_cache=self_cache,
-                                self_attention_cache_update_index=0,
-                                cross_attention_cache=cross_empty,
-                                cross_attention_cache_update_index=0)
-            state[f"self_cache{i}"] = self_cache
-            state[f"cross_cache{i}"] = cross
-        return state
+            attention = block._cross_attention_layer
+            context[f"cross_key{i}"] = attention._key_dense(memory)
+            context[f"cross_value{i}"] = attention._value_dense(memory)
+            state[f"self_key{i}"] = empty
+            state[f"self_value{i}"] = empty
+        return state, context
 
-    def step(self, tokens, state, index):
-        """Feed one token per sequence at position ``index``; returns (logits, state)."""
+    def step(self, tokens, state, index, context):
+        """Feed one token per row at position ``index``; returns (logits, state).
+
+        Rows are examples times beams in example-major order (``tasks.core.decoding``).
+        The same arithmetic as the keras-hub blocks' forward pass in inference mode
+        (a test holds them equal), written for one query position: appending to the
+        caches instead of rewriting fixed-size ones, and attending over the shared
+        per-example cross-attention keys instead of per-beam copies.
+        """
         x = self._embed(tokens[:, None], self.target_positions, start_index=index)
-        new_state = {"memory": state["memory"], "mask": state["mask"]}
+        rows = ops.shape(x)[0]
+        batch = ops.shape(context["mask"])[0]
+        scale = ops.cast(1.0 / math.sqrt(self._head_dim()), x.dtype)
+        cross_mask = context["mask"][:, None, None, :]  # [B, 1 (beam), 1 (head), S]
+        new_state = {}
         for i, block in enumerate(self.decoder_blocks):
-            x, self_cache, cross = block(
-                x, state["memory"], encoder_padding_mask=state["mask"],
-                self_attention_cache=state[f"self_cache{i}"],
-                self_attention_cache_update_index=index,
-                cross_attention_cache=state[f"cross_cache{i}"],
-                cross_attention_cache_update_index=None)
-            new_state[f"self_cache{i}"] = self_cache
-            new_state[f"cross_cache{i}"] = cross
+            attention = block._self_attention_layer
+            h = block._self_attention_layer_norm(x)
+            query = attention._query_dense(h)[:, 0] * scale  # [R, heads, head_dim]
+            keys = ops.concatenate([state[f"self_key{i}"], attention._key_dense(h)], axis=1)
+            values = ops.concatenate([state[f"self_value{i}"], attention._value_dense(h)], axis=1)
+            weights = ops.softmax(ops.einsum("rhd,rthd->rht", query, keys), axis=-1)
+            x = x + attention._output_dense(ops.einsum("rht,rthd->rhd", weights, values)[:, None])
+            new_state[f"self_key{i}"], new_state[f"self_value{i}"] = keys, values
+
+            attention = block._cross_attention_layer
+            query = attention._query_dense(block._cross_attention_layer_norm(x)) * scale
+            query = ops.reshape(query, (batch, rows // batch, self.num_heads, self._head_dim()))
+            scores = ops.cast(ops.einsum("bkhd,bshd->bkhs", query, context[f"cross_key{i}"]),
+                              "float32")  # float32 so the mask value cannot overflow
+            weights = ops.cast(ops.softmax(ops.where(cross_mask, scores, -1e9), axis=-1), x.dtype)
+            attended = ops.einsum("bkhs,bshd->bkhd", weights, context[f"cross_value{i}"])
+            x = x + attention._output_dense(ops.reshape(attended, (rows, 1, self.num_heads,
+                                                                    self._head_dim())))
+
+            h = block._feedforward_layer_norm(x)
+            x = x + block._feedforward_output_dense(block._feedforward_intermediate_dense(h))
         return self._logits(x)[:, 0], new_state
 
     def cross_attention(self, source, target_in):
@@ -262,21 +286,25 @@ class RecurrentSeq2Seq(layers.Layer):
         return self._logits(self._attend(out[0], memory, mask), training)
 
     def decoding_state(self, source):
-        """Source ids [B, S] -> the state :meth:`step` starts from."""
+        """Source ids [B, S] -> ``(state, context)``: the decoder's recurrent state, and
+        the encoder output with its mask, shared by all beams of an example."""
         memory, mask, states = self._encode_states(source)
-        return {"memory": memory, "mask": mask, **{f"h{i}": s for i, s in enumerate(states)}}
+        return {f"h{i}": s for i, s in enumerate(states)}, {"memory": memory, "mask": mask}
 
-    def step(self, tokens, state, index):
+    def step(self, tokens, state, index, context):
+        """One token per row (examples times beams, example-major) -> (logits, state)."""
         del index  # the recurrent state carries the position
         count = 2 if self.cell == "lstm" else 1
         states = [state[f"h{i}"] for i in range(count)]
         out, new_states = self.decoder_rnn.cell(self._embed(tokens),
                                                 states if count > 1 else states[0])
         new_states = new_states if isinstance(new_states, (list, tuple)) else [new_states]
-        x = self._attend(out[:, None], state["memory"], state["mask"])
-        new_state = {"memory": state["memory"], "mask": state["mask"],
-                     **{f"h{i}": s for i, s in enumerate(new_states)}}
-        return self._logits(x)[:, 0], new_state
+        # The beams of an example attend like the time steps of one sequence.
+        batch, rows = ops.shape(context["memory"])[0], ops.shape(out)[0]
+        x = self._attend(ops.reshape(out, (batch, rows // batch, self.hidden_dim)),
+                         context["memory"], context["mask"])
+        logits = self._logits(ops.reshape(x, (rows, self.hidden_dim)))
+        return logits, {f"h{i}": s for i, s in enumerate(new_states)}
 
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,

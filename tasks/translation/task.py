@@ -43,6 +43,10 @@ class TranslationTask(Task):
         "options": {},
         "beam_width": 4,
         "length_penalty": 0.6,
+        # Output length cap per example: ratio * source pieces + extra (EN->FR pieces
+        # are 1.2x the source at the median, 2.5x at the 99th percentile).
+        "output_length_ratio": 2.0,
+        "output_length_extra": 10,
         "dtype_policy": "float32",
         "strategy": None,
     }
@@ -79,18 +83,27 @@ class TranslationTask(Task):
         return beam_width, max_length
 
     def generate(self, source_ids, beam_width=None, max_length=None):
-        """Encoder ids [B, source_length] -> output ids [B, max_length] (graph-safe)."""
+        """Encoder ids [B, source_length] -> output ids [B, max_length] (graph-safe).
+
+        Each example stops after ``output_length_ratio * source pieces +
+        output_length_extra`` tokens at most (and ``max_length``), so a row that never
+        emits the end token cannot keep the whole batch decoding.
+        """
         beam_width, max_length = self._check_options(beam_width, max_length)
+        lengths = tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1)
         # Decode over the batch's longest source, not the full frame: short inputs are
         # the common case and the encoder and cross-attention cost grows with length.
-        longest = tf.reduce_max(tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1))
-        source_ids = source_ids[:, : tf.maximum(longest, 1)]
+        source_ids = source_ids[:, : tf.maximum(tf.reduce_max(lengths), 1)]
+        limits = tf.cast(tf.math.ceil(self.config["output_length_ratio"]
+                                      * tf.cast(lengths, tf.float32)), tf.int32)
+        limits = limits + self.config["output_length_extra"]
         seq2seq = self.model.get_layer("seq2seq")
-        state = seq2seq.decoding_state(source_ids)
+        state, context = seq2seq.decoding_state(source_ids)
         if beam_width == 1:
-            return decoding.greedy_search(seq2seq.step, state, START_ID, END_ID, max_length)
+            return decoding.greedy_search(seq2seq.step, state, START_ID, END_ID, max_length,
+                                          context=context, limits=limits)
         ids, _ = decoding.beam_search(seq2seq.step, state, START_ID, END_ID, max_length, beam_width,
-                                      self.config["length_penalty"])
+                                      self.config["length_penalty"], context=context, limits=limits)
         return ids
 
     def translate_protected(self, texts, beam_width=None, max_length=None):
@@ -130,11 +143,10 @@ class TranslationTask(Task):
                                      input_signature=[tf.TensorSpec([None], tf.string)])
         return cache[key]
 
-    def translate(self, texts, beam_width=None, max_length=None):
-        """List of str -> list of str (one graph call for the batch)."""
+    def translate(self, texts, beam_width=None, max_length=None, batch_size=64):
+        """List of str -> list of str, in graph calls of at most ``batch_size`` texts."""
         beam_width, max_length = self._check_options(beam_width, max_length)
-        out = self._compiled(beam_width, max_length)(tf.constant(list(texts), tf.string))
-        return [s.decode("utf-8") for s in out.numpy()]
+        return _by_length(self._compiled(beam_width, max_length), list(texts), batch_size)
 
     def serving_endpoints(self):
         def serve(texts):
@@ -149,11 +161,8 @@ class TranslationTask(Task):
         translation holds exactly the same ``<phN>`` tokens, before any repair),
         and the translations."""
         beam_width, max_length = self._check_options(beam_width, max_length)
-        fn = self._compiled(beam_width, max_length, raw=False)
-        hyps = []
-        for start in range(0, len(pairs), batch_size):
-            batch = [p["source"] for p in pairs[start:start + batch_size]]
-            hyps += [s.decode("utf-8") for s in fn(tf.constant(batch)).numpy()]
+        hyps = _by_length(self._compiled(beam_width, max_length, raw=False),
+                          [p["source"] for p in pairs], batch_size)
         refs = [[p["target"] for p in pairs]]
         with_ph = [(p["source"], h) for p, h in zip(pairs, hyps) if _PLACEHOLDER_TOKEN.search(p["source"])]
         kept = sum(collections.Counter(_PLACEHOLDER_TOKEN.findall(s))
@@ -166,6 +175,24 @@ class TranslationTask(Task):
             "examples": len(hyps),
             "translations": hyps,
         }
+
+
+def _by_length(fn, texts, batch_size):
+    """``fn`` (strings [B] -> strings [B]) over ``texts`` in batches of similar length.
+
+    A batch decodes until its longest member ends, so sorting by length first keeps
+    short texts out of long texts' batches (several times faster on mixed input).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = [None] * len(texts)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        results = fn(tf.constant([texts[i] for i in chunk], tf.string)).numpy()
+        for i, text in zip(chunk, results):
+            out[i] = text.decode("utf-8")
+    return out
 
 
 class ExportedTranslator(ExportedModel):
