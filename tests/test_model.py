@@ -26,10 +26,10 @@ def test_cached_step_matches_full_forward(decoder):
     tokens = tf.constant(np.random.default_rng(0).integers(4, 20, (3, 9)), tf.int32)
     full = model({"images": images, "tokens": tokens}).numpy()
     dec, enc = model.get_layer("decoder"), model.get_layer("image_encoder")
-    state = dec.initial_state(enc(images))
+    state, context = dec.initial_state(enc(images))
     steps = []
     for t in range(9):
-        logits, state = dec.step(tokens[:, t], state, t)
+        logits, state = dec.step(tokens[:, t], state, t, context)
         steps.append(logits.numpy())
     np.testing.assert_allclose(np.stack(steps, 1), full, atol=1e-4)
 
@@ -115,7 +115,8 @@ def test_beam_one_equals_greedy_on_the_model(trained_task, image_bytes):
     dec = trained_task.model.get_layer("decoder")
     grid = trained_task.model.get_layer("image_encoder")(
         trained_task.preprocessor.image_preprocessor(tf.constant(image_bytes)))
-    beam1, _ = decoding.beam_search(dec.step, dec.initial_state(grid), START_ID, END_ID, 15, 1, 0.6)
+    state, context = dec.initial_state(grid)
+    beam1, _ = decoding.beam_search(dec.step, state, START_ID, END_ID, 15, 1, 0.6, context=context)
     np.testing.assert_array_equal(greedy, beam1)
 
 

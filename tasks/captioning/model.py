@@ -3,9 +3,10 @@
 The training graph is a Keras functional model
 ``{"images": float [B, S, S, 3] in 0..1, "tokens": int [B, L]} -> logits [B, L, V]``
 built from an ``image_encoder`` (CNN -> feature grid) and a ``decoder`` layer. Each
-decoder also exposes ``initial_state(grid)`` and ``step(tokens, state, index)``, the
-cached one-token step that ``tasks.core.decoding`` drives at inference time, so
-training and decoding share every weight and every line of the forward pass.
+decoder also exposes ``initial_state(grid) -> (state, context)`` and
+``step(tokens, state, index, context)``, the cached one-token step that
+``tasks.core.decoding`` drives at inference time; training and decoding share every
+weight, and a test holds the step equal to the forward pass.
 
 Example:
     >>> model = build_captioning_model(vocabulary_size=40, sequence_length=16)
@@ -18,6 +19,8 @@ import os
 import keras
 import keras_hub
 from keras import layers, ops
+
+from tasks.core import transformer_step
 
 
 def small_cnn(image_size, widths=(32, 64, 128, 192), name="image_encoder"):
@@ -145,40 +148,27 @@ class TransformerCaptionDecoder(layers.Layer):
         return self.hidden_dim // self.num_heads
 
     def initial_state(self, grid):
-        """Decoding state: memory plus empty self-attention and filled cross-attention caches."""
+        """``(state, context)`` for :meth:`step` and ``tasks.core.decoding``: per-row
+        self-attention keys and values that start empty and grow, and per-image
+        cross-attention keys and values, computed once and shared by all beams."""
         memory = self.encode_memory(grid)
         batch = ops.shape(memory)[0]
-        self_cache = ops.zeros(
-            (batch, 2, self.sequence_length, self.num_heads, self._head_dim()), dtype=memory.dtype
-        )
-        cross_empty = ops.zeros(
-            (batch, 2, ops.shape(memory)[1], self.num_heads, self._head_dim()), dtype=memory.dtype
-        )
-        dummy = ops.zeros((batch, 1, self.hidden_dim), dtype=memory.dtype)
-        state = {"memory": memory}
+        state, context = {}, {}
         for i, block in enumerate(self.blocks):
-            # One call with cross_attention_cache_update_index=0 fills the cross cache
-            # (the memory's keys/values); later steps reuse it without recomputing.
-            _, _, cross = block(
-                dummy, memory, self_attention_cache=self_cache, self_attention_cache_update_index=0,
-                cross_attention_cache=cross_empty, cross_attention_cache_update_index=0,
-            )
-            state[f"self_cache{i}"] = self_cache
-            state[f"cross_cache{i}"] = cross
-        return state
+            context[f"cross{i}"] = transformer_step.cross_attention_context(block, memory)
+            state[f"self{i}"] = transformer_step.empty_self_attention(block, batch, memory.dtype)
+        return state, context
 
-    def step(self, tokens, state, index):
-        """Feed one token per sequence at position ``index``; returns (logits, state)."""
+    def step(self, tokens, state, index, context):
+        """Feed one token per row at position ``index``; returns (logits, state).
+
+        Rows are images times beams in image-major order (``tasks.core.decoding``).
+        """
         x = self.embedding(tokens[:, None], start_index=index)
-        new_state = {"memory": state["memory"]}
+        new_state = {}
         for i, block in enumerate(self.blocks):
-            x, self_cache, cross = block(
-                x, state["memory"], self_attention_cache=state[f"self_cache{i}"],
-                self_attention_cache_update_index=index,
-                cross_attention_cache=state[f"cross_cache{i}"], cross_attention_cache_update_index=None,
-            )
-            new_state[f"self_cache{i}"] = self_cache
-            new_state[f"cross_cache{i}"] = cross
+            x, new_state[f"self{i}"] = transformer_step.decoder_block_step(
+                block, x, state[f"self{i}"], context[f"cross{i}"])
         return self.head(self.final_norm(x))[:, 0], new_state
 
     def cross_attention_maps(self, tokens, grid):
@@ -266,10 +256,11 @@ class RecurrentCaptionDecoder(layers.Layer):
         return self.head(self.drop(x, training=training))
 
     def initial_state(self, grid):
-        return {f"h{i}": s for i, s in enumerate(self._initial_rnn_state(grid))}
+        """``(state, context)``: the recurrent state from the pooled image; no context."""
+        return {f"h{i}": s for i, s in enumerate(self._initial_rnn_state(grid))}, {}
 
-    def step(self, tokens, state, index):
-        del index  # a recurrent cell carries its own position
+    def step(self, tokens, state, index, context=None):
+        del index, context  # a recurrent cell carries its own position; the image is in it
         states = [state[f"h{i}"] for i in range(len(self.state_projections))]
         x = self.embedding(tokens)
         out, new_states = self.rnn.cell(x, states if len(states) > 1 else states[0])

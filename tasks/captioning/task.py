@@ -73,11 +73,12 @@ class CaptioningTask(Task):
             raise ValueError(f"beam_width must be >= 1, got {beam_width}")
         decoder = self.model.get_layer("decoder")
         grid = self.model.get_layer("image_encoder")(pixels, training=False)
-        state = decoder.initial_state(grid)
+        state, context = decoder.initial_state(grid)
         if beam_width == 1:
-            return decoding.greedy_search(decoder.step, state, START_ID, END_ID, max_length)
+            return decoding.greedy_search(decoder.step, state, START_ID, END_ID, max_length,
+                                          context=context)
         ids, _ = decoding.beam_search(decoder.step, state, START_ID, END_ID, max_length, beam_width,
-                                      self.config["length_penalty"])
+                                      self.config["length_penalty"], context=context)
         return ids
 
     def captions_from_pixels(self, pixels, beam_width=None, max_length=None):

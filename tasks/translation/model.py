@@ -21,6 +21,7 @@ import keras
 import keras_hub
 from keras import layers, ops
 
+from tasks.core import transformer_step
 from tasks.translation.tokenizer import PAD_ID
 
 
@@ -111,63 +112,27 @@ class TransformerSeq2Seq(layers.Layer):
 
     def decoding_state(self, source):
         """Source ids [B, S] -> ``(state, context)`` for :meth:`step` and
-        ``tasks.core.decoding``.
-
-        ``state`` holds each block's self-attention keys and values, ``[B, t, heads,
-        head_dim]``, starting empty and growing by one position per step, so a step
-        costs what the prefix needs, not the full target length. ``context`` holds
-        the source mask and each block's cross-attention keys and values, computed
-        once here and shared by all beams of an example (never repeated or reordered).
-        """
+        ``tasks.core.decoding``: per-row self-attention keys and values that start
+        empty and grow, and per-example cross-attention keys and values (computed once,
+        shared by all beams) with the source mask."""
         memory, mask = self.encode(source)
         batch = ops.shape(memory)[0]
-        empty = ops.zeros((batch, 0, self.num_heads, self._head_dim()), memory.dtype)
         state, context = {}, {"mask": mask}
         for i, block in enumerate(self.decoder_blocks):
-            attention = block._cross_attention_layer
-            context[f"cross_key{i}"] = attention._key_dense(memory)
-            context[f"cross_value{i}"] = attention._value_dense(memory)
-            state[f"self_key{i}"] = empty
-            state[f"self_value{i}"] = empty
+            context[f"cross{i}"] = transformer_step.cross_attention_context(block, memory)
+            state[f"self{i}"] = transformer_step.empty_self_attention(block, batch, memory.dtype)
         return state, context
 
     def step(self, tokens, state, index, context):
         """Feed one token per row at position ``index``; returns (logits, state).
 
         Rows are examples times beams in example-major order (``tasks.core.decoding``).
-        The same arithmetic as the keras-hub blocks' forward pass in inference mode
-        (a test holds them equal), written for one query position: appending to the
-        caches instead of rewriting fixed-size ones, and attending over the shared
-        per-example cross-attention keys instead of per-beam copies.
         """
         x = self._embed(tokens[:, None], self.target_positions, start_index=index)
-        rows = ops.shape(x)[0]
-        batch = ops.shape(context["mask"])[0]
-        scale = ops.cast(1.0 / math.sqrt(self._head_dim()), x.dtype)
-        cross_mask = context["mask"][:, None, None, :]  # [B, 1 (beam), 1 (head), S]
         new_state = {}
         for i, block in enumerate(self.decoder_blocks):
-            attention = block._self_attention_layer
-            h = block._self_attention_layer_norm(x)
-            query = attention._query_dense(h)[:, 0] * scale  # [R, heads, head_dim]
-            keys = ops.concatenate([state[f"self_key{i}"], attention._key_dense(h)], axis=1)
-            values = ops.concatenate([state[f"self_value{i}"], attention._value_dense(h)], axis=1)
-            weights = ops.softmax(ops.einsum("rhd,rthd->rht", query, keys), axis=-1)
-            x = x + attention._output_dense(ops.einsum("rht,rthd->rhd", weights, values)[:, None])
-            new_state[f"self_key{i}"], new_state[f"self_value{i}"] = keys, values
-
-            attention = block._cross_attention_layer
-            query = attention._query_dense(block._cross_attention_layer_norm(x)) * scale
-            query = ops.reshape(query, (batch, rows // batch, self.num_heads, self._head_dim()))
-            scores = ops.cast(ops.einsum("bkhd,bshd->bkhs", query, context[f"cross_key{i}"]),
-                              "float32")  # float32 so the mask value cannot overflow
-            weights = ops.cast(ops.softmax(ops.where(cross_mask, scores, -1e9), axis=-1), x.dtype)
-            attended = ops.einsum("bkhs,bshd->bkhd", weights, context[f"cross_value{i}"])
-            x = x + attention._output_dense(ops.reshape(attended, (rows, 1, self.num_heads,
-                                                                    self._head_dim())))
-
-            h = block._feedforward_layer_norm(x)
-            x = x + block._feedforward_output_dense(block._feedforward_intermediate_dense(h))
+            x, new_state[f"self{i}"] = transformer_step.decoder_block_step(
+                block, x, state[f"self{i}"], context[f"cross{i}"], context["mask"])
         return self._logits(x)[:, 0], new_state
 
     def cross_attention(self, source, target_in):

@@ -1,0 +1,93 @@
+"""Incremental decoding through keras-hub ``TransformerDecoder`` blocks.
+
+keras-hub's own cached path keeps a fixed-size self-attention cache (rewritten in
+full at every step) and per-row cross-attention caches, which beam search must then
+copy for every beam and reorder after every step. Here the same block weights run
+one query position at a time with:
+
+- self-attention keys/values ``[rows, t, heads, head_dim]`` that grow by one position
+  per step (``tasks.core.decoding`` lets a state axis that starts empty grow), so a
+  step costs what the prefix needs;
+- cross-attention keys/values computed once per *example* (``[batch, S, heads,
+  head_dim]``) and shared by its beams: rows are examples times beams in
+  example-major order, as ``tasks.core.decoding`` feeds them.
+
+The arithmetic is the block's inference forward pass (pre- or post-norm); the
+captioning and translation tests hold the step equal to the full forward pass.
+
+Example:
+    >>> keys, values = cross_attention_context(block, memory)
+    >>> state = empty_self_attention(block, batch, memory.dtype)
+    >>> x, state = decoder_block_step(block, x, state, (keys, values), mask)
+"""
+
+import math
+
+from keras import ops
+
+
+def _heads(attention):
+    return attention._num_heads, attention._key_dim
+
+
+def cross_attention_context(block, memory):
+    """The block's cross-attention keys and values for ``memory [B, S, hidden]``."""
+    attention = block._cross_attention_layer
+    return attention._key_dense(memory), attention._value_dense(memory)
+
+
+def empty_self_attention(block, batch, dtype):
+    """Empty self-attention keys and values ``[batch, 0, heads, head_dim]``."""
+    heads, head_dim = _heads(block._self_attention_layer)
+    empty = ops.zeros((batch, 0, heads, head_dim), dtype)
+    return empty, empty
+
+
+def _sublayer(block, norm, x, fn):
+    """Residual sub-layer with the block's normalisation placement."""
+    y = fn(norm(x) if block.normalize_first else x)
+    return x + y if block.normalize_first else norm(x + y)
+
+
+def decoder_block_step(block, x, self_kv, cross_kv=None, cross_mask=None):
+    """One position through ``block``: ``x [rows, 1, hidden]`` -> ``(x, (keys, values))``.
+
+    ``self_kv``: this row's self-attention keys and values so far; the new position's
+    are appended. ``cross_kv``: per-example cross-attention keys and values from
+    :func:`cross_attention_context`; ``cross_mask``: bool ``[batch, S]``, True where the
+    memory is real (None: all of it).
+    """
+    attention = block._self_attention_layer
+    heads, head_dim = _heads(attention)
+    scale = 1.0 / math.sqrt(head_dim)
+    grown = []
+
+    def self_attend(h):
+        query = attention._query_dense(h)[:, 0] * ops.cast(scale, h.dtype)
+        keys = ops.concatenate([self_kv[0], attention._key_dense(h)], axis=1)
+        values = ops.concatenate([self_kv[1], attention._value_dense(h)], axis=1)
+        grown.append((keys, values))
+        weights = ops.softmax(ops.einsum("rhd,rthd->rht", query, keys), axis=-1)
+        return attention._output_dense(ops.einsum("rht,rthd->rhd", weights, values)[:, None])
+
+    x = _sublayer(block, block._self_attention_layer_norm, x, self_attend)
+    if cross_kv is not None:
+        cross = block._cross_attention_layer
+        cross_heads, cross_dim = _heads(cross)
+
+        def cross_attend(h):
+            rows, batch = ops.shape(h)[0], ops.shape(cross_kv[0])[0]
+            query = cross._query_dense(h) * ops.cast(1.0 / math.sqrt(cross_dim), h.dtype)
+            query = ops.reshape(query, (batch, rows // batch, cross_heads, cross_dim))
+            # float32 scores: the mask value cannot overflow under mixed precision
+            scores = ops.cast(ops.einsum("bkhd,bshd->bkhs", query, cross_kv[0]), "float32")
+            if cross_mask is not None:
+                scores = ops.where(cross_mask[:, None, None, :], scores, -1e9)
+            weights = ops.cast(ops.softmax(scores, axis=-1), h.dtype)
+            attended = ops.einsum("bkhs,bshd->bkhd", weights, cross_kv[1])
+            return cross._output_dense(ops.reshape(attended, (rows, 1, cross_heads, cross_dim)))
+
+        x = _sublayer(block, block._cross_attention_layer_norm, x, cross_attend)
+    x = _sublayer(block, block._feedforward_layer_norm, x,
+                  lambda h: block._feedforward_output_dense(block._feedforward_intermediate_dense(h)))
+    return x, grown[0]
