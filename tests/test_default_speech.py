@@ -7,7 +7,6 @@ recordings. Thresholds are the measured figures plus a margin.
 """
 
 import os
-import subprocess
 import sys
 
 import pytest

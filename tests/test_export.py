@@ -5,8 +5,6 @@ import os
 import subprocess
 
 import numpy as np
-
-import pytest
 import tensorflow as tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))

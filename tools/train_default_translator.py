@@ -18,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
+from tasks.core.training import record_training_seconds  # noqa: E402
 from tasks.translation.corpus import build_corpus  # noqa: E402
 from tasks.translation.presets import WEIGHTS_DIR  # noqa: E402
 from tasks.translation.recipe import evaluate_split, train  # noqa: E402
@@ -46,7 +47,6 @@ def main(argv=None):
 
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
         build_corpus(args.data_dir)
-    timing_path = os.path.join(args.work_dir, "train_seconds.json")
     if args.evaluate_only:
         task = Task.load(args.output)
     else:
@@ -54,12 +54,9 @@ def main(argv=None):
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                      learning_rate=args.learning_rate, vocabulary_size=args.vocabulary_size,
                      seed=args.seed, verbose=2)
-        runs = json.load(open(timing_path)) if os.path.exists(timing_path) else []
-        runs.append(round(task.training_seconds, 1))
-        with open(timing_path, "w") as f:
-            json.dump(runs, f)
+        record_training_seconds(args.work_dir, task.training_seconds)
         task.save(args.output)
-    runs = json.load(open(timing_path)) if os.path.exists(timing_path) else []
+    runs = record_training_seconds(args.work_dir)
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
                "parameters": task.model.count_params(),
                "config": {"preset": args.preset, "epochs": args.epochs,

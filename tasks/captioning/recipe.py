@@ -5,7 +5,6 @@ Example:
 """
 
 import os
-import time
 
 import keras
 
@@ -34,13 +33,7 @@ def train(data_dir, output, preset="transformer_small", epochs=10, steps_per_epo
     train_ds = make_dataset(train_examples, task.preprocessor, batch_size, training=True, seed=seed,
                             repeat=True)
     val_ds = val and make_dataset(val, task.preprocessor, batch_size, training=True, shuffle_buffer=0)
-    task.compile(learning_rate=learning_rate, total_steps=epochs * steps_per_epoch,
-                 jit_compile=jit_compile)
-    start = time.time()
-    task.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-             checkpoint_dir=checkpoint_dir or os.path.join(output, "checkpoints"),
-             checkpoint_every=checkpoint_every, log_dir=os.path.join(output, "logs"),
-             verbose=verbose)
-    task.training_seconds = time.time() - start
-    task.save(output)
+    task.train_and_save(train_ds, val_ds, output, epochs, steps_per_epoch, learning_rate,
+                        checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                        jit_compile=jit_compile, verbose=verbose)
     return task

@@ -18,6 +18,7 @@ Example:
 import contextlib
 import json
 import os
+import time
 
 import keras
 import tensorflow as tf
@@ -148,6 +149,29 @@ class Task:
         return self.model.fit(train_data, epochs=epochs, initial_epoch=initial_epoch,
                               steps_per_epoch=steps_per_epoch, validation_data=validation_data,
                               callbacks=cbs, verbose=verbose)
+
+    def train_and_save(self, train_data, validation_data, output, epochs, steps_per_epoch,
+                       learning_rate=1e-3, warmup_steps=None, checkpoint_dir=None,
+                       checkpoint_every=500, jit_compile="auto", verbose="auto"):
+        """The recipes' common tail: compile on a schedule of ``epochs * steps_per_epoch``
+        steps, fit with checkpoints (default ``output/checkpoints``, resumed when present)
+        and TensorBoard logs in ``output/logs``, then save to ``output``. The wall time
+        of this run is ``self.training_seconds``.
+
+        Example:
+            >>> task.train_and_save(train_ds, val_ds, "runs/mine", epochs=2, steps_per_epoch=100)
+        """
+        self.compile(learning_rate=learning_rate, total_steps=epochs * steps_per_epoch,
+                     warmup_steps=warmup_steps, jit_compile=jit_compile)
+        start = time.time()
+        self.fit(train_data, validation_data=validation_data, epochs=epochs,
+                 steps_per_epoch=steps_per_epoch,
+                 checkpoint_dir=checkpoint_dir or os.path.join(output, "checkpoints"),
+                 checkpoint_every=checkpoint_every, log_dir=os.path.join(output, "logs"),
+                 verbose=verbose)
+        self.training_seconds = time.time() - start
+        self.save(output)
+        return self
 
     # -- persistence ------------------------------------------------------------------
     def save(self, path):

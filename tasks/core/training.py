@@ -168,3 +168,26 @@ def is_chief(strategy):
         resolver.task_type == "worker" and resolver.task_id == 0
         and "chief" not in resolver.cluster_spec().as_dict()
     )
+
+
+def record_training_seconds(work_dir, seconds=None):
+    """Append one run's wall time to ``work_dir/train_seconds.json``; return all runs.
+
+    A default model trained over several resumed runs reports their sum. With
+    ``seconds=None`` only reads.
+
+    Example:
+        >>> runs = record_training_seconds("runs/default_translation", task.training_seconds)
+        >>> sum(runs)
+    """
+    path = os.path.join(work_dir, "train_seconds.json")
+    runs = []
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            runs = json.load(f)
+    if seconds is not None:
+        runs.append(round(float(seconds), 1))
+        tf.io.gfile.makedirs(work_dir)
+        with tf.io.gfile.GFile(path, "w") as f:
+            json.dump(runs, f)
+    return runs

@@ -44,14 +44,9 @@ def train(data_dir, output, preset="bigru", epochs=10, steps_per_epoch=1000, bat
     if val_split and os.path.isdir(os.path.join(data_dir, val_split)):
         val_ds = make_training_dataset(read_split(data_dir, val_split, val_limit), task.preprocessor,
                                        batch_size)
-    task.compile(learning_rate=learning_rate, total_steps=epochs * steps_per_epoch,
-                 warmup_steps=min(500, epochs * steps_per_epoch // 10), jit_compile=jit_compile)
-    start = time.time()
-    task.fit(train_ds, validation_data=val_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-             checkpoint_dir=checkpoint_dir or os.path.join(output, "checkpoints"),
-             log_dir=os.path.join(output, "logs"), verbose=verbose)
-    task.training_seconds = time.time() - start
-    task.save(output)
+    task.train_and_save(train_ds, val_ds, output, epochs, steps_per_epoch, learning_rate,
+                        warmup_steps=min(500, epochs * steps_per_epoch // 10),
+                        checkpoint_dir=checkpoint_dir, jit_compile=jit_compile, verbose=verbose)
     return task
 
 
