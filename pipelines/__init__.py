@@ -8,12 +8,33 @@ Example:
     ['...', '...', '...']
 """
 
+import contextlib
+
 from pipelines.inputs import (MAX_AUDIO_SECONDS, MAX_PIXELS, MAX_TEXT_CHARS, join_lines,
                               split_lines, to_audio_batch, to_image_batch, to_text_batch)
 from pipelines.models import MODELS
 
 __all__ = ["caption", "transcribe", "translate", "MAX_PIXELS", "MAX_AUDIO_SECONDS",
            "MAX_TEXT_CHARS"]
+
+
+@contextlib.contextmanager
+def _graph_input_errors(argument):
+    """Map a graph-side decode failure to the ValueError the Python checks would give.
+
+    The Python side decides validity before heavy work, but TensorFlow's decoders are
+    stricter than PIL/libsndfile on a few corrupt files (e.g. a bad PNG checksum).
+    """
+    try:
+        yield
+    except Exception as err:
+        import tensorflow as tf
+
+        if isinstance(err, tf.errors.InvalidArgumentError):
+            detail = err.message.strip().splitlines()[0].split("}} ")[-1]
+            raise ValueError(f"{argument} holds corrupt data that TensorFlow's decoder "
+                             f"refused: {detail}") from None
+        raise
 
 
 def _check_positive(name, value):
@@ -35,8 +56,9 @@ def caption(image, *, model=None, beam_width=None, max_length=None):
     _check_positive("beam_width", beam_width)
     _check_positive("max_length", max_length)
     batch, was_list = to_image_batch(image)
-    captions = MODELS.get("caption", model).caption(batch, beam_width=beam_width,
-                                                    max_length=max_length)
+    with _graph_input_errors("image"):
+        captions = MODELS.get("caption", model).caption(batch, beam_width=beam_width,
+                                                        max_length=max_length)
     return captions if was_list else captions[0]
 
 
@@ -66,8 +88,9 @@ def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return
     if return_timestamps not in (False, None, "word"):
         raise ValueError(f"return_timestamps must be False or 'word', got {return_timestamps!r}")
     sources, was_list = to_audio_batch(audio, sampling_rate)
-    results = MODELS.get("transcribe", model).transcribe_sources(
-        sources, beam_width=beam_width, timestamps=return_timestamps == "word")
+    with _graph_input_errors("audio"):
+        results = MODELS.get("transcribe", model).transcribe_sources(
+            sources, beam_width=beam_width, timestamps=return_timestamps == "word")
     return results if was_list else results[0]
 
 

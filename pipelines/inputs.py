@@ -14,6 +14,7 @@ Example:
 
 import io
 import os
+import struct
 import warnings
 
 import numpy as np
@@ -51,6 +52,9 @@ def _from_bytes(data, what):
         raise ValueError(f"{what} is not an image file PIL can read") from None
     except Image.DecompressionBombError as err:
         raise ValueError(f"{what} is above the limit of pixels PIL will open: {err}") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as err:
+        # a header cut short or inconsistent (e.g. a JPEG truncated inside its header)
+        raise ValueError(f"{what} is truncated or corrupt: {err}") from None
     _check_size(*image.size, what)
     try:
         image.load()  # catches truncated / corrupt payloads before TensorFlow sees them
@@ -241,6 +245,11 @@ def to_text(item, what="text"):
     if len(item) > MAX_TEXT_CHARS:
         raise ValueError(f"{what} has {len(item)} characters, above the limit of {MAX_TEXT_CHARS} "
                          "(pipelines.inputs.MAX_TEXT_CHARS); split it into smaller texts")
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError as err:  # lone surrogates, e.g. from a bad decode upstream
+        raise ValueError(f"{what} is not valid Unicode text (it cannot be encoded as UTF-8): "
+                         f"{err}") from None
     return item
 
 

@@ -19,7 +19,7 @@ HELDOUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "
 SAMPLE = 100
 # measured on the sample with beam 4: BLEU, chrF, placeholder preservation (percent of
 # the 48 sources with placeholders)
-MEASURED = {"bleu": 25.46, "chrf": 39.48, "placeholder_preservation": 87.5}
+MEASURED = {"bleu": 28.87, "chrf": 43.30, "placeholder_preservation": 87.5}
 MARGIN = {"bleu": 3.0, "chrf": 3.0, "placeholder_preservation": 5.0}
 
 

@@ -220,7 +220,10 @@ class SubwordTokenizer(keras.layers.Layer):
         texts = tf.convert_to_tensor(texts, tf.string)
         words = self.words(texts)
         unique, where = tf.unique(words.flat_values)
-        encoded = tf.gather(self._encode_unique_words(unique), where)
+        # One extra word, dropped after: a batch with no word at all (e.g. only control
+        # characters) would otherwise give zero-size loops and shapes.
+        encoded = self._encode_unique_words(tf.concat([unique, ["a"]], 0))[:-1]
+        encoded = tf.gather(encoded, where)
         return tf.RaggedTensor.from_row_lengths(encoded, words.row_lengths()).merge_dims(1, 2)
 
     def call(self, texts):

@@ -1,0 +1,94 @@
+"""The shared fuzz harness (pipelines/fuzz.py) at CI scale: every pipeline gives a
+result or a clear ValueError/TypeError naming its argument, for every seeded hostile
+input. README's reliability section has the long runs."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from pipelines import fuzz
+
+CASES = {"caption": 300, "transcribe": 200, "translate": 30}
+
+
+@pytest.mark.parametrize("pipeline", sorted(CASES))
+def test_pipeline_keeps_its_input_contract(pipeline):
+    report = fuzz.run(pipeline, CASES[pipeline], seed=1, timeout=120)
+    assert report["cases"] == CASES[pipeline]
+    assert report["violations"] == [], report
+    # the harness must exercise both outcomes, or it tests nothing
+    assert report["results"] > 0 and report["clear_errors"] > 0, report
+
+
+def test_boundaries_find_the_structure_of_each_format():
+    png, jpeg = fuzz.samples("caption")[-1], fuzz.samples("caption")[0]
+    wav = fuzz.samples("transcribe")[0]
+    assert {8, 12, 16, 33} <= set(fuzz.boundaries(png))  # signature, IHDR, its end
+    assert 2 in fuzz.boundaries(jpeg) and len(fuzz.boundaries(jpeg)) > 10  # markers
+    assert {12, 20, 36} <= set(fuzz.boundaries(wav))  # fmt and data chunk headers
+
+
+def test_huge_headers_declare_absurd_sizes_in_small_files():
+    png = fuzz.samples("caption")[-1]
+    widths = {struct.unpack(">I", v[16:20])[0] for v in fuzz.huge_headers(png)}
+    assert 0x7FFFFFFF in widths and all(len(v) == len(png) for v in fuzz.huge_headers(png))
+    wav = fuzz.samples("transcribe")[0]
+    assert any(v[4:8] == b"\xff\xff\xff\xff" for v in fuzz.huge_headers(wav))
+
+
+def _fingerprint(value):
+    if isinstance(value, (bytes, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        return value.dtype.str, value.shape, value.tobytes()
+    return type(value).__name__
+
+
+@pytest.mark.parametrize("pipeline", sorted(CASES))
+def test_cases_are_seeded(pipeline):
+    def draw(seed):
+        return [(d, _fingerprint(v)) for d, v in fuzz.cases(pipeline, 40, seed=seed)]
+
+    assert draw(3) == draw(3) and draw(3) != draw(4)
+
+
+def test_a_broken_promise_is_reported(monkeypatch):
+    def crash(pipeline, value):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fuzz, "_call", crash)
+    report = fuzz.run("translate", 3, seed=0)
+    assert len(report["violations"]) == 3 and "RuntimeError: boom" in report["violations"][0]["error"]
+
+
+# -- the bugs the harness found, pinned --------------------------------------------------
+def test_an_image_cut_inside_its_header_is_a_value_error():
+    import pipelines
+
+    jpeg = fuzz.samples("caption")[0]
+    for cut in (2, 20, 300):
+        with pytest.raises(ValueError, match="image"):
+            pipelines.caption(jpeg[:cut])
+
+
+def test_a_graph_decode_failure_becomes_a_value_error(monkeypatch):
+    import tensorflow as tf
+
+    import pipelines
+
+    class Refusing:
+        def caption(self, batch, **options):
+            raise tf.errors.InvalidArgumentError(None, None, "jpeg::Uncompress failed. Invalid JPEG")
+
+    monkeypatch.setattr(pipelines.MODELS, "get", lambda verb, model=None: Refusing())
+    with pytest.raises(ValueError, match="image holds corrupt data.*jpeg::Uncompress"):
+        pipelines.caption(fuzz.samples("caption")[0])
+
+
+def test_texts_of_control_characters_and_lone_surrogates():
+    import pipelines
+
+    assert pipelines.translate(["\x16", "\x00\x01", "Open"])[:2] == ["", ""]
+    with pytest.raises(ValueError, match="text is not valid Unicode"):
+        pipelines.translate("abc\ud800")
