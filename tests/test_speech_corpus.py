@@ -191,8 +191,12 @@ def test_piper_natural_voice_speed_follows_length_scale():
 
     tts = Piper()
     slow, rate = tts.synthesize("please open the front door", length_scale=1.3)
-    fast, _ = tts.synthesize("please open the front door", length_scale=0.8)
     assert rate == 22050 and slow.dtype == np.float32 and np.abs(slow).max() > 0.1
-    assert len(fast) < 0.8 * len(slow)
+    # Piper's durations are sampled (one CI run saw a 0.82 ratio for a single pair), so
+    # compare totals over three syntheses each; the scales alone predict 0.62.
+    text = "please open the front door"
+    slow_total = len(slow) + sum(len(tts.synthesize(text, length_scale=1.3)[0]) for _ in range(2))
+    fast_total = sum(len(tts.synthesize(text, length_scale=0.8)[0]) for _ in range(3))
+    assert fast_total < 0.8 * slow_total
     with pytest.raises(ValueError, match="non-empty"):
         tts.synthesize("")
