@@ -10,11 +10,14 @@ Example:
 
 import contextlib
 
+import numpy as np
+
 from pipelines.inputs import (MAX_AUDIO_SECONDS, MAX_PIXELS, MAX_TEXT_CHARS, join_lines,
-                              split_lines, to_audio_batch, to_image_batch, to_text_batch)
+                              split_lines, to_audio_batch, to_image_batch, to_image_pixels,
+                              to_pixel_batch, to_text_batch)
 from pipelines.models import MODELS
 
-__all__ = ["caption", "transcribe", "translate", "MAX_PIXELS", "MAX_AUDIO_SECONDS",
+__all__ = ["caption", "transcribe", "translate", "stylize", "MAX_PIXELS", "MAX_AUDIO_SECONDS",
            "MAX_TEXT_CHARS"]
 
 
@@ -125,3 +128,83 @@ def translate(text, *, model=None, beam_width=None, max_length=None):
     by_line = dict(zip(unique, translated))
     results = join_lines(plans, [by_line[line] for line in lines])
     return results if was_list else results[0]
+
+
+def _check_strength(strength):
+    import math
+
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) \
+            or math.isnan(strength) or not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be a number in 0..1, got {strength!r}")
+    return float(strength)
+
+
+def _style_network(style):
+    """A ``style`` argument for method="fast" -> the model key: a bundled style name, a saved
+    task directory or an exported SavedModel."""
+    import os
+
+    from pipelines import registry
+
+    cls = registry.task_class("stylize")
+    if style is None:
+        return None
+    if isinstance(style, (str, os.PathLike)):
+        name = os.fspath(style)
+        if name in cls.presets and "path" in cls.presets[name]:
+            return name
+        if os.path.isdir(name):
+            return name
+        if not os.path.exists(name):
+            bundled = sorted(k for k, v in cls.presets.items() if "path" in v)
+            raise ValueError(f"style={name!r} is not a bundled style ({', '.join(bundled)}), "
+                             "a trained style directory or an image file")
+    raise ValueError("style is an image: a fast network exists only for the bundled styles "
+                     "and trained ones; pass method='optimize' to stylise like any image (slow), "
+                     "or train a network for it with 'pipelines train style'")
+
+
+def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=300):
+    """Repaint one image or a list of images in the style of a painting (list in, list out).
+
+    Args:
+        image: a path, encoded bytes, a uint8 numpy array (HxW, HxWx3 or HxWx4) or a
+            PIL.Image, or a list of these. Arrays and PIL images reach the network as
+            pixels (never re-encoded).
+        style: with ``method="fast"``, a bundled style name (None: the default), a directory
+            written by ``Task.save`` or a SavedModel written by ``Task.export``; with
+            ``method="optimize"``, the style image itself (path, bytes, array or PIL.Image).
+        strength: 0..1, how much of the stylised image to keep (blended with the input).
+        method: "fast" (one pass of a trained network) or "optimize" (Gatys et al.:
+            ``steps`` gradient steps on the pixels against the bundled loss network; minutes).
+        size: None keeps each image's size; an int resizes so the longer side is ``size``.
+
+    Returns:
+        a PIL.Image, or a list of them.
+
+    Example:
+        >>> pipelines.stylize("photo.jpg", style="great_wave").save("wave.png")
+        >>> pipelines.stylize(photo, style="my_painting.jpg", method="optimize", steps=200)
+    """
+    from PIL import Image
+
+    strength = _check_strength(strength)
+    _check_positive("size", size)
+    _check_positive("steps", steps)
+    if method not in ("fast", "optimize"):
+        raise ValueError(f"method must be 'fast' or 'optimize', got {method!r}")
+    batch, was_list = to_pixel_batch(image)
+    with _graph_input_errors("image"):
+        if method == "fast":
+            network = MODELS.get("stylize", _style_network(style))
+            results = network.stylize(batch, strength=strength, size=size)
+        else:
+            if style is None:
+                raise ValueError("method='optimize' needs style= an image (path, bytes, array "
+                                 "or PIL.Image)")
+            from tasks.style_transfer.optimize import stylize_by_optimization
+
+            results = stylize_by_optimization(batch, to_image_pixels(style, "style"),
+                                              strength=strength, size=size, steps=steps)
+    images = [Image.fromarray(np.asarray(np.round(r * 255.0), np.uint8)) for r in results]
+    return images if was_list else images[0]

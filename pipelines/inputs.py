@@ -110,6 +110,39 @@ def to_image_bytes(item, what="image"):
     )
 
 
+def to_image_pixels(item, what="image"):
+    """One image -> encoded bytes (a path or bytes: the graph decodes them) or uint8
+    ``[h, w, 3]`` pixels (a numpy array or PIL.Image: already decoded, so never re-encoded).
+
+    Grayscale is repeated to RGB and an alpha channel dropped.
+    """
+    if isinstance(item, Image.Image):
+        _check_size(*item.size, what)
+        return np.asarray(item.convert("RGB"))
+    if isinstance(item, np.ndarray):
+        if item.dtype != np.uint8:
+            raise TypeError(f"{what} has dtype {item.dtype}; expected uint8 pixels (0..255)")
+        if item.ndim == 3 and item.shape[-1] == 1:
+            item = item[..., 0]
+        if item.ndim == 2:
+            item = np.repeat(item[..., None], 3, axis=-1)
+        if item.ndim != 3 or item.shape[-1] not in (3, 4):
+            raise ValueError(f"{what} has shape {item.shape}; expected HxW, HxWx1, HxWx3 or HxWx4")
+        _check_size(item.shape[1], item.shape[0], what)
+        return np.ascontiguousarray(item[..., :3])
+    return to_image_bytes(item, what)
+
+
+def to_pixel_batch(images, argument="image"):
+    """Like :func:`to_image_batch`, but arrays and PIL images stay pixels
+    (:func:`to_image_pixels`). Returns (list, was_a_list)."""
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError(f"{argument} is an empty list; pass at least one image")
+        return [to_image_pixels(x, f"{argument}[{i}]") for i, x in enumerate(images)], True
+    return [to_image_pixels(images, argument)], False
+
+
 def to_image_batch(images, argument="image"):
     """Return (list of encoded bytes, was_a_list)."""
     if isinstance(images, (list, tuple)):

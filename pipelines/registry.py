@@ -14,6 +14,8 @@ TASKS = {
                "default": "speech_en_bigru"},
     "translation": {"pipeline": "translate", "task": "tasks.translation.task:TranslationTask",
                     "default": "debian_en_fr_transformer"},
+    "style_transfer": {"pipeline": "stylize", "task": "tasks.style_transfer.task:StyleTransferTask",
+                       "default": "great_wave"},
 }
 # pipeline verb -> (Task class path, default preset)
 REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.values() if spec}

@@ -1,0 +1,27 @@
+"""Style-transfer presets: the bundled fast networks (one per style) and architectures."""
+
+import os
+
+WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
+
+# Bundled fast networks, trained by tools/train_default_styles.py on the built-in data.
+BUNDLED_STYLES = {
+    "great_wave": "great_wave_off_kanagawa",
+    "cafe_terrace": "van_gogh_cafe_terrace_at_night",
+    "composition_viii": "composition_viii",
+}
+
+presets = {
+    name: {"path": os.path.join(WEIGHTS_DIR, name),
+           "description": f"fast network for the painting '{painting}'"}
+    for name, painting in BUNDLED_STYLES.items()
+}
+presets.update({
+    # Architectures without weights, for training on your own style image.
+    "fast_small": {"description": "16/32/64 filters, 5 separable residual blocks (the default)",
+                   "config": {}},
+    "johnson": {"description": "Johnson et al.'s 32/64/128 filters, 5 full residual blocks, 9x9 edges",
+                "config": {"filters": [32, 64, 128], "residual_blocks": 5, "separable": False,
+                           "edge_kernel": 9}},
+})
+DEFAULT_PRESET = "great_wave"

@@ -1,0 +1,43 @@
+"""The style-transfer training recipe, shared by the CLI, the notebook and the default-model script.
+
+Example:
+    >>> task = train("data/style", "runs/my_style", style_image="my_painting.jpg", epochs=2,
+    ...              steps_per_epoch=500)
+"""
+
+import os
+
+import keras
+
+from tasks.style_transfer.data import make_dataset, train_images
+from tasks.style_transfer.task import StyleTransferTask
+
+
+def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_per_epoch=500,
+          batch_size=8, learning_rate=2e-3, checkpoint_dir=None, image_size=128, style_size=256,
+          style_name=None, seed=0, jit_compile="auto", verbose="auto", checkpoint_every=250,
+          content_images=None, **overrides):
+    """Train (or resume) a fast network for one style image and save it to ``output``.
+
+    Content photographs come from ``data_dir`` (the built-in data's ``content/train``) or
+    ``content_images`` (a list of paths). Crops of ``image_size`` keep CPU training
+    affordable; the network then runs on images of any size.
+    """
+    if not os.path.isfile(style_image):
+        raise ValueError(f"style_image={style_image!r} does not exist")
+    if preset not in StyleTransferTask.presets or "config" not in StyleTransferTask.presets[preset]:
+        raise ValueError(f"preset={preset!r} is not an architecture preset; choose from "
+                         f"{sorted(k for k, v in StyleTransferTask.presets.items() if 'config' in v)}")
+    keras.utils.set_random_seed(seed)
+    paths = list(content_images) if content_images else train_images(data_dir)
+    name = style_name or os.path.splitext(os.path.basename(style_image))[0]
+    task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides},
+                             style_name=name, style_image=os.path.abspath(style_image),
+                             image_size=image_size, style_size=style_size)
+    ds = make_dataset(paths, image_size, batch_size, seed=seed,
+                      cache_side=max(image_size, min(512, 3 * image_size)))
+    task.train_and_save(ds, None, output, epochs, steps_per_epoch, learning_rate,
+                        warmup_steps=min(100, epochs * steps_per_epoch // 10),
+                        checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                        jit_compile=jit_compile, verbose=verbose)
+    return task

@@ -1,0 +1,221 @@
+"""StyleTransferTask: one fast feed-forward network per style, trained with a perceptual loss.
+
+The network (``model.build_transform_net``) learns to lower, in one pass, the same weighted
+style + content + total-variation loss that ``optimize.optimize_image`` (Gatys) lowers by
+hundreds of gradient steps on the pixels; both use the loss network of
+``loss_network.build_extractor``.
+
+Example:
+    >>> task = StyleTransferTask(style_image="data/style/styles/great_wave_off_kanagawa.jpg")
+    >>> task.fit(make_dataset(train_images("data/style")), epochs=1, steps_per_epoch=2000)
+    >>> task.stylize([open("photo.jpg", "rb").read()])[0].shape      # float32 [h, w, 3]
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tasks.core.export import ExportedModel
+from tasks.core.images import decode_image_bytes
+from tasks.core.task import Task, register_task
+from tasks.style_transfer.loss_network import (DEFAULT_LOSS_WEIGHTS, NETWORKS, PerceptualLoss,
+                                               build_extractor)
+from tasks.style_transfer.model import build_transform_net
+from tasks.style_transfer.presets import presets as _presets
+
+
+@keras.saving.register_keras_serializable(package="tasks")
+class PixelPreprocessor(keras.layers.Layer):
+    """Encoded image bytes (one scalar string) or pixels -> float32 ``[h, w, 3]``/batch in [0, 1].
+
+    Images keep their size: the style network is fully convolutional. Float pixels are
+    taken as already in [0, 1]; uint8 pixels are scaled.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.built = True
+
+    def call(self, images):
+        images = tf.convert_to_tensor(images)
+        if images.dtype == tf.string:
+            return tf.cast(decode_image_bytes(images), tf.float32) / 255.0
+        if images.dtype == tf.uint8:
+            return tf.cast(images, tf.float32) / 255.0
+        return tf.clip_by_value(tf.cast(images, tf.float32), 0.0, 1.0)
+
+
+class _PerceptualObjective(keras.losses.Loss):
+    """``PerceptualLoss.total`` as a Keras loss: y_true is the content, y_pred the output."""
+
+    def __init__(self, perceptual):
+        super().__init__(name="perceptual")
+        self.perceptual = perceptual
+
+    def call(self, y_true, y_pred):
+        total = self.perceptual.total(self.perceptual.terms(y_true, y_pred))
+        return tf.fill(tf.shape(y_pred)[:1], total)  # the batch mean, once per example
+
+
+MIN_SIDE = 32  # smaller images are refused: the loss network and the padding need room
+
+
+def check_min_side(pixels, what="image"):
+    """ValueError when an (eager) ``[h, w, 3]`` image is under ``MIN_SIDE`` on a side."""
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    if min(height, width) < MIN_SIDE:
+        raise ValueError(f"{what} is {width}x{height}; style transfer needs at least {MIN_SIDE} "
+                         "pixels on each side")
+
+
+def resize_longer_side(pixels, size):
+    """Float ``[h, w, 3]`` -> the longer side at ``size`` (antialiased), aspect kept."""
+    shape = tf.cast(tf.shape(pixels)[:2], tf.float32)
+    new = tf.maximum(tf.cast(tf.round(shape * size / tf.reduce_max(shape)), tf.int32), 1)
+    return tf.clip_by_value(tf.image.resize(pixels, new, antialias=True), 0.0, 1.0)
+
+
+def to_float_pixels(image, size=None):
+    """Encoded bytes or uint8 ``[h, w, 3]`` -> float32 ``[h, w, 3]`` in [0, 1] (TF ops),
+    optionally resized so the longer side is ``size``."""
+    pixels = PixelPreprocessor()(tf.convert_to_tensor(image))
+    if size is not None:
+        pixels = resize_longer_side(pixels, size)
+    check_min_side(pixels, "image" if size is None else f"image (resized to longer side {size})")
+    return pixels
+
+
+def load_style_image(path, size):
+    """A style painting as float32 ``[h, w, 3]`` in [0, 1], its shorter side at ``size``."""
+    data = tf.io.read_file(path)
+    image = tf.cast(decode_image_bytes(data), tf.float32)
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    new = tf.cast(tf.round(shape * size / tf.reduce_min(shape)), tf.int32)
+    return tf.clip_by_value(tf.image.resize(image, new, antialias=True) / 255.0, 0.0, 1.0)
+
+
+@register_task
+class StyleTransferTask(Task):
+    name = "style_transfer"
+    presets = _presets
+    default_config = {
+        "style_name": None,              # a label for this network's style
+        "style_image": None,             # path of the painting (needed to train, not to run)
+        "style_size": 320,               # shorter side of the painting when its Gram matrices are taken
+        "image_size": 256,               # training crop size
+        "filters": [16, 32, 64],
+        "residual_blocks": 5,
+        "separable": True,
+        "edge_kernel": 5,
+        "loss_network": "mobilenet_v2_nsfwjs",
+        "loss_network_weights": None,    # local weights file for vgg16/vgg19
+        "loss_weights": list(DEFAULT_LOSS_WEIGHTS),   # style, content, total variation
+        "dtype_policy": "float32",
+        "strategy": None,
+    }
+
+    def __init__(self, config=None, preprocessor=None, model=None, **overrides):
+        super().__init__(config, preprocessor, model, **overrides)
+        if self.config["loss_network"] not in NETWORKS:
+            raise ValueError(f"loss_network={self.config['loss_network']!r} is not one of "
+                             f"{sorted(NETWORKS)}")
+
+    def build_preprocessor(self):
+        return PixelPreprocessor()
+
+    def build_model(self):
+        c = self.config
+        return build_transform_net(tuple(c["filters"]), c["residual_blocks"], c["separable"],
+                                   c["edge_kernel"])
+
+    # -- losses -----------------------------------------------------------------------
+    def perceptual_loss(self):
+        """The loss this task trains on (and its quality is measured with); cached."""
+        if getattr(self, "_perceptual", None) is None:
+            c = self.config
+            if not c["style_image"]:
+                raise ValueError("config['style_image'] is not set: training and loss "
+                                 "measurement need the style painting's path")
+            extractor = build_extractor(c["loss_network"], c["loss_network_weights"])
+            style = load_style_image(c["style_image"], c["style_size"])[None]
+            self._perceptual = PerceptualLoss(extractor, style, c["loss_weights"])
+        return self._perceptual
+
+    def loss(self):
+        return _PerceptualObjective(self.perceptual_loss())
+
+    # -- inference --------------------------------------------------------------------
+    def stylize_pixels(self, pixels, strength=1.0):
+        """Float pixels ``[b, h, w, 3]`` in [0, 1] -> stylised, blended with the input by
+        ``strength`` (graph-safe)."""
+        out = self.model(pixels, training=False)
+        return strength * out + (1.0 - strength) * pixels
+
+    def _compiled(self):
+        if getattr(self, "_stylize_fn", None) is None:
+            spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+            self._stylize_fn = tf.function(
+                lambda pixels, strength: self.stylize_pixels(pixels, strength),
+                input_signature=[spec, tf.TensorSpec([], tf.float32)])
+        return self._stylize_fn
+
+    def stylize(self, images, strength=1.0, size=None):
+        """Encoded image bytes and/or uint8 ``[h, w, 3]`` arrays -> list of float32
+        ``[h, w, 3]`` arrays in [0, 1], each at its own size (or its longer side at ``size``)."""
+        if not 0.0 <= float(strength) <= 1.0:
+            raise ValueError(f"strength must be in 0..1, got {strength!r}")
+        run = self._compiled()
+        return [run(to_float_pixels(image, size)[None], tf.constant(float(strength)))[0].numpy()
+                for image in images]
+
+    def serving_endpoints(self):
+        def from_bytes(images):
+            def one(data):
+                out = self.stylize_pixels(self.preprocessor(data)[None])[0]
+                return tf.io.encode_png(tf.cast(tf.round(out * 255.0), tf.uint8))
+            return {"images": tf.map_fn(one, images, fn_output_signature=tf.string)}
+
+        def from_pixels(pixels):
+            return {"pixels": self.stylize_pixels(self.preprocessor(pixels))}
+
+        return {
+            "stylize_bytes": (from_bytes, [tf.TensorSpec([None], tf.string, name="images")]),
+            "stylize_pixels": (from_pixels, [tf.TensorSpec([None, None, None, 3], tf.float32,
+                                                           name="pixels")]),
+        }
+
+    # -- evaluation -------------------------------------------------------------------
+    def evaluate_images(self, images):
+        """Weighted perceptual loss of the stylised images (float [h, w, 3] in [0, 1] each):
+        ``{'style', 'content', 'tv', 'total'}`` means, and the per-image totals."""
+        loss = self.perceptual_loss()
+        totals, sums = [], {"style": 0.0, "content": 0.0, "tv": 0.0}
+        for image in images:
+            pixels = tf.convert_to_tensor(np.asarray(image, np.float32))[None]
+            terms = loss.terms(pixels, self.stylize_pixels(pixels))
+            totals.append(float(loss.total(terms)))
+            for k in sums:
+                sums[k] += float(terms[k]) / len(images)
+        return {**sums, "total": float(np.mean(totals)), "totals": totals}
+
+
+class ExportedStylizer(ExportedModel):
+    """An exported style network, called like :meth:`StyleTransferTask.stylize`."""
+
+    def stylize(self, images, strength=1.0, size=None):
+        results = []
+        for image in images:
+            if isinstance(image, (bytes, bytearray)) and size is None:
+                out = self.run("serving_default", "images", images=tf.constant([bytes(image)]))[0]
+                out = tf.io.decode_png(out).numpy().astype(np.float32) / 255.0
+                pixels = to_float_pixels(bytes(image)).numpy()
+            else:
+                pixels = to_float_pixels(image, size).numpy()
+                out = self.run("stylize_pixels", "pixels", pixels=tf.constant(pixels[None]))[0]
+            # the blend is outside the exported graph: the same formula as the task's
+            results.append(strength * out + (1.0 - strength) * pixels)
+        return results
+
+
+StyleTransferTask.exported_class = ExportedStylizer

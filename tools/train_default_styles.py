@@ -1,0 +1,92 @@
+"""Train the bundled fast style networks on the built-in style data.
+
+    python tools/train_default_styles.py                       # every bundled style
+    python tools/train_default_styles.py --styles great_wave   # one
+    python tools/train_default_styles.py --evaluate-only       # score the bundled networks
+
+Builds the data if needed (``data/style``). Each style trains in ``runs/default_style/<name>``
+(resumable from its checkpoints; the time of each run is added to ``train_seconds.json``
+there), is saved to ``tasks/style_transfer/weights/<name>``, and is scored against Gatys
+optimisation on held-out photographs at ``--size``² (``benchmarks/results/style_default.json``).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tasks.core.task import Task  # noqa: E402
+from tasks.core.training import record_training_seconds  # noqa: E402
+from tasks.style_transfer.data import build_style_data, style_images  # noqa: E402
+from tasks.style_transfer.evaluation import evaluate_against_optimization  # noqa: E402
+from tasks.style_transfer.presets import BUNDLED_STYLES, WEIGHTS_DIR  # noqa: E402
+from tasks.style_transfer.recipe import train  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.path.join(ROOT, "data", "style"))
+    parser.add_argument("--work-dir", default=os.path.join(ROOT, "runs", "default_style"))
+    parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
+                                                          "style_default.json"))
+    parser.add_argument("--styles", nargs="+", default=list(BUNDLED_STYLES),
+                        choices=list(BUNDLED_STYLES))
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--steps-per-epoch", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--style-size", type=int, default=256)
+    parser.add_argument("--size", type=int, default=512, help="evaluation image size")
+    parser.add_argument("--limit", type=int, default=4, help="held-out photographs to score")
+    parser.add_argument("--steps", type=int, default=300, help="Gatys steps in the evaluation")
+    parser.add_argument("--evaluate-only", action="store_true")
+    args = parser.parse_args(argv)
+
+    build_style_data(args.data_dir)
+    paintings = style_images(args.data_dir)
+    results = {}
+    if os.path.exists(args.results):
+        with open(args.results) as f:
+            results = json.load(f)
+    for name in args.styles:
+        work = os.path.join(args.work_dir, name)
+        output = os.path.join(WEIGHTS_DIR, name)
+        if args.evaluate_only:
+            task = Task.load(output, style_image=paintings[BUNDLED_STYLES[name]])
+        else:
+            task = train(args.data_dir, work, paintings[BUNDLED_STYLES[name]], epochs=args.epochs,
+                         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, image_size=args.image_size,
+                         style_size=args.style_size, style_name=name, verbose=2)
+            record_training_seconds(work, task.training_seconds)
+            # the bundled copy must not point at this machine's data directory
+            task.config["style_image"] = None
+            task.save(output)
+            task.config["style_image"] = paintings[BUNDLED_STYLES[name]]
+        runs = record_training_seconds(work)
+        scored = evaluate_against_optimization(task, args.data_dir, args.size, args.limit,
+                                               args.steps)
+        results[name] = {"painting": BUNDLED_STYLES[name], "train_seconds": round(sum(runs), 1),
+                         "train_runs_seconds": runs, "parameters": task.model.count_params(),
+                         "config": {k: task.config[k] for k in ("image_size", "style_size",
+                                                                "loss_weights", "filters",
+                                                                "residual_blocks")},
+                         "training": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+                                      "batch_size": args.batch_size,
+                                      "learning_rate": args.learning_rate},
+                         **{k: (round(v, 4) if isinstance(v, float) else v)
+                            for k, v in scored.items()}}
+        print(name, {k: v for k, v in results[name].items() if k != "per_image"}, flush=True)
+        os.makedirs(os.path.dirname(args.results), exist_ok=True)
+        with open(args.results, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
