@@ -12,10 +12,10 @@ from pipelines.cli import main
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-VERBS = [["caption"], ["transcribe"], ["translate"], ["translate-po"], ["demo"], ["list"],
-         ["build-data"], ["train"], ["evaluate"], ["export"]] + [
+VERBS = [["caption"], ["transcribe"], ["translate"], ["translate-po"], ["stylize"], ["demo"],
+         ["list"], ["build-data"], ["train"], ["evaluate"], ["export"]] + [
     [verb, task] for verb in ("train", "evaluate", "export", "build-data")
-    for task in ("captioning", "speech", "translation")]
+    for task in ("captioning", "speech", "translation", "style")]
 
 
 @pytest.mark.parametrize("verb", VERBS, ids=" ".join)
