@@ -56,3 +56,16 @@ def test_apertium_peer_reads_one_line_per_sentence(monkeypatch):
     monkeypatch.setattr(bench.subprocess, "run", fake_run)
     assert bench.apertium(["open file", "two\nlines"]) == ["OPEN FILE", "TWO LINES"]
     assert [c[-1] for c in calls] == ["eng-spa", "es-fr"]
+
+
+def test_style_benchmark_quick_prints_all_figures():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "style.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout[r.stdout.index("{"):])
+    for key in ("train_images_per_s", "fps_64", "fps_128", "gatys_seconds", "speedup_over_gatys"):
+        assert result[key] > 0, key
+    memory = result["large_image"]
+    assert memory["output"] == [256, 256]
+    assert memory["peak_rss_mb"] >= memory["rss_after_load_mb"] > 0

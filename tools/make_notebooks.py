@@ -269,11 +269,123 @@ served_text"""),
 ]
 
 
+STYLE = [
+    new_markdown_cell("""# Style transfer, end to end
+
+Repaint photographs in the style of a painting, three ways:
+1. **Gatys et al.** optimisation: the pixels are the variables; slow, the quality reference.
+2. A **fast feed-forward network** (Johnson et al., with instance norm) trained for one style with
+   the same perceptual loss: one pass per image.
+3. The bundled networks through `pipelines.stylize`, and an exported SavedModel that TF Serving runs.
+
+All offline: paintings and photographs come from Debian packages (`pipelines build-data style`),
+the loss network is the ImageNet-initialised MobileNetV2 shipped in the npm package `nsfwjs`.
+
+`PIPELINES_NOTEBOOK_SCALE=small` (what CI runs) uses generated images and tiny sizes."""),
+    new_code_cell("""import os, tempfile, time
+import numpy as np
+import matplotlib.pyplot as plt
+import keras
+from PIL import Image
+
+import pipelines
+from tasks.style_transfer.loss_network import build_extractor, PerceptualLoss
+from tasks.style_transfer.optimize import optimize_image
+from tasks.style_transfer.recipe import train
+from tasks.style_transfer.task import StyleTransferTask, ExportedStylizer, load_style_image
+from tasks.style_transfer.evaluation import centre_square
+
+SCALE = os.environ.get("PIPELINES_NOTEBOOK_SCALE", "full")
+SMALL = SCALE == "small"
+WORK = tempfile.mkdtemp() if SMALL else "runs/notebook_style"
+os.makedirs(WORK, exist_ok=True)
+keras.utils.set_random_seed(0)
+print("scale:", SCALE)"""),
+    new_markdown_cell("""## 1. Data
+Paintings: the GCompris "paintings" puzzle (put back together from its tiles) and its public-domain
+Van Gogh paintings. Content: about a hundred real photographs with a licence each, twelve held out."""),
+    new_code_cell("""def generated(h, w, seed):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([np.sin(x / 7 + seed) * 120 + 128, np.cos(y / 9) * 120 + 128, (x + y) % 256], -1)
+    return Image.fromarray((base + rng.integers(0, 30, base.shape)).clip(0, 255).astype(np.uint8))
+
+if SMALL:
+    style_path = os.path.join(WORK, "style.png")
+    Image.fromarray(255 - np.asarray(generated(96, 96, 1))[:, ::-1]).save(style_path)
+    photos = []
+    for i in range(3):
+        photos.append(os.path.join(WORK, f"photo{i}.jpg"))
+        generated(120, 160, 10 + i).save(photos[-1])
+    held_out = photos[:1]
+else:
+    from tasks.style_transfer.data import build_style_data, style_images, train_images, test_images
+    manifest = build_style_data("data/style")
+    print(manifest["counts"])
+    style_path = style_images("data/style")["great_wave_off_kanagawa"]
+    photos, held_out = train_images("data/style"), test_images("data/style")
+shown = [style_path] + photos[:3]
+fig, axes = plt.subplots(1, len(shown), figsize=(4 * len(shown), 3))
+for ax, path in zip(axes, shown):
+    ax.imshow(Image.open(path)); ax.set_title(os.path.basename(path)[:28]); ax.axis("off")
+plt.show()"""),
+    new_markdown_cell("""## 2. Gatys optimisation
+Style = Gram matrices of the loss network's feature maps (and of the pixels: the palette);
+content = one mid-level feature map; plus total variation. Adam on the pixels, from the photo."""),
+    new_code_cell("""size = 64 if SMALL else 256
+steps = 10 if SMALL else 300
+extractor = build_extractor()
+style = load_style_image(style_path, size).numpy()
+content = centre_square(held_out[0], size).numpy()
+result = optimize_image(content, style, extractor, steps=steps, log_every=max(1, steps // 20))
+print(f"{steps} steps in {result.seconds:.1f} s; loss {result.history[0]['total']:.2f} -> {result.history[-1]['total']:.2f}")
+for key in ("style", "content", "tv", "total"):
+    plt.plot([h["step"] for h in result.history], [h[key] for h in result.history], label=key)
+plt.yscale("log"); plt.xlabel("step"); plt.legend(); plt.title("Gatys: loss terms (unweighted; total weighted)")
+plt.show()"""),
+    new_markdown_cell("""## 3. Train a fast network
+The same loss, now lowered by a network's weights over many photos: after training, one pass
+stylises any photo. Training uses random crops (128² by default; tiny here at small scale)."""),
+    new_code_cell("""options = dict(epochs=1, steps_per_epoch=4, batch_size=2, image_size=32, style_size=48,
+               filters=[4, 8, 8], residual_blocks=1) if SMALL else \\
+          dict(epochs=1, steps_per_epoch=200, batch_size=8, image_size=128, style_size=256)
+task = train(None, os.path.join(WORK, "my_style"), style_path, content_images=photos, verbose=0, **options)
+history = task.model.history.history["loss"]
+print(f"trained in {task.training_seconds:.0f} s; loss per epoch {history}")
+start = time.perf_counter()
+fast = task.stylize_pixels(content[None]).numpy()[0]
+print(f"one pass: {time.perf_counter() - start:.3f} s")"""),
+    new_markdown_cell("""## 4. Side by side
+Content | Gatys | the briefly trained network | the bundled network for the Great Wave (when installed)."""),
+    new_code_cell("""panels = [("content", content), ("Gatys", result.image), ("fast (this notebook)", fast)]
+if os.path.exists(os.path.join(StyleTransferTask.presets["great_wave"]["path"], "task.json")):
+    bundled = pipelines.stylize((content * 255).astype(np.uint8), style="great_wave")
+    panels.append(("bundled great_wave", np.asarray(bundled) / 255.0))
+loss = task.perceptual_loss()
+fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
+for ax, (name, image) in zip(axes, panels):
+    terms = loss.terms(content[None], np.asarray(image, np.float32)[None])
+    ax.imshow(np.clip(image, 0, 1)); ax.axis("off")
+    ax.set_title(f"{name}\\nloss {float(loss.total(terms)):.2f}")
+plt.show()"""),
+    new_markdown_cell("""## 5. Export and serve
+`serving_default` takes encoded JPEG/PNG bytes and returns PNG bytes; `stylize_pixels` takes and
+returns float pixels. Core TF ops only: a stock TF Serving binary runs it."""),
+    new_code_cell("""exported_path = task.export(os.path.join(WORK, "exported"))
+exported = ExportedStylizer(exported_path)
+with open(held_out[0], "rb") as f:
+    data = f.read()
+a, b = task.stylize([data])[0], exported.stylize([data])[0]
+print("signatures:", sorted(exported.signatures), "max difference:", float(np.abs(a - b).max()))
+plt.imshow(b); plt.axis("off"); plt.title("from the SavedModel"); plt.show()"""),
+]
+
+
 def main():
     os.makedirs(os.path.join(ROOT, "notebooks"), exist_ok=True)
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     for name, cells in (("image_captioning", CAPTIONING), ("speech_recognition", SPEECH),
-                        ("neural_translation", TRANSLATION)):
+                        ("neural_translation", TRANSLATION), ("style_transfer", STYLE)):
         nbformat.write(new_notebook(cells=cells, metadata=kernel),
                        os.path.join(ROOT, "notebooks", f"{name}.ipynb"))
 

@@ -1,0 +1,164 @@
+"""Style-transfer benchmark: training speed, stylisation speed per size, the speed-up over
+Gatys optimisation, and peak memory on a large image. Prints one JSON object.
+
+    python benchmarks/style.py --data data/style --output benchmarks/results/style_speed.json
+    python benchmarks/style.py --quick      # seconds, on generated images; the tests
+
+Measures, for the bundled default fast network (``great_wave``; an untrained network of
+the same architecture with ``--quick`` or when it is missing): training images/s (crops
+of 128² in batches of 8, the default recipe), frames/s at 256², 512² and 1024² (one image
+per call, after a warm-up), the seconds Gatys optimisation (300 steps, the bundled loss
+network) takes at 256² and so the speed-up of the fast network, and the peak resident
+memory of a process that stylises one 2048² image (measured in a child process, beside
+the same process's memory after loading the network).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+
+def _photo(height, width, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 // width, y * 255 // height, (x * y) % 256], -1)
+    return (base + rng.integers(0, 40, base.shape)).clip(0, 255).astype(np.uint8)
+
+
+def _task(quick, style_image):
+    from tasks.core.task import Task
+    from tasks.style_transfer.task import StyleTransferTask
+
+    path = StyleTransferTask.presets["great_wave"]["path"]
+    if not quick and os.path.exists(os.path.join(path, "task.json")):
+        return Task.load(path, style_image=style_image), "great_wave"
+    return StyleTransferTask(style_image=style_image), "untrained (default architecture)"
+
+
+def _fps(task, size, min_seconds):
+    import tensorflow as tf
+
+    pixels = tf.constant(_photo(size, size)[None].astype(np.float32) / 255.0)
+    run = task._compiled()
+    strength = tf.constant(1.0)
+    run(pixels, strength).numpy()  # trace and warm up
+    count, start = 0, time.perf_counter()
+    while count < 2 or time.perf_counter() - start < min_seconds:
+        run(pixels, strength).numpy()
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def _train_speed(task, paths, steps, image_size, batch_size):
+    from tasks.style_transfer.data import make_dataset
+
+    ds = make_dataset(paths, image_size, batch_size, seed=0, cache_side=max(image_size, 2 * image_size))
+    task.compile(learning_rate=1e-3, total_steps=steps * 2)
+    task.model.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)  # trace, fill the cache
+    start = time.perf_counter()
+    task.model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+_MEMORY_CHILD = """
+import resource, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from tasks.core.task import Task
+from tasks.style_transfer.task import StyleTransferTask
+size = int(sys.argv[3])
+task = Task.load(sys.argv[2]) if sys.argv[2] != "-" else StyleTransferTask()
+task.stylize([np.zeros((64, 64, 3), np.uint8)])
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+start = time.perf_counter()
+out = task.stylize([image])[0]
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(loaded, peak, seconds, out.shape[0], out.shape[1])
+"""
+
+
+def _peak_memory(model_path, size):
+    result = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, ROOT, model_path or "-", str(size)],
+                            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    loaded, peak, seconds, height, width = result.stdout.split()[-5:]
+    return {"size": size, "rss_after_load_mb": round(float(loaded), 1),
+            "peak_rss_mb": round(float(peak), 1), "seconds": round(float(seconds), 2),
+            "output": [int(height), int(width)]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.path.join(ROOT, "data", "style"))
+    parser.add_argument("--output", default=None)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+
+    from PIL import Image
+
+    from tasks.style_transfer.optimize import optimize_image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.quick:
+            style_image = os.path.join(tmp, "style.png")
+            Image.fromarray(255 - _photo(96, 96, 1)).save(style_image)
+            paths = []
+            for i in range(3):
+                paths.append(os.path.join(tmp, f"photo{i}.jpg"))
+                Image.fromarray(_photo(160, 200, i)).save(paths[-1])
+        else:
+            from tasks.style_transfer.data import build_style_data, style_images, train_images
+            from tasks.style_transfer.presets import BUNDLED_STYLES
+
+            build_style_data(args.data)
+            style_image, paths = style_images(args.data)[BUNDLED_STYLES["great_wave"]], train_images(args.data)
+        task, which = _task(args.quick, style_image)
+        sizes = (64, 128) if args.quick else (256, 512, 1024)
+        fps = {f"fps_{s}": round(_fps(task, s, 0.5 if args.quick else 5.0), 2) for s in sizes}
+        gatys_size, gatys_steps = (64, 5) if args.quick else (256, 300)
+        content = _photo(gatys_size, gatys_size, 3).astype(np.float32) / 255.0
+        loss = task.perceptual_loss()
+        optimized = optimize_image(content, None, loss.extractor, loss, steps=gatys_steps,
+                                   progress=False)
+        fast_seconds = 1.0 / fps[f"fps_{sizes[0]}"] if args.quick else 1.0 / fps["fps_256"]
+        train_size, batch = (64, 2) if args.quick else (128, 8)
+        train_ips = _train_speed(_task(True, style_image)[0], paths, 3 if args.quick else 20,
+                                 train_size, batch)
+        model_path = None if args.quick or which.startswith("untrained") else \
+            task.presets["great_wave"]["path"]
+        memory = _peak_memory(model_path, 256 if args.quick else 2048)
+    result = {
+        "model": which, "parameters": task.model.count_params(),
+        "train_images_per_s": round(train_ips, 2), "train_crop": train_size, "train_batch": batch,
+        **fps,
+        "gatys_seconds": round(optimized.seconds, 2), "gatys_size": gatys_size,
+        "gatys_steps": gatys_steps,
+        "speedup_over_gatys": round(optimized.seconds / fast_seconds, 1),
+        "large_image": memory,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+    }
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.output:
+        os.makedirs(os.path.dirname(args.output), exist_ok=True)
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
