@@ -13,7 +13,7 @@ import contextlib
 import numpy as np
 
 from pipelines.inputs import (MAX_AUDIO_SECONDS, MAX_PIXELS, MAX_TEXT_CHARS, join_lines,
-                              split_lines, to_audio_batch, to_image_batch, to_image_pixels,
+                              split_lines, to_audio_batch, to_image_pixels,
                               to_pixel_batch, to_text_batch)
 from pipelines.models import MODELS
 
@@ -50,7 +50,8 @@ def caption(image, *, model=None, beam_width=None, max_length=None):
 
     Args:
         image: a path, encoded bytes, a uint8 numpy array (HxWx3, HxW or HxWx4),
-            a PIL.Image, or a list of these (run as one batch).
+            a PIL.Image, or a list of these (run as one batch; arrays of one shape are
+            stacked and reach the graph as pixels, never re-encoded).
         model: None for the bundled default, a preset name, a directory written by
             ``Task.save`` or a SavedModel written by ``Task.export``.
         beam_width: beam size (1 = greedy); default from the model's config.
@@ -58,11 +59,30 @@ def caption(image, *, model=None, beam_width=None, max_length=None):
     """
     _check_positive("beam_width", beam_width)
     _check_positive("max_length", max_length)
-    batch, was_list = to_image_batch(image)
+    batch, was_list = to_pixel_batch(image)
+    captioner = MODELS.get("caption", model)
     with _graph_input_errors("image"):
-        captions = MODELS.get("caption", model).caption(batch, beam_width=beam_width,
-                                                        max_length=max_length)
+        captions = _in_groups(batch, lambda group: captioner.caption(
+            group, beam_width=beam_width, max_length=max_length))
     return captions if was_list else captions[0]
+
+
+def _in_groups(items, run):
+    """Run ``run`` once per group of items the graph can batch together (all encoded bytes;
+    pixel arrays of one shape, stacked), and return the results in the items' order.
+
+    Arrays stay pixels: re-encoding them to PNG for the graph to decode cost 5x the time.
+    """
+    groups = {}
+    for i, item in enumerate(items):
+        key = "bytes" if isinstance(item, bytes) else item.shape
+        groups.setdefault(key, []).append(i)
+    results = [None] * len(items)
+    for key, indices in groups.items():
+        group = [items[i] for i in indices]
+        for i, result in zip(indices, run(group if key == "bytes" else np.stack(group))):
+            results[i] = result
+    return results
 
 
 def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return_timestamps=False):

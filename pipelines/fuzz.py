@@ -12,7 +12,7 @@ The same harness runs a few hundred cases per pipeline in the tests and long run
 from the command line:
 
     python -m pipelines.fuzz caption --cases 10000 --seed 0
-    python -m pipelines.fuzz transcribe translate --cases 2000 --json
+    python -m pipelines.fuzz transcribe translate stylize --cases 2000 --json
 
 Example:
     >>> report = run("caption", cases=200, seed=0)
@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ARGUMENT = {"caption": "image", "transcribe": "audio", "translate": "text"}
+ARGUMENT = {"caption": "image", "transcribe": "audio", "translate": "text", "stylize": "image"}
 MAGICS = [b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"RIFF", b"GIF89a", b"BM", b"fLaC",
           b"OggS", b"ID3", b"%PDF", b"\x00\x00\x00\x00"]
 
@@ -152,7 +152,7 @@ def _wrong_types(rng):
 # -- cases per pipeline ----------------------------------------------------------------
 def samples(pipeline):
     """The valid inputs mutations start from (shipped with the library and its tests)."""
-    if pipeline == "caption":
+    if pipeline in ("caption", "stylize"):
         paths = sorted(glob.glob(os.path.join(ROOT, "pipelines", "samples", "*.jpg")))
         datas = [open(p, "rb").read() for p in paths]
         from PIL import Image

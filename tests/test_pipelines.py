@@ -37,6 +37,23 @@ def test_list_in_list_out_as_one_batch(saved_task_dir, test_examples):
     assert pipelines.caption(tuple(paths[:1]), model=saved_task_dir) == batch[:1]
 
 
+def test_arrays_reach_the_graph_as_pixels_in_order(saved_task_dir, test_examples, monkeypatch):
+    """Mixed inputs are batched by kind (bytes; arrays of one shape): results keep the
+    input order and equal one-by-one calls; arrays are never re-encoded."""
+    images = [np.asarray(Image.open(e["image"]).convert("RGB")) for e in test_examples[:3]]
+    small = np.asarray(Image.fromarray(images[2]).resize((40, 30)))
+    with open(test_examples[3]["image"], "rb") as f:
+        jpeg = f.read()
+    mixed = [images[0], jpeg, small, images[1], Image.fromarray(images[2])]
+    one_by_one = [pipelines.caption(x, model=saved_task_dir) for x in mixed]
+
+    def no_png(*args, **kwargs):
+        raise AssertionError("an array was re-encoded to PNG")
+
+    monkeypatch.setattr(inputs, "_encode_png", no_png)
+    assert pipelines.caption(mixed, model=saved_task_dir) == one_by_one
+
+
 def test_grayscale_and_rgba_are_accepted(saved_task_dir, scene):
     _, pixels = scene
     gray = pixels.mean(-1).astype(np.uint8)

@@ -140,8 +140,11 @@ class ExportedCaptioner(ExportedModel):
     """An exported captioner, called like :meth:`CaptioningTask.caption`."""
 
     def caption(self, images, beam_width=None, max_length=None):
+        """Encoded bytes (a list) or uint8/float pixels ``[B, h, w, 3]`` (0..255)."""
         self.refuse_options(beam_width=beam_width, max_length=max_length)
-        return self.strings("serving_default", "captions", images=tf.constant(images, tf.string))
+        if isinstance(images, (list, tuple)):
+            return self.strings("serving_default", "captions", images=tf.constant(images, tf.string))
+        return self.strings("caption_pixels", "captions", pixels=tf.cast(images, tf.float32))
 
 
 CaptioningTask.exported_class = ExportedCaptioner
