@@ -57,7 +57,7 @@ def optimize_image(content, style, extractor=None, loss=None, steps=300, learnin
     pixels = tf.Variable(content)
     optimizer = keras.optimizers.Adam(learning_rate)
 
-    @tf.function
+    @tf.function(autograph=False)  # no Python control flow inside; skip the conversion
     def step():
         with tf.GradientTape() as tape:
             terms = loss.terms(content, pixels, content_features)
