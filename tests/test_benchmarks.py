@@ -6,12 +6,17 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_captioning_benchmark_quick_prints_all_figures():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "captioning.py"), "--quick"],
+def _quick(name):
+    """Run ``benchmarks/<name>.py --quick`` and return the JSON it prints."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", f"{name}.py"), "--quick"],
                        capture_output=True, text=True, timeout=600, cwd=ROOT,
                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert r.returncode == 0, r.stderr[-3000:]
-    result = json.loads(r.stdout[r.stdout.index("{"):])
+    return json.loads(r.stdout[r.stdout.index("{"):])
+
+
+def test_captioning_benchmark_quick_prints_all_figures():
+    result = _quick("captioning")
     for key in ("train_examples_per_s_jit_on", "train_examples_per_s_jit_off", "tf_data_examples_per_s",
                 "batch32_images_per_s_beam1"):
         assert result[key] > 0, key
@@ -19,11 +24,7 @@ def test_captioning_benchmark_quick_prints_all_figures():
 
 
 def test_speech_benchmark_quick_prints_all_figures():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "speech.py"), "--quick"],
-                       capture_output=True, text=True, timeout=600, cwd=ROOT,
-                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert r.returncode == 0, r.stderr[-3000:]
-    result = json.loads(r.stdout[r.stdout.index("{"):])
+    result = _quick("speech")
     for key in ("train_utterances_per_s_jit_on", "train_utterances_per_s_jit_off",
                 "tf_data_utterances_per_s", "rtf_5s_greedy", "rtf_5s_beam8", "batch_audio_seconds_per_s"):
         assert result[key] > 0, key
@@ -31,11 +32,7 @@ def test_speech_benchmark_quick_prints_all_figures():
 
 
 def test_translation_benchmark_quick_prints_all_figures():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "translation.py"), "--quick"],
-                       capture_output=True, text=True, timeout=600, cwd=ROOT,
-                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert r.returncode == 0, r.stderr[-3000:]
-    result = json.loads(r.stdout[r.stdout.index("{"):])
+    result = _quick("translation")
     for key in ("train_tokens_per_s_jit_on", "train_tokens_per_s_jit_off", "tf_data_pairs_per_s",
                 "batch64_sentences_per_s_beam4", "batch64_sentences_per_s_beam1"):
         assert result[key] > 0, key
@@ -59,11 +56,7 @@ def test_apertium_peer_reads_one_line_per_sentence(monkeypatch):
 
 
 def test_style_benchmark_quick_prints_all_figures():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "style.py"), "--quick"],
-                       capture_output=True, text=True, timeout=600, cwd=ROOT,
-                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert r.returncode == 0, r.stderr[-3000:]
-    result = json.loads(r.stdout[r.stdout.index("{"):])
+    result = _quick("style")
     for key in ("train_images_per_s", "fps_64", "fps_128", "gatys_seconds", "speedup_over_gatys"):
         assert result[key] > 0, key
     memory = result["large_image"]

@@ -216,7 +216,8 @@ def read_image(path, channels=3):
     return decode_image_bytes(tf.io.read_file(path), channels)
 
 
-def _shorter_side(image, side):
+def shorter_side(image, side):
+    """uint8/float ``[h, w, 3]`` -> float32 0..255 with its shorter side at ``side`` (antialiased)."""
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.cast(side, tf.float32) / tf.reduce_min(shape)
     size = tf.cast(tf.round(shape * scale), tf.int32)
@@ -242,7 +243,7 @@ def make_dataset(paths, image_size=256, batch_size=4, seed=0, repeat=True, cache
     if cache_side < image_size:
         raise ValueError(f"cache_side ({cache_side}) must be >= image_size ({image_size})")
     images = tf.data.Dataset.from_tensor_slices(list(paths))
-    images = images.map(lambda p: _shorter_side(read_image(p), cache_side),
+    images = images.map(lambda p: shorter_side(read_image(p), cache_side),
                         num_parallel_calls=AUTOTUNE).cache()
     if repeat:
         images = images.repeat()

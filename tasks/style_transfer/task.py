@@ -88,11 +88,9 @@ def to_float_pixels(image, size=None):
 
 def load_style_image(path, size):
     """A style painting as float32 ``[h, w, 3]`` in [0, 1], its shorter side at ``size``."""
-    data = tf.io.read_file(path)
-    image = tf.cast(decode_image_bytes(data), tf.float32)
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    new = tf.cast(tf.round(shape * size / tf.reduce_min(shape)), tf.int32)
-    return tf.clip_by_value(tf.image.resize(image, new, antialias=True) / 255.0, 0.0, 1.0)
+    from tasks.style_transfer.data import read_image, shorter_side
+
+    return tf.clip_by_value(shorter_side(read_image(path), size) / 255.0, 0.0, 1.0)
 
 
 @register_task
