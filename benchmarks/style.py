@@ -11,6 +11,10 @@ per call, after a warm-up), the seconds Gatys optimisation (300 steps, the bundl
 network) takes at 256² and so the speed-up of the fast network, and the peak resident
 memory of a process that stylises one 2048² image (measured in a child process, beside
 the same process's memory after loading the network).
+
+The same figures (but memory) for the arbitrary-style network (``arbitrary``; untrained with
+``--quick`` or when missing), with the style image at its ``style_size``, under
+``"arbitrary"``.
 """
 
 import argparse
@@ -60,15 +64,51 @@ def _fps(task, size, min_seconds):
     return count / (time.perf_counter() - start)
 
 
-def _train_speed(task, paths, steps, image_size, batch_size):
-    from tasks.style_transfer.data import make_dataset
+def _train_speed(task, paths, steps, image_size, batch_size, style_paths=None):
+    from tasks.style_transfer.data import make_dataset, make_pair_dataset
 
-    ds = make_dataset(paths, image_size, batch_size, seed=0, cache_side=max(image_size, 2 * image_size))
+    if style_paths:
+        ds = make_pair_dataset(paths, style_paths, image_size, batch_size,
+                               style_side=2 * image_size, cache_side=2 * image_size)
+    else:
+        ds = make_dataset(paths, image_size, batch_size, seed=0,
+                          cache_side=max(image_size, 2 * image_size))
     task.compile(learning_rate=1e-3, total_steps=steps * 2)
     task.model.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)  # trace, fill the cache
     start = time.perf_counter()
     task.model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
     return steps * batch_size / (time.perf_counter() - start)
+
+
+def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batch):
+    """The arbitrary network's figures: frames/s per size, speed-up, training images/s."""
+    import tensorflow as tf
+
+    from tasks.core.task import Task
+    from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask
+    from tasks.style_transfer.presets import ARBITRARY_DIR
+    from tasks.style_transfer.task import load_style_image
+
+    if not quick and os.path.exists(os.path.join(ARBITRARY_DIR, "task.json")):
+        task, which = Task.load(ARBITRARY_DIR), "arbitrary"
+    else:
+        task, which = ArbitraryStyleTask(), "untrained (default architecture)"
+    style = load_style_image(style_image, task.config["style_size"])[None]
+    run, strength = task._compiled(), tf.constant(1.0)
+    fps = {}
+    for size in sizes:
+        pixels = tf.constant(_photo(size, size)[None].astype(np.float32) / 255.0)
+        run(pixels, style, strength).numpy()  # trace and warm up
+        count, start = 0, time.perf_counter()
+        while count < 2 or time.perf_counter() - start < (0.5 if quick else 5.0):
+            run(pixels, style, strength).numpy()
+            count += 1
+        fps[f"fps_{size}"] = round(count / (time.perf_counter() - start), 2)
+    train_ips = _train_speed(ArbitraryStyleTask(), paths, 3 if quick else 20, train_size, batch,
+                             style_paths=[style_image])
+    return {"model": which, "parameters": task.model.count_params(),
+            "train_images_per_s": round(train_ips, 2), **fps,
+            "speedup_over_gatys": round(gatys_seconds * fps[f"fps_{sizes[0]}"], 1)}
 
 
 _MEMORY_CHILD = """
@@ -141,6 +181,8 @@ def main(argv=None):
         model_path = None if args.quick or which.startswith("untrained") else \
             task.presets["great_wave"]["path"]
         memory = _peak_memory(model_path, 256 if args.quick else 2048)
+        arbitrary = _arbitrary(args.quick, style_image, paths, sizes, optimized.seconds,
+                               train_size, batch)
     result = {
         "model": which, "parameters": task.model.count_params(),
         "train_images_per_s": round(train_ips, 2), "train_crop": train_size, "train_batch": batch,
@@ -149,6 +191,7 @@ def main(argv=None):
         "gatys_steps": gatys_steps,
         "speedup_over_gatys": round(optimized.seconds / fast_seconds, 1),
         "large_image": memory,
+        "arbitrary": arbitrary,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
     }
     text = json.dumps(result, indent=1)

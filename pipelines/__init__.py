@@ -160,15 +160,16 @@ def _check_strength(strength):
 
 
 def _style_network(style):
-    """A ``style`` argument for method="fast" -> the model key: a bundled style name, a saved
-    task directory or an exported SavedModel."""
+    """A ``style`` argument for method="fast" -> the model key of a fast network (a bundled
+    style name, a saved task directory or an exported SavedModel), or None when ``style``
+    is an image (the arbitrary-style network's job)."""
     import os
 
     from pipelines import registry
 
     cls = registry.task_class("stylize")
     if style is None:
-        return None
+        return registry.default_preset("stylize")
     if isinstance(style, (str, os.PathLike)):
         name = os.fspath(style)
         if name in cls.presets and "path" in cls.presets[name]:
@@ -179,9 +180,7 @@ def _style_network(style):
             bundled = sorted(k for k, v in cls.presets.items() if "path" in v)
             raise ValueError(f"style={name!r} is not a bundled style ({', '.join(bundled)}), "
                              "a trained style directory or an image file")
-    raise ValueError("style is an image: a fast network exists only for the bundled styles "
-                     "and trained ones; pass method='optimize' to stylise like any image (slow), "
-                     "or train a network for it with 'pipelines train style'")
+    return None
 
 
 def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=300):
@@ -191,10 +190,13 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
         image: a path, encoded bytes, a uint8 numpy array (HxW, HxWx3 or HxWx4) or a
             PIL.Image, or a list of these. Arrays and PIL images reach the network as
             pixels (never re-encoded).
-        style: with ``method="fast"``, a bundled style name (None: the default), a directory
-            written by ``Task.save`` or a SavedModel written by ``Task.export``; with
-            ``method="optimize"``, the style image itself (path, bytes, array or PIL.Image).
-        strength: 0..1, how much of the stylised image to keep (blended with the input).
+        style: a bundled style name (None: the default), a directory written by
+            ``Task.save`` or a SavedModel written by ``Task.export`` (a fast network for one
+            style); or any style image (path, bytes, array or PIL.Image), which the bundled
+            arbitrary-style (AdaIN) network applies in one pass, or Gatys optimisation with
+            ``method="optimize"``.
+        strength: 0..1, how much style: a fast network blends its output with the input;
+            the arbitrary network blends the style statistics in feature space.
         method: "fast" (one pass of a trained network) or "optimize" (Gatys et al.:
             ``steps`` gradient steps on the pixels against the bundled loss network; minutes).
         size: None keeps each image's size; an int resizes so the longer side is ``size``.
@@ -204,6 +206,7 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
 
     Example:
         >>> pipelines.stylize("photo.jpg", style="great_wave").save("wave.png")
+        >>> pipelines.stylize(photo, style="my_painting.jpg")        # any painting, one pass
         >>> pipelines.stylize(photo, style="my_painting.jpg", method="optimize", steps=200)
     """
     from PIL import Image
@@ -214,17 +217,27 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
     if method not in ("fast", "optimize"):
         raise ValueError(f"method must be 'fast' or 'optimize', got {method!r}")
     batch, was_list = to_pixel_batch(image)
+    key = _style_network(style) if method == "fast" else None
+    if key is None:
+        if style is None:
+            raise ValueError("method='optimize' needs style= an image (path, bytes, array "
+                             "or PIL.Image)")
+        from tasks.style_transfer.task import to_float_pixels
+
+        with _graph_input_errors("style"):  # decoded first, so its errors name it
+            style_pixels = to_float_pixels(to_image_pixels(style, "style"), what="style").numpy()
     with _graph_input_errors("image"):
-        if method == "fast":
-            network = MODELS.get("stylize", _style_network(style))
-            results = network.stylize(batch, strength=strength, size=size)
+        if key is not None:
+            results = MODELS.get("stylize", key).stylize(batch, strength=strength, size=size)
+        elif method == "fast":
+            from tasks.style_transfer.presets import ARBITRARY_DIR
+
+            results = MODELS.get("stylize", ARBITRARY_DIR).stylize(
+                batch, style=style_pixels, strength=strength, size=size)
         else:
-            if style is None:
-                raise ValueError("method='optimize' needs style= an image (path, bytes, array "
-                                 "or PIL.Image)")
             from tasks.style_transfer.optimize import stylize_by_optimization
 
-            results = stylize_by_optimization(batch, to_image_pixels(style, "style"),
-                                              strength=strength, size=size, steps=steps)
+            results = stylize_by_optimization(batch, style_pixels, strength=strength, size=size,
+                                              steps=steps)
     images = [Image.fromarray(np.asarray(np.round(r * 255.0), np.uint8)) for r in results]
     return images if was_list else images[0]

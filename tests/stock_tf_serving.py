@@ -6,6 +6,8 @@ with it): no keras_hub, no tensorflow_text, not this project. Prints JSON.
     python stock_tf_serving.py SAVEDMODEL IMAGE [IMAGE ...]      # a captioner
     python stock_tf_serving.py --speech SAVEDMODEL WAV [WAV ...]  # a recognizer
     python stock_tf_serving.py --translation SAVEDMODEL TEXT [TEXT ...]  # a translator
+    python stock_tf_serving.py --style SAVEDMODEL OUT_DIR IMAGE [IMAGE ...] [--styles STYLE ...]
+        # a style network (with --styles: the arbitrary one); writes OUT_DIR/<i>.png
 """
 
 import json
@@ -57,9 +59,31 @@ def translation(path, texts):
     print(json.dumps(out))
 
 
+def style(path, out_dir, images, styles):
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    out = {"signatures": sorted(loaded.signatures.keys()),
+           "inputs": {k: [v.dtype.name, v.shape.as_list()]
+                      for k, v in serve.structured_input_signature[1].items()}}
+    inputs = {"images": tf.stack([tf.io.read_file(p) for p in images])}
+    if styles:
+        inputs["styles"] = tf.stack([tf.io.read_file(p) for p in styles])
+        inputs["strength"] = tf.ones([len(images)])
+    out["outputs"] = []
+    for i, png in enumerate(serve(**inputs)["images"].numpy()):
+        out["outputs"].append(f"{out_dir}/{i}.png")
+        tf.io.write_file(out["outputs"][-1], png)
+    out["modules"] = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--speech":
         speech(sys.argv[2], sys.argv[3:])
+    elif sys.argv[1] == "--style":
+        args = sys.argv[4:]
+        cut = args.index("--styles") if "--styles" in args else len(args)
+        style(sys.argv[2], sys.argv[3], args[:cut], args[cut + 1:])
     elif sys.argv[1] == "--translation":
         translation(sys.argv[2], sys.argv[3:])
     else:

@@ -63,10 +63,21 @@ def test_every_input_kind_gives_the_same_picture(style_dir, tmp_path):
     assert pipelines.stylize(photo, style=model, size=64).size == (64, 48)
 
 
-def test_exported_network_stylizes_like_the_saved_one(style_dir, tmp_path):
+def test_exported_network_stylizes_like_the_saved_one(style_dir, tmp_path, stock_python):
     model = str(style_dir / "saved")
     exported = str(tmp_path / "exported")
     assert main(["export", "style", "--model", model, "--output", exported]) == 0
+    # TF Serving's view: only tensorflow installed, bytes in, PNG bytes out
+    paths = []
+    for i in range(2):
+        paths.append(str(tmp_path / f"photo{i}.png"))
+        fx.painting(64 - 8 * i, 48, seed=20 + i).save(paths[-1])
+    served = fx.serve_in_stock_tensorflow(stock_python, exported, str(tmp_path), paths)
+    assert served["modules"] == [] and served["inputs"] == {"images": ["string", [None]]}
+    assert served["signatures"] == ["serving_default", "stylize_pixels"]
+    for path, out in zip(paths, served["outputs"]):
+        expected = np.asarray(pipelines.stylize(path, style=model), np.int16)
+        assert np.abs(np.asarray(Image.open(out), np.int16) - expected).max() <= 1
     photo = fx.painting(64, 48, seed=4)
     a = np.asarray(pipelines.stylize(_png(photo), style=model), np.int16)
     b = np.asarray(pipelines.stylize(_png(photo), style=exported), np.int16)
@@ -96,7 +107,7 @@ def test_bad_images_give_clear_errors(kind, style_dir, tmp_path):
         pipelines.stylize(value, style=model)
 
 
-def test_bad_options_give_clear_errors(style_dir, tmp_path):
+def test_bad_options_give_clear_errors(style_dir):
     photo = fx.painting(64, 48)
     with pytest.raises(ValueError, match="not a bundled style.*great_wave"):
         pipelines.stylize(photo, style="starry_night_please")
@@ -107,12 +118,6 @@ def test_bad_options_give_clear_errors(style_dir, tmp_path):
         pipelines.stylize(photo, method="magic")
     with pytest.raises(ValueError, match="needs style="):
         pipelines.stylize(photo, method="optimize")
-    painting = str(tmp_path / "painting.png")
-    photo.save(painting)
-    with pytest.raises(ValueError, match="method='optimize'"):
-        pipelines.stylize(photo, style=painting)
-    with pytest.raises(ValueError, match="method='optimize'"):
-        pipelines.stylize(photo, style=np.asarray(photo))
     with pytest.raises(ValueError, match="size"):
         pipelines.stylize(photo, style=str(style_dir / "saved"), size=0)
 
@@ -137,8 +142,6 @@ def test_cli_stylize_train_evaluate(style_dir, tmp_path, capsys):
     assert main(["stylize", *inputs, "--style", model, "-o", str(tmp_path / "out"), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [os.path.basename(r["output"]) for r in lines] == ["in0.png", "in1.png"]
-    assert main(["stylize", inputs[0], "--style", inputs[1], "-o", str(tmp_path / "x.png")]) == 2
-    assert "--method optimize" in capsys.readouterr().err
     assert main(["train", "style", "--style-image", str(style_dir / "painting.png"),
                  "--data", str(style_dir / "data"), "--output", str(tmp_path / "trained"),
                  "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",

@@ -276,7 +276,9 @@ Repaint photographs in the style of a painting, three ways:
 1. **Gatys et al.** optimisation: the pixels are the variables; slow, the quality reference.
 2. A **fast feed-forward network** (Johnson et al., with instance norm) trained for one style with
    the same perceptual loss: one pass per image.
-3. The bundled networks through `pipelines.stylize`, and an exported SavedModel that TF Serving runs.
+3. An **arbitrary-style network** (AdaIN, Huang & Belongie): one network for any painting, which
+   it takes as a second input.
+4. The bundled networks through `pipelines.stylize`, and an exported SavedModel that TF Serving runs.
 
 All offline: paintings and photographs come from Debian packages (`pipelines build-data style`),
 the loss network is the ImageNet-initialised MobileNetV2 shipped in the npm package `nsfwjs`.
@@ -291,7 +293,8 @@ from PIL import Image
 import pipelines
 from tasks.style_transfer.loss_network import build_extractor, PerceptualLoss
 from tasks.style_transfer.optimize import optimize_image
-from tasks.style_transfer.recipe import train
+from tasks.style_transfer.recipe import train, train_arbitrary
+from tasks.style_transfer.presets import ARBITRARY_DIR
 from tasks.style_transfer.task import StyleTransferTask, ExportedStylizer, load_style_image
 from tasks.style_transfer.evaluation import centre_square
 
@@ -355,12 +358,38 @@ print(f"trained in {task.training_seconds:.0f} s; loss per epoch {history}")
 start = time.perf_counter()
 fast = task.stylize_pixels(content[None]).numpy()[0]
 print(f"one pass: {time.perf_counter() - start:.3f} s")"""),
-    new_markdown_cell("""## 4. Side by side
-Content | Gatys | the briefly trained network | the bundled network for the Great Wave (when installed)."""),
-    new_code_cell("""panels = [("content", content), ("Gatys", result.image), ("fast (this notebook)", fast)]
+    new_markdown_cell("""## 4. An arbitrary-style network
+AdaIN gives the photo's encoder features the channel statistics of the painting's; a trained
+decoder paints the result. Each training example pairs a photo with a different painting, so the
+network learns to follow whichever painting it is given. Trained briefly here; the bundled one
+(`pipelines.stylize(photo, style=painting)`) trained for longer on 26 paintings."""),
+    new_code_cell("""paintings = [style_path]
+if SMALL:
+    for i in range(2):
+        paintings.append(os.path.join(WORK, f"painting{i}.png"))
+        generated(96, 96, 30 + i).save(paintings[-1])
+    arbitrary_options = dict(epochs=1, steps_per_epoch=3, batch_size=2, image_size=32,
+                             style_size=48, widths=[4, 4, 8])
+else:
+    from tasks.style_transfer.data import arbitrary_style_split
+    paintings = arbitrary_style_split("data/style")[0]
+    arbitrary_options = dict(epochs=1, steps_per_epoch=100, batch_size=8)
+arbitrary = train_arbitrary(None, os.path.join(WORK, "arbitrary"), content_images=photos,
+                            style_images=paintings, verbose=0, **arbitrary_options)
+print(f"trained in {arbitrary.training_seconds:.0f} s on {len(paintings)} paintings")
+mine = arbitrary.with_style(style_path).stylize_pixels(content[None]).numpy()[0]"""),
+    new_markdown_cell("""## 5. Side by side
+Content | Gatys | the briefly trained fast network | the arbitrary network; then the bundled
+networks (when installed): the Great Wave's fast network and the arbitrary one given this painting."""),
+    new_code_cell("""panels = [("content", content), ("Gatys", result.image), ("fast (this notebook)", fast),
+          ("arbitrary (this notebook)", mine)]
+pixels = (content * 255).astype(np.uint8)
 if os.path.exists(os.path.join(StyleTransferTask.presets["great_wave"]["path"], "task.json")):
-    bundled = pipelines.stylize((content * 255).astype(np.uint8), style="great_wave")
+    bundled = pipelines.stylize(pixels, style="great_wave")
     panels.append(("bundled great_wave", np.asarray(bundled) / 255.0))
+if os.path.exists(os.path.join(ARBITRARY_DIR, "task.json")):
+    bundled = pipelines.stylize(pixels, style=style_path)
+    panels.append(("bundled arbitrary", np.asarray(bundled) / 255.0))
 loss = task.perceptual_loss()
 fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
 for ax, (name, image) in zip(axes, panels):
@@ -368,7 +397,7 @@ for ax, (name, image) in zip(axes, panels):
     ax.imshow(np.clip(image, 0, 1)); ax.axis("off")
     ax.set_title(f"{name}\\nloss {float(loss.total(terms)):.2f}")
 plt.show()"""),
-    new_markdown_cell("""## 5. Export and serve
+    new_markdown_cell("""## 6. Export and serve
 `serving_default` takes encoded JPEG/PNG bytes and returns PNG bytes; `stylize_pixels` takes and
 returns float pixels. Core TF ops only: a stock TF Serving binary runs it."""),
     new_code_cell("""exported_path = task.export(os.path.join(WORK, "exported"))
@@ -378,6 +407,16 @@ with open(held_out[0], "rb") as f:
 a, b = task.stylize([data])[0], exported.stylize([data])[0]
 print("signatures:", sorted(exported.signatures), "max difference:", float(np.abs(a - b).max()))
 plt.imshow(b); plt.axis("off"); plt.title("from the SavedModel"); plt.show()"""),
+    new_markdown_cell("""The arbitrary network's export takes a content and a style image (and a strength)."""),
+    new_code_cell("""import tensorflow as tf
+arbitrary_path = arbitrary.export(os.path.join(WORK, "arbitrary_exported"))
+served = tf.saved_model.load(arbitrary_path).signatures["serving_default"]
+with open(style_path, "rb") as f:
+    style_data = f.read()
+png = served(images=tf.constant([data]), styles=tf.constant([style_data]),
+             strength=tf.constant([1.0]))["images"][0]
+plt.imshow(tf.io.decode_png(png).numpy()); plt.axis("off")
+plt.title("arbitrary network, from the SavedModel"); plt.show()"""),
 ]
 
 
@@ -386,6 +425,8 @@ def main():
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
     for name, cells in (("image_captioning", CAPTIONING), ("speech_recognition", SPEECH),
                         ("neural_translation", TRANSLATION), ("style_transfer", STYLE)):
+        for i, cell in enumerate(cells):
+            cell["id"] = f"{name}-{i:02d}"  # stable ids: regenerating changes only what changed
         nbformat.write(new_notebook(cells=cells, metadata=kernel),
                        os.path.join(ROOT, "notebooks", f"{name}.ipynb"))
 

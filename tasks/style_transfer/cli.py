@@ -25,9 +25,6 @@ def _stylize(args):
     inputs = cli.expand_inputs(args.images, IMAGE_EXTENSIONS, "images")
     outputs = _output_paths(inputs, args.output)
     style = args.style
-    if args.method == "fast" and style is not None and os.path.isfile(style):
-        raise cli.UsageError(f"--style {style!r} is an image file: a fast network exists only for "
-                             "bundled or trained styles; add --method optimize")
     for source, target in zip(inputs, outputs):
         image = pipelines.stylize(source, style=style, strength=args.strength,
                                   method=args.method, size=args.size, steps=args.steps)
@@ -35,28 +32,58 @@ def _stylize(args):
         print(json.dumps({"input": source, "output": target}) if args.json else target, flush=True)
 
 
-def _train(args):
-    from tasks.style_transfer.recipe import train
+def _model(name):
+    """``--model``: the arbitrary network's preset name -> its directory; anything else as is."""
+    from tasks.style_transfer.presets import arbitrary_presets
 
+    return arbitrary_presets.get(name, {}).get("path", name) if name else name
+
+
+def _train(args):
+    from tasks.style_transfer.recipe import train, train_arbitrary
+
+    content = (cli.expand_inputs(args.content, IMAGE_EXTENSIONS, "--content")
+               if args.content else None)
+    if args.arbitrary == bool(args.style_image):
+        raise cli.UsageError("pass --style-image PAINTING (a fast network for one style) or "
+                             "--arbitrary (one network for any style), not both")
     with cli.results_only_on_stdout():
-        task = train(args.data, args.output, args.style_image, args.preset, args.epochs,
-                     args.steps_per_epoch, args.batch_size, args.learning_rate,
-                     args.checkpoint_dir, image_size=args.image_size, style_size=args.style_size,
-                     seed=args.seed, verbose=cli.keras_verbosity(),
-                     content_images=cli.expand_inputs(args.content, IMAGE_EXTENSIONS, "--content")
-                     if args.content else None)
+        if args.arbitrary:
+            styles = (cli.expand_inputs(args.style_images, IMAGE_EXTENSIONS, "--style-images")
+                      if args.style_images else None)
+            task = train_arbitrary(args.data, args.output, args.epochs, args.steps_per_epoch,
+                                   args.batch_size, args.learning_rate or 1e-3,
+                                   args.checkpoint_dir, image_size=args.image_size,
+                                   style_size=args.style_size, seed=args.seed,
+                                   verbose=cli.keras_verbosity(), content_images=content,
+                                   style_images=styles)
+        else:
+            task = train(args.data, args.output, args.style_image, args.preset, args.epochs,
+                         args.steps_per_epoch, args.batch_size, args.learning_rate or 2e-3,
+                         args.checkpoint_dir, image_size=args.image_size,
+                         style_size=args.style_size, seed=args.seed,
+                         verbose=cli.keras_verbosity(), content_images=content)
     print(json.dumps({"saved": args.output, "train_seconds": round(task.training_seconds, 1)}))
 
 
 def _evaluate(args):
+    from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask
     from tasks.style_transfer.evaluation import evaluate_against_optimization
 
-    task = cli.load_task("stylize", args.model)
-    if args.style_image:
+    task = cli.load_task("stylize", _model(args.model))
+    if isinstance(task, ArbitraryStyleTask):
+        if not args.style_image:
+            raise cli.UsageError("--style-image is required for the arbitrary-style network")
+        task = task.with_style(os.path.abspath(args.style_image))
+    elif args.style_image:
         task.config["style_image"] = os.path.abspath(args.style_image)
     result = evaluate_against_optimization(task, args.data, size=args.size, limit=args.limit,
                                            steps=args.steps)
     print(json.dumps({k: v for k, v in result.items() if k != "per_image"}))
+
+
+def _export(args):
+    print(json.dumps({"exported": cli.load_task("stylize", _model(args.model)).export(args.output)}))
 
 
 def _build_data(args):
@@ -70,7 +97,8 @@ def register(commands):
     p.add_argument("images", nargs="+", help="image files, directories, globs or - (paths on stdin)")
     p.add_argument("--style", default=None,
                    help="bundled style name (see 'pipelines list'), a trained style directory, "
-                        "an exported SavedModel, or with --method optimize a style image")
+                        "an exported SavedModel, or any style image (the arbitrary-style "
+                        "network, or Gatys with --method optimize)")
     p.add_argument("-o", "--output", required=True,
                    help="output PNG for one input, or a directory (made) for several")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend with the input")
@@ -80,8 +108,14 @@ def register(commands):
                    help="optimisation steps for --method optimize")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
 
-    p = commands.task_verb("train", "style", "train a fast network for one style image", _train)
-    p.add_argument("--style-image", required=True, help="the painting to imitate")
+    p = commands.task_verb("train", "style", "train a fast network for one style image, or "
+                           "the arbitrary-style network (--arbitrary)", _train)
+    p.add_argument("--style-image", default=None, help="the painting to imitate")
+    p.add_argument("--arbitrary", action="store_true",
+                   help="train the arbitrary-style (AdaIN) network on many paintings instead")
+    p.add_argument("--style-images", nargs="+", default=None,
+                   help="with --arbitrary: your paintings (files, directories or globs) instead "
+                        "of the built-in ones")
     p.add_argument("--data", default="data/style",
                    help="built-in data directory (content/train photographs)")
     p.add_argument("--content", nargs="+", default=None,
@@ -91,7 +125,8 @@ def register(commands):
     p.add_argument("--epochs", type=cli.positive_int, default=4)
     p.add_argument("--steps-per-epoch", type=cli.positive_int, default=500)
     p.add_argument("--batch-size", type=cli.positive_int, default=8)
-    p.add_argument("--learning-rate", type=float, default=2e-3)
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="default 2e-3 (fast network) or 1e-3 (--arbitrary)")
     p.add_argument("--image-size", type=cli.positive_int, default=128, help="training crop size")
     p.add_argument("--style-size", type=cli.positive_int, default=256,
                    help="shorter side of the painting for its style statistics")
@@ -101,16 +136,19 @@ def register(commands):
     p = commands.task_verb("evaluate", "style",
                            "perceptual loss of the network against Gatys optimisation on "
                            "held-out photographs", _evaluate)
-    p.add_argument("--model", default=None, help="bundled style, or a trained style directory")
+    p.add_argument("--model", default=None,
+                   help="bundled style, 'arbitrary', or a trained style directory")
     p.add_argument("--data", default="data/style")
-    p.add_argument("--style-image", default=None, help="the painting, if not where it was trained")
+    p.add_argument("--style-image", default=None,
+                   help="the painting, if not where it was trained (required for 'arbitrary')")
     p.add_argument("--size", type=cli.positive_int, default=512)
     p.add_argument("--limit", type=cli.positive_int, default=None)
     p.add_argument("--steps", type=cli.positive_int, default=300)
 
     p = commands.task_verb("export", "style", "export a style network as a SavedModel",
-                           cli.export_handler("stylize"))
-    p.add_argument("--model", default=None)
+                           _export)
+    p.add_argument("--model", default=None,
+                   help="bundled style, 'arbitrary', or a trained style directory")
     p.add_argument("--output", required=True)
 
     p = commands.task_verb("build-data", "style",

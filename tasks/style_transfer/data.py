@@ -261,3 +261,58 @@ def make_dataset(paths, image_size=256, batch_size=4, seed=0, repeat=True, cache
 
     ds = images.enumerate().map(crop, num_parallel_calls=AUTOTUNE)
     return with_options(ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE))
+
+
+# Paintings never shown to the arbitrary-style network in training: its quality on styles it
+# has not seen is measured on these.
+HELD_OUT_STYLES = ("harvesters", "poppies", "van_gogh_church_at_auvers", "horse_mackerel_and_prawn")
+
+
+def arbitrary_style_split(root):
+    """``(train, test)`` lists of painting paths for the arbitrary-style network."""
+    paintings = style_images(root)
+    test = [paintings[n] for n in HELD_OUT_STYLES if n in paintings]
+    return [p for n, p in sorted(paintings.items()) if n not in HELD_OUT_STYLES], test
+
+
+def make_pair_dataset(content_paths, style_paths, image_size=128, batch_size=8, style_side=256,
+                      seed=0, cache_side=384):
+    """Training batches for the arbitrary-style network, repeated forever.
+
+    ``x = {'content', 'style', 'strength'}``: random-scale photo crops as in
+    :func:`make_dataset`, and crops of ``image_size`` from a random painting whose shorter
+    side is ``style_side`` (the scale a style image is given at inference), both flipped at
+    random; ``strength`` is 1. ``y`` is content and style stacked on the channels
+    (``[b, s, s, 6]``): the loss needs both.
+
+    Example:
+        >>> train, _ = arbitrary_style_split("data/style")
+        >>> ds = make_pair_dataset(train_images("data/style"), train, image_size=128)
+    """
+    from tasks.core.data import AUTOTUNE, with_options
+
+    if not style_paths:
+        raise ValueError("style_paths is empty; expected painting image files")
+    if style_side < image_size:
+        raise ValueError(f"style_side ({style_side}) must be >= image_size ({image_size})")
+    photos = make_dataset(content_paths, image_size, 1, seed=seed, cache_side=cache_side).unbatch()
+    paintings = tf.data.Dataset.from_tensor_slices(list(style_paths))
+    paintings = paintings.map(lambda p: shorter_side(read_image(p), style_side),
+                              num_parallel_calls=AUTOTUNE).cache().repeat()
+    paintings = paintings.shuffle(len(style_paths), seed=seed + 1)
+
+    def crop(index, image):
+        seeds = tf.random.experimental.stateless_split(
+            tf.stack([seed + 1, tf.cast(index, tf.int32)]), 2)
+        patch = tf.image.stateless_random_crop(image, [image_size, image_size, 3], seeds[0])
+        patch = tf.image.stateless_random_flip_left_right(patch, seeds[1])
+        return tf.clip_by_value(patch / 255.0, 0.0, 1.0)
+
+    styles = paintings.enumerate().map(crop, num_parallel_calls=AUTOTUNE)
+
+    def pair(content, style):
+        inputs = {"content": content[0], "style": style, "strength": tf.ones([])}
+        return inputs, tf.concat([content[0], style], axis=-1)
+
+    ds = tf.data.Dataset.zip(photos, styles).map(pair, num_parallel_calls=AUTOTUNE)
+    return with_options(ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE))

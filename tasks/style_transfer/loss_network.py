@@ -159,7 +159,8 @@ class PerceptualLoss:
     training minimise and what the quality targets compare.
     """
 
-    def __init__(self, extractor, style_image, weights=DEFAULT_LOSS_WEIGHTS, layer_weights=None):
+    def __init__(self, extractor, style_image=None, weights=DEFAULT_LOSS_WEIGHTS,
+                 layer_weights=None):
         self.extractor = extractor
         self.n_style = len(extractor.style_layers)
         self.weights = tuple(float(w) for w in weights)
@@ -171,25 +172,53 @@ class PerceptualLoss:
         if len(self.layer_weights) != self.n_style:
             raise ValueError(f"layer_weights: expected {self.n_style} values (one per style "
                              f"layer), got {len(self.layer_weights)}")
-        style = tf.convert_to_tensor(style_image, tf.float32)
-        if style.shape.rank == 3:
-            style = style[None]
-        self.style_grams = [gram_matrix(f) for f in extractor(style)[:self.n_style]]
-        self.style_scales = [tf.reduce_mean(tf.square(g)) for g in self.style_grams]
+        self.style_grams = self.style_scales = None  # no fixed style: pass style_targets
+        if style_image is not None:
+            style = tf.convert_to_tensor(style_image, tf.float32)
+            if style.shape.rank == 3:
+                style = style[None]
+            self.style_grams, self.style_scales = self.style_targets(style)
 
-    def terms(self, content, stylised, content_features=None):
-        """``{'style', 'content', 'tv'}`` means over the batch (unweighted)."""
+    def style_targets(self, style_images):
+        """Gram matrices ``[b, c, c]`` of the style layers and their scales ``[b, 1, 1]``
+        (one per image: each example of a batch may have its own style)."""
+        grams = [gram_matrix(f) for f in self.extractor(style_images)[:self.n_style]]
+        return grams, [tf.reduce_mean(tf.square(g), axis=[1, 2], keepdims=True) for g in grams]
+
+    def terms(self, content, stylised, content_features=None, style_targets=None):
+        """``{'style', 'content', 'tv'}`` means over the batch (unweighted).
+
+        ``style_targets`` (from :meth:`style_targets`) replaces the style image given at
+        construction, e.g. for a batch of different styles.
+        """
         outputs = self.extractor(stylised)
         if content_features is None:
             content_features = self.extractor(content)[self.n_style:]
-        style = tf.add_n([w * tf.reduce_mean(tf.square(gram_matrix(f) - g)) / s
-                          for f, g, s, w in zip(outputs[:self.n_style], self.style_grams,
-                                                self.style_scales, self.layer_weights)])
+        grams, scales = style_targets or (self.style_grams, self.style_scales)
+        if grams is None:
+            raise ValueError("style_targets is required: this loss was built without a style image")
+        return self._terms(outputs, content_features, grams, scales, stylised)
+
+    def _terms(self, outputs, content_features, grams, scales, stylised):
+        style = tf.add_n([w * tf.reduce_mean(tf.square(gram_matrix(f) - g) / s)
+                          for f, g, s, w in zip(outputs[:self.n_style], grams, scales,
+                                                self.layer_weights)])
         content_term = tf.add_n([
             tf.reduce_mean(tf.square(tf.cast(f, tf.float32) - tf.cast(t, tf.float32)))
             / (tf.reduce_mean(tf.square(tf.cast(t, tf.float32))) + 1e-8)
             for f, t in zip(outputs[self.n_style:], content_features)])
         return {"style": style, "content": content_term, "tv": total_variation(stylised)}
+
+    def paired_terms(self, content, style, stylised):
+        """Terms for a batch where example ``i`` is ``content[i]`` in the style of
+        ``style[i]`` (all three the same size): one loss-network pass over the three."""
+        n = tf.shape(content)[0]
+        features = self.extractor(tf.concat([stylised, content, style], axis=0))
+        outputs = [f[:n] for f in features]
+        content_features = [f[n:2 * n] for f in features[self.n_style:]]
+        grams = [gram_matrix(f[2 * n:]) for f in features[:self.n_style]]
+        scales = [tf.reduce_mean(tf.square(g), axis=[1, 2], keepdims=True) for g in grams]
+        return self._terms(outputs, content_features, grams, scales, stylised)
 
     def total(self, terms):
         return (self.weights[0] * terms["style"] + self.weights[1] * terms["content"]

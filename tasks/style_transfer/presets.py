@@ -25,3 +25,13 @@ presets.update({
                            "edge_kernel": 9}},
 })
 DEFAULT_PRESET = "great_wave"
+
+# The arbitrary-style (AdaIN) network: one for every style image, trained by
+# tools/train_default_arbitrary.py on the built-in paintings.
+ARBITRARY_DIR = os.path.join(WEIGHTS_DIR, "arbitrary")
+arbitrary_presets = {
+    "arbitrary": {"path": ARBITRARY_DIR,
+                  "description": "AdaIN network for any style image (bundled weights)"},
+    "adain_small": {"description": "decoder widths 32/64/96 over the MobileNetV2 encoder",
+                    "config": {}},
+}

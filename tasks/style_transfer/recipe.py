@@ -41,3 +41,32 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
                         checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                         jit_compile=jit_compile, verbose=verbose)
     return task
+
+
+def train_arbitrary(data_dir, output, epochs=4, steps_per_epoch=500, batch_size=8,
+                    learning_rate=1e-3, checkpoint_dir=None, image_size=128, style_size=256,
+                    seed=0, jit_compile="auto", verbose="auto", checkpoint_every=250,
+                    content_images=None, style_images=None, **overrides):
+    """Train (or resume) the arbitrary-style (AdaIN) network and save it to ``output``.
+
+    Photographs as for :func:`train`; paintings from ``style_images`` (a list of paths) or
+    the built-in data's training paintings (``data.HELD_OUT_STYLES`` are kept out, to
+    measure the network on styles it has never seen).
+
+    Example:
+        >>> task = train_arbitrary("data/style", "runs/arbitrary", epochs=1, steps_per_epoch=50)
+    """
+    from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask
+    from tasks.style_transfer.data import arbitrary_style_split, make_pair_dataset
+
+    keras.utils.set_random_seed(seed)
+    photos = list(content_images) if content_images else train_images(data_dir)
+    paintings = list(style_images) if style_images else arbitrary_style_split(data_dir)[0]
+    task = ArbitraryStyleTask(image_size=image_size, style_size=style_size, **overrides)
+    ds = make_pair_dataset(photos, paintings, image_size, batch_size, style_side=style_size,
+                           seed=seed, cache_side=max(image_size, min(512, 3 * image_size)))
+    task.train_and_save(ds, None, output, epochs, steps_per_epoch, learning_rate,
+                        warmup_steps=min(100, epochs * steps_per_epoch // 10),
+                        checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                        jit_compile=jit_compile, verbose=verbose)
+    return task

@@ -76,13 +76,13 @@ def resize_longer_side(pixels, size):
     return tf.clip_by_value(tf.image.resize(pixels, new, antialias=True), 0.0, 1.0)
 
 
-def to_float_pixels(image, size=None):
+def to_float_pixels(image, size=None, what="image"):
     """Encoded bytes or uint8 ``[h, w, 3]`` -> float32 ``[h, w, 3]`` in [0, 1] (TF ops),
-    optionally resized so the longer side is ``size``."""
+    optionally resized so the longer side is ``size``; ``what`` names it in errors."""
     pixels = PixelPreprocessor()(tf.convert_to_tensor(image))
     if size is not None:
         pixels = resize_longer_side(pixels, size)
-    check_min_side(pixels, "image" if size is None else f"image (resized to longer side {size})")
+    check_min_side(pixels, what if size is None else f"{what} (resized to longer side {size})")
     return pixels
 
 

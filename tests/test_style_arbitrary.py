@@ -1,0 +1,205 @@
+"""The arbitrary-style (AdaIN) network: layer, network, data, training, export, pipeline, CLI."""
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import pipelines
+from pipelines.cli import main
+from tasks.core.task import Task
+from tasks.style_transfer import presets
+from tasks.style_transfer.adain import AdaptiveInstanceNorm, build_arbitrary_net
+from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask
+from tasks.style_transfer.data import make_pair_dataset
+from tasks.style_transfer.loss_network import PerceptualLoss, build_extractor
+from tests import style_fixtures as fx
+
+TINY = {"widths": [4, 4, 8], "image_size": 32, "style_size": 48}
+
+
+def _png(image):
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def arbitrary_dir(tmp_path_factory):
+    """A tiny arbitrary network trained a few steps on three paintings and saved."""
+    from tasks.style_transfer.recipe import train_arbitrary
+
+    root = tmp_path_factory.mktemp("arbitrary")
+    for split, count in (("train", 3), ("test", 1)):
+        os.makedirs(root / "data" / "content" / split)
+        for i in range(count):
+            fx.painting(96, 72, seed=20 + 10 * len(split) + i).save(
+                root / "data" / "content" / split / f"{i}.jpg")
+    styles = []
+    for i in range(3):
+        styles.append(str(root / f"style{i}.png"))
+        fx.painting(80, 64, seed=40 + i).save(styles[-1])
+    train_arbitrary(str(root / "data"), str(root / "saved"), epochs=1, steps_per_epoch=3,
+                    batch_size=2, image_size=32, style_size=48, widths=[4, 4, 8],
+                    style_images=styles, verbose=0)
+    return root
+
+
+def test_adain_gives_the_style_statistics_and_strength_blends():
+    rng = np.random.default_rng(0)
+    content = tf.constant(rng.normal(2.0, 3.0, (2, 6, 5, 4)), tf.float32)
+    style = tf.constant(rng.normal(-1.0, 0.5, (1, 9, 7, 4)), tf.float32)
+    layer = AdaptiveInstanceNorm()
+    out = layer(content, style, tf.ones([2]))
+    s_mean, s_var = tf.nn.moments(style, [1, 2])
+    o_mean, o_var = tf.nn.moments(out, [1, 2])
+    # one style broadcasts over the batch: every photo gets its statistics
+    np.testing.assert_allclose(o_mean, np.repeat(s_mean, 2, 0), atol=1e-4)
+    np.testing.assert_allclose(o_var, np.repeat(s_var, 2, 0), rtol=1e-3)
+    np.testing.assert_allclose(layer(content, style, tf.zeros([2])), content, atol=1e-6)
+    half = layer(content, style, tf.constant([0.5, 0.0]))
+    np.testing.assert_allclose(half[0], (out[0] + content[0]) / 2, atol=1e-4)
+    np.testing.assert_allclose(half[1], content[1], atol=1e-6)
+
+
+def test_untrained_network_is_the_identity_at_any_size():
+    net = build_arbitrary_net((4, 4, 8))
+    for shape in ((1, 37, 50, 3), (2, 64, 33, 3)):
+        photo = np.random.default_rng(1).uniform(0.05, 0.95, shape).astype("float32")
+        style = np.random.default_rng(2).uniform(0, 1, (1, 45, 61, 3)).astype("float32")
+        out = net({"content": photo, "style": style, "strength": np.ones(shape[:1], "float32")})
+        assert out.shape == shape
+        np.testing.assert_allclose(out, photo, atol=1e-5)
+
+
+def test_pair_dataset_is_seeded_and_stacks_content_and_style(tmp_path):
+    photos, paintings = [], []
+    for i in range(3):
+        photos.append(str(tmp_path / f"p{i}.jpg"))
+        fx.painting(90, 70, seed=i).save(photos[-1])
+        paintings.append(str(tmp_path / f"s{i}.png"))
+        fx.painting(60, 80, seed=10 + i).save(paintings[-1])
+    first = list(make_pair_dataset(photos, paintings, 32, 2, style_side=40, seed=3).take(2))
+    again = list(make_pair_dataset(photos, paintings, 32, 2, style_side=40, seed=3).take(2))
+    x, y = first[0]
+    assert x["content"].shape == x["style"].shape == (2, 32, 32, 3) and y.shape == (2, 32, 32, 6)
+    np.testing.assert_array_equal(x["strength"], [1.0, 1.0])
+    np.testing.assert_array_equal(y, tf.concat([x["content"], x["style"]], -1))
+    for (a, _), (b, _) in zip(first, again):
+        np.testing.assert_array_equal(a["style"], b["style"])
+    with pytest.raises(ValueError, match="style_paths"):
+        make_pair_dataset(photos, [], 32)
+    with pytest.raises(ValueError, match="style_side"):
+        make_pair_dataset(photos, paintings, 64, style_side=48)
+
+
+def test_paired_terms_equal_one_style_terms_per_example():
+    extractor = build_extractor()
+    rng = np.random.default_rng(4)
+    content, style, out = (tf.constant(rng.uniform(0, 1, (2, 40, 40, 3)), tf.float32)
+                           for _ in range(3))
+    paired = PerceptualLoss(extractor).paired_terms(content, style, out)
+    singles = [PerceptualLoss(extractor, style[i]).terms(content[i:i + 1], out[i:i + 1])
+               for i in range(2)]
+    for key in ("style", "content", "tv"):
+        # the content term is normalised over the batch, the others per example: close, not equal
+        expected = np.mean([float(s[key]) for s in singles])
+        assert float(paired[key]) == pytest.approx(expected, rel=0.15 if key == "content" else 1e-4)
+    with pytest.raises(ValueError, match="style_targets"):
+        PerceptualLoss(extractor).terms(content, out)
+
+
+def test_saved_network_reloads_and_strength_changes_the_result(arbitrary_dir):
+    task = Task.load(str(arbitrary_dir / "saved"))
+    assert isinstance(task, ArbitraryStyleTask) and task.config["widths"] == [4, 4, 8]
+    photo, style = np.asarray(fx.painting(50, 40, seed=5)), np.asarray(fx.painting(70, 60, seed=6))
+    full = task.stylize([photo], style)[0]
+    again = Task.load(str(arbitrary_dir / "saved")).stylize([photo], style)[0]
+    assert full.shape == (40, 50, 3) and np.array_equal(full, again)
+    none = task.stylize([photo], style, strength=0.0)[0]
+    assert not np.allclose(full, none, atol=1e-3)
+    with pytest.raises(ValueError, match="strength"):
+        task.stylize([photo], style, strength=2.0)
+    with pytest.raises(ValueError, match="style image is 20x20"):
+        task.stylize([photo], np.zeros((20, 20, 3), np.uint8))
+
+
+def test_pipeline_uses_the_arbitrary_network_for_a_style_image(arbitrary_dir, monkeypatch, tmp_path):
+    monkeypatch.setattr(presets, "ARBITRARY_DIR", str(arbitrary_dir / "saved"))
+    photo, painting = fx.painting(64, 48, seed=7), fx.painting(72, 60, seed=8)
+    path = str(tmp_path / "painting.png")
+    painting.save(path)
+    out = pipelines.stylize(photo, style=path)
+    assert isinstance(out, Image.Image) and out.size == (64, 48)
+    for other in (_png(painting), np.asarray(painting), painting):
+        assert np.array_equal(np.asarray(pipelines.stylize(photo, style=other)), np.asarray(out))
+    task = Task.load(str(arbitrary_dir / "saved"))
+    expected = task.stylize([np.asarray(photo)], np.asarray(painting))[0]
+    assert np.abs(np.asarray(out, np.float32) / 255.0 - expected).max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(ValueError, match="style .*corrupt|style .*truncated"):
+        pipelines.stylize(photo, style=_png(painting)[:200])
+    with pytest.raises(ValueError, match="style is 20x20"):
+        pipelines.stylize(photo, style=np.zeros((20, 20, 3), np.uint8))
+
+
+def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock_python):
+    exported = str(tmp_path / "exported")
+    assert main(["export", "style", "--model", str(arbitrary_dir / "saved"),
+                 "--output", exported]) == 0
+    task = Task.load(str(arbitrary_dir / "saved"))
+    # TF Serving's view: only tensorflow installed; a photo and a painting per example
+    photos, paintings = [], []
+    for i in range(2):
+        photos.append(str(tmp_path / f"photo{i}.png"))
+        fx.painting(64 - 8 * i, 48, seed=30 + i).save(photos[-1])
+        paintings.append(str(tmp_path / f"painting{i}.png"))
+        fx.painting(56, 70, seed=40 + i).save(paintings[-1])
+    served = fx.serve_in_stock_tensorflow(stock_python, exported, str(tmp_path), photos, paintings)
+    assert served["modules"] == [] and served["signatures"] == ["serving_default", "stylize_pixels"]
+    assert served["inputs"] == {"images": ["string", [None]], "styles": ["string", [None]],
+                                "strength": ["float32", [None]]}
+    for photo, painting, out in zip(photos, paintings, served["outputs"]):
+        expected = task.stylize([np.asarray(Image.open(photo))], np.asarray(Image.open(painting)))[0]
+        got = np.asarray(Image.open(out), np.float32) / 255.0
+        assert np.abs(got - expected).max() <= 0.5 / 255 + 1e-6
+    loaded = tf.saved_model.load(exported)
+    photo, painting = fx.painting(64, 48, seed=9), fx.painting(50, 70, seed=10)
+    expected = task.stylize([np.asarray(photo)], np.asarray(painting), strength=0.7)[0]
+    out = loaded.signatures["serving_default"](
+        images=tf.constant([_png(photo)]), styles=tf.constant([_png(painting)]),
+        strength=tf.constant([0.7]))["images"]
+    served = tf.io.decode_png(out[0]).numpy().astype(np.float32) / 255.0
+    assert np.abs(served - expected).max() <= 0.5 / 255 + 1e-6
+    exported_model = ArbitraryStyleTask.exported_class(exported)
+    pixels = exported_model.stylize([np.asarray(photo)], np.asarray(painting), strength=0.7)[0]
+    np.testing.assert_allclose(pixels, expected, atol=1e-5)
+
+
+def test_cli_trains_evaluates_and_stylizes_with_a_style_image(arbitrary_dir, tmp_path, capsys,
+                                                              monkeypatch):
+    painting = str(tmp_path / "painting.png")
+    fx.painting(64, 64, seed=11).save(painting)
+    assert main(["train", "style", "--arbitrary", "--style-images", painting,
+                 "--data", str(arbitrary_dir / "data"), "--output", str(tmp_path / "trained"),
+                 "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "2",
+                 "--image-size", "32", "--style-size", "48"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["saved"] == str(tmp_path / "trained")
+    assert main(["train", "style", "--data", str(arbitrary_dir / "data"),
+                 "--output", str(tmp_path / "x")]) == 2
+    assert "--arbitrary" in capsys.readouterr().err
+    assert main(["evaluate", "style", "--model", str(arbitrary_dir / "saved"),
+                 "--data", str(arbitrary_dir / "data"), "--style-image", painting,
+                 "--size", "48", "--limit", "1", "--steps", "2"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["images"] == 1 and result["fast_loss"] > 0 and result["optimized_loss"] > 0
+    assert main(["evaluate", "style", "--model", str(arbitrary_dir / "saved"),
+                 "--data", str(arbitrary_dir / "data")]) == 2
+    monkeypatch.setattr(presets, "ARBITRARY_DIR", str(arbitrary_dir / "saved"))
+    photo = str(tmp_path / "photo.png")
+    fx.painting(40, 36, seed=12).save(photo)
+    assert main(["stylize", photo, "--style", painting, "-o", str(tmp_path / "out.png")]) == 0
+    assert Image.open(tmp_path / "out.png").size == (40, 36)
