@@ -11,7 +11,6 @@ Example:
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tasks.core.export import ExportedModel
@@ -20,6 +19,7 @@ from tasks.style_transfer.adain import build_arbitrary_net
 from tasks.style_transfer.loss_network import DEFAULT_LOSS_WEIGHTS, PerceptualLoss, build_extractor
 from tasks.style_transfer.presets import arbitrary_presets
 from tasks.style_transfer.task import PixelPreprocessor, load_style_image, to_float_pixels
+from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
 
 
 class _PairedObjective(keras.losses.Loss):
@@ -90,16 +90,17 @@ class ArbitraryStyleTask(Task):
                 spec, spec, tf.TensorSpec([], tf.float32)])
         return self._stylize_fn
 
-    def stylize(self, images, style, strength=1.0, size=None):
+    def stylize(self, images, style, strength=1.0, size=None, tile=TILE, overlap=OVERLAP):
         """Encoded bytes and/or uint8 ``[h, w, 3]`` arrays, and one style image (the same
         kinds) -> list of float32 ``[h, w, 3]`` in [0, 1] (each at its own size, or its
-        longer side at ``size``)."""
+        longer side at ``size``); images above ``tile``² in cross-faded tiles."""
         if not 0.0 <= float(strength) <= 1.0:
             raise ValueError(f"strength must be in 0..1, got {strength!r}")
-        style_pixels = to_float_pixels(style, what="style image")
-        run = self._compiled()
-        return [run(to_float_pixels(image, size)[None], style_pixels[None],
-                    tf.constant(float(strength)))[0].numpy() for image in images]
+        style_pixels = to_float_pixels(style, what="style image")[None]
+        run, amount = self._compiled(), tf.constant(float(strength))
+        return [run_tiled(lambda p: run(tf.constant(p[None]), style_pixels, amount)[0].numpy(),
+                          to_float_pixels(image, size).numpy(), tile, overlap)
+                for image in images]
 
     def with_style(self, style_image):
         """A view with one style image fixed (a path): ``stylize_pixels(pixels)`` and
@@ -155,15 +156,13 @@ class _FixedStyle:
 class ExportedArbitraryStylizer(ExportedModel):
     """An exported arbitrary-style network, called like :meth:`ArbitraryStyleTask.stylize`."""
 
-    def stylize(self, images, style, strength=1.0, size=None):
-        style_pixels = to_float_pixels(style, what="style image").numpy()
-        results = []
-        for image in images:
-            pixels = to_float_pixels(image, size).numpy()
-            results.append(self.run("stylize_pixels", "pixels", pixels=tf.constant(pixels[None]),
-                                    style_pixels=tf.constant(style_pixels[None]),
-                                    strength=tf.constant([float(strength)]))[0])
-        return [np.asarray(r) for r in results]
+    def stylize(self, images, style, strength=1.0, size=None, tile=TILE, overlap=OVERLAP):
+        style_pixels = tf.constant(to_float_pixels(style, what="style image").numpy()[None])
+        amount = tf.constant([float(strength)])
+        return [run_tiled(lambda p: self.run("stylize_pixels", "pixels", pixels=tf.constant(p[None]),
+                                             style_pixels=style_pixels, strength=amount)[0],
+                          to_float_pixels(image, size).numpy(), tile, overlap)
+                for image in images]
 
 
 ArbitraryStyleTask.exported_class = ExportedArbitraryStylizer

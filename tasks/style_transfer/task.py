@@ -22,6 +22,7 @@ from tasks.style_transfer.loss_network import (DEFAULT_LOSS_WEIGHTS, NETWORKS, P
                                                build_extractor)
 from tasks.style_transfer.model import build_transform_net
 from tasks.style_transfer.presets import presets as _presets
+from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
 
 
 @keras.saving.register_keras_serializable(package="tasks")
@@ -158,13 +159,18 @@ class StyleTransferTask(Task):
                 input_signature=[spec, tf.TensorSpec([], tf.float32)])
         return self._stylize_fn
 
-    def stylize(self, images, strength=1.0, size=None):
+    def stylize(self, images, strength=1.0, size=None, tile=TILE, overlap=OVERLAP):
         """Encoded image bytes and/or uint8 ``[h, w, 3]`` arrays -> list of float32
-        ``[h, w, 3]`` arrays in [0, 1], each at its own size (or its longer side at ``size``)."""
+        ``[h, w, 3]`` arrays in [0, 1], each at its own size (or its longer side at ``size``).
+
+        Images larger than ``tile``² go through the network in cross-faded tiles
+        (:func:`tiling.run_tiled`), so memory stays bounded at any size.
+        """
         if not 0.0 <= float(strength) <= 1.0:
             raise ValueError(f"strength must be in 0..1, got {strength!r}")
-        run = self._compiled()
-        return [run(to_float_pixels(image, size)[None], tf.constant(float(strength)))[0].numpy()
+        run, amount = self._compiled(), tf.constant(float(strength))
+        return [run_tiled(lambda p: run(tf.constant(p[None]), amount)[0].numpy(),
+                          to_float_pixels(image, size).numpy(), tile, overlap)
                 for image in images]
 
     def serving_endpoints(self):
@@ -201,19 +207,24 @@ class StyleTransferTask(Task):
 class ExportedStylizer(ExportedModel):
     """An exported style network, called like :meth:`StyleTransferTask.stylize`."""
 
-    def stylize(self, images, strength=1.0, size=None):
+    def stylize(self, images, strength=1.0, size=None, tile=TILE, overlap=OVERLAP):
         results = []
         for image in images:
-            if isinstance(image, (bytes, bytearray)) and size is None:
+            pixels = to_float_pixels(image, size).numpy()
+            if isinstance(image, (bytes, bytearray)) and size is None \
+                    and max(pixels.shape[:2]) <= tile:
                 out = self.run("serving_default", "images", images=tf.constant([bytes(image)]))[0]
                 out = tf.io.decode_png(out).numpy().astype(np.float32) / 255.0
-                pixels = to_float_pixels(bytes(image)).numpy()
             else:
-                pixels = to_float_pixels(image, size).numpy()
-                out = self.run("stylize_pixels", "pixels", pixels=tf.constant(pixels[None]))[0]
+                out = run_tiled(lambda p: self.run("stylize_pixels", "pixels",
+                                                   pixels=tf.constant(p[None]))[0],
+                                pixels, tile, overlap)
             # the blend is outside the exported graph: the same formula as the task's
             results.append(strength * out + (1.0 - strength) * pixels)
         return results
 
 
 StyleTransferTask.exported_class = ExportedStylizer
+
+# Registered beside the fast networks, so Task.load finds a saved arbitrary network too.
+from tasks.style_transfer import arbitrary_task  # noqa: E402,F401
