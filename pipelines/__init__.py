@@ -230,9 +230,16 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
         if key is not None:
             results = MODELS.get("stylize", key).stylize(batch, strength=strength, size=size)
         elif method == "fast":
-            from tasks.style_transfer.presets import ARBITRARY_DIR
+            import os
 
-            results = MODELS.get("stylize", ARBITRARY_DIR).stylize(
+            from tasks.style_transfer import presets
+
+            if not os.path.isfile(os.path.join(presets.ARBITRARY_DIR, "task.json")):
+                raise ValueError("style is an image, but the bundled arbitrary-style network is "
+                                 f"missing from {presets.ARBITRARY_DIR!r}; reinstall, train it "
+                                 "('pipelines train style --arbitrary'), or pass "
+                                 "method='optimize'")
+            results = MODELS.get("stylize", presets.ARBITRARY_DIR).stylize(
                 batch, style=style_pixels, strength=strength, size=size)
         else:
             from tasks.style_transfer.optimize import stylize_by_optimization

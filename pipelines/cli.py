@@ -165,8 +165,9 @@ def _list(args):
         verb = f"pipelines.{spec['pipeline']}()" if spec.get("pipeline") else "build-data only"
         print(f"{name}  ({verb})")
         if spec.get("task"):
-            cls = registry.task_class(spec["pipeline"])
-            for preset, entry in cls.presets.items():
+            presets = [(p, e) for c in registry.task_classes(spec["pipeline"])
+                       for p, e in c.presets.items()]
+            for preset, entry in presets:
                 kind = ("bundled" if os.path.exists(os.path.join(entry.get("path", ""), "task.json"))
                         else "missing" if entry.get("path") else "architecture")
                 default = " (default)" if preset == spec.get("default") else ""

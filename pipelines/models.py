@@ -32,19 +32,21 @@ class ModelCache:
         if model is None:
             return cls.from_preset(registry.default_preset(pipeline))
         if not isinstance(model, (str, os.PathLike)):
-            if isinstance(model, (cls, ExportedModel)):
+            if isinstance(model, (*registry.task_classes(pipeline), ExportedModel)):
                 return model
             raise TypeError(f"model has type {type(model).__name__}; expected a preset name, "
                             "a saved task directory or an exported SavedModel directory")
         model = os.fspath(model)
-        if model in cls.presets:
-            return cls.from_preset(model)
+        owner = registry.preset_owner(pipeline, model)
+        if owner is not None:
+            return owner.from_preset(model)
         if os.path.isfile(os.path.join(model, "task.json")):
             return cls.load(model)
         if os.path.isfile(os.path.join(model, "saved_model.pb")):
             return cls.exported_class(model)
         raise ValueError(
-            f"model={model!r} is not a preset ({sorted(cls.presets)}), a saved task directory "
+            f"model={model!r} is not a preset "
+            f"({sorted(p for c in registry.task_classes(pipeline) for p in c.presets)}), a saved task directory "
             "(with task.json) or an exported SavedModel (with saved_model.pb)"
         )
 

@@ -15,7 +15,9 @@ TASKS = {
     "translation": {"pipeline": "translate", "task": "tasks.translation.task:TranslationTask",
                     "default": "debian_en_fr_transformer"},
     "style_transfer": {"pipeline": "stylize", "task": "tasks.style_transfer.task:StyleTransferTask",
-                       "default": "great_wave"},
+                       "default": "great_wave",
+                       # more Task classes behind the same pipeline, with presets of their own
+                       "also": ["tasks.style_transfer.arbitrary_task:ArbitraryStyleTask"]},
 }
 # pipeline verb -> (Task class path, default preset)
 REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.values() if spec}
@@ -23,12 +25,28 @@ REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.
 TASK_NAMES = {name: spec["pipeline"] for name, spec in TASKS.items() if spec}
 
 
+def _import(path):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def task_class(pipeline):
     """Import and return the Task class behind a pipeline name."""
     if pipeline not in REGISTRY:
         raise ValueError(f"unknown pipeline {pipeline!r}; known: {sorted(REGISTRY)}")
-    module, _, name = REGISTRY[pipeline][0].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return _import(REGISTRY[pipeline][0])
+
+
+def task_classes(pipeline):
+    """The pipeline's Task class, then any others it also runs (e.g. the arbitrary-style
+    network beside the fast ones)."""
+    spec = next(s for s in TASKS.values() if s and s["pipeline"] == pipeline)
+    return [task_class(pipeline)] + [_import(path) for path in spec.get("also", ())]
+
+
+def preset_owner(pipeline, preset):
+    """The Task class among :func:`task_classes` that has ``preset``, or None."""
+    return next((cls for cls in task_classes(pipeline) if preset in cls.presets), None)
 
 
 def default_preset(pipeline):

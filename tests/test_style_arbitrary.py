@@ -203,3 +203,13 @@ def test_cli_trains_evaluates_and_stylizes_with_a_style_image(arbitrary_dir, tmp
     fx.painting(40, 36, seed=12).save(photo)
     assert main(["stylize", photo, "--style", painting, "-o", str(tmp_path / "out.png")]) == 0
     assert Image.open(tmp_path / "out.png").size == (40, 36)
+
+
+def test_missing_arbitrary_network_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(presets, "ARBITRARY_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="arbitrary-style network is missing.*method='optimize'"):
+        pipelines.stylize(fx.painting(48, 40), style=fx.painting(48, 48, seed=1))
+    from pipelines import registry
+
+    assert registry.preset_owner("stylize", "arbitrary") is ArbitraryStyleTask
+    assert registry.preset_owner("stylize", "great_wave").name == "style_transfer"

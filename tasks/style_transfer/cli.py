@@ -32,13 +32,6 @@ def _stylize(args):
         print(json.dumps({"input": source, "output": target}) if args.json else target, flush=True)
 
 
-def _model(name):
-    """``--model``: the arbitrary network's preset name -> its directory; anything else as is."""
-    from tasks.style_transfer.presets import arbitrary_presets
-
-    return arbitrary_presets.get(name, {}).get("path", name) if name else name
-
-
 def _train(args):
     from tasks.style_transfer.recipe import train, train_arbitrary
 
@@ -70,7 +63,7 @@ def _evaluate(args):
     from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask
     from tasks.style_transfer.evaluation import evaluate_against_optimization
 
-    task = cli.load_task("stylize", _model(args.model))
+    task = cli.load_task("stylize", args.model)
     if isinstance(task, ArbitraryStyleTask):
         if not args.style_image:
             raise cli.UsageError("--style-image is required for the arbitrary-style network")
@@ -83,7 +76,7 @@ def _evaluate(args):
 
 
 def _export(args):
-    print(json.dumps({"exported": cli.load_task("stylize", _model(args.model)).export(args.output)}))
+    print(json.dumps({"exported": cli.load_task("stylize", args.model).export(args.output)}))
 
 
 def _build_data(args):
