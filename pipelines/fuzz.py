@@ -32,7 +32,9 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ARGUMENT = {"caption": "image", "transcribe": "audio", "translate": "text", "stylize": "image"}
+ARGUMENT = {"caption": "image", "transcribe": "audio", "translate": "text", "stylize": "image",
+            # the style argument of stylize: hostile style images for the arbitrary network
+            "stylize_style": "style"}
 MAGICS = [b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"RIFF", b"GIF89a", b"BM", b"fLaC",
           b"OggS", b"ID3", b"%PDF", b"\x00\x00\x00\x00"]
 
@@ -152,7 +154,7 @@ def _wrong_types(rng):
 # -- cases per pipeline ----------------------------------------------------------------
 def samples(pipeline):
     """The valid inputs mutations start from (shipped with the library and its tests)."""
-    if pipeline in ("caption", "stylize"):
+    if pipeline in ("caption", "stylize", "stylize_style"):
         paths = sorted(glob.glob(os.path.join(ROOT, "pipelines", "samples", "*.jpg")))
         datas = [open(p, "rb").read() for p in paths]
         from PIL import Image
@@ -202,6 +204,9 @@ def cases(pipeline, count, seed=0):
 def _call(pipeline, value):
     import pipelines
 
+    if pipeline == "stylize_style":
+        photo = np.full((40, 48, 3), 128, np.uint8)
+        return pipelines.stylize(photo, style=value)
     return getattr(pipelines, pipeline)(value)
 
 

@@ -210,3 +210,14 @@ def test_config_errors_are_clear(tmp_path):
     task = StyleTransferTask(filters=[4, 8, 8], residual_blocks=1)
     with pytest.raises(ValueError, match="style_image"):
         task.perceptual_loss()
+
+
+def test_no_convolution_pads_with_zeros():
+    # zero ("same") padding tells a network where the image ends; trained with it, the
+    # fast networks painted bands of style colour along the bottom or right edge
+    from tasks.style_transfer.adain import build_arbitrary_net
+    from tasks.style_transfer.model import build_transform_net
+
+    for net in (build_transform_net(), build_arbitrary_net()):
+        convs = [layer for layer in net.layers if "conv" in type(layer).__name__.lower()]
+        assert convs and all(layer.padding == "valid" for layer in convs), net.name

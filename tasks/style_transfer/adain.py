@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from tasks.style_transfer.loss_network import BUNDLED
-from tasks.style_transfer.model import CropLike, ReflectPad, ResidualLogits
+from tasks.style_transfer.model import CropLike, ReflectPad, ResidualLogits, reflect_conv
 
 L = keras.layers
 
@@ -73,7 +73,7 @@ def build_encoder(weights=None, layers=ENCODER_LAYERS):
 
 
 def _conv(x, filters, kernel=3):
-    return L.Conv2D(filters, kernel, padding="same", activation="relu")(x)
+    return reflect_conv(x, L.Conv2D, filters, kernel, activation="relu")
 
 
 def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=16,
@@ -103,7 +103,7 @@ def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=16,
         x = _conv(x, width)
     x = L.UpSampling2D(2, interpolation="nearest")(x)
     x = _conv(x, max(widths[0] // 2, 8))
-    x = L.Conv2D(3, 3, padding="same", kernel_initializer="zeros")(x)
+    x = reflect_conv(x, L.Conv2D, 3, 3, kernel_initializer="zeros")
     x = CropLike(border)(x, content)
     outputs = ResidualLogits(dtype="float32")(content, x)
     return keras.Model({"content": content, "style": style, "strength": strength}, outputs,

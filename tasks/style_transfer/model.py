@@ -86,9 +86,21 @@ def _norm_relu(x, relu=True):
     return L.ReLU()(x) if relu else x
 
 
+def reflect_conv(x, layer, filters, kernel, strides=1, **kwargs):
+    """A convolution over a reflect-padded input (``kernel // 2`` on every side, "valid").
+
+    Zero ("same") padding tells the network where the image ends, and TensorFlow's
+    stride-2 "same" pads only the bottom and right: trained networks used that cue to paint
+    bands of style colour along those edges. Reflected borders carry no such cue.
+    """
+    if kernel > 1:
+        x = ReflectPad(kernel // 2, 1)(x)
+    return layer(filters, kernel, strides, padding="valid", **kwargs)(x)
+
+
 def _conv(x, filters, kernel, strides=1, separable=False, relu=True):
     layer = L.SeparableConv2D if separable and kernel > 1 else L.Conv2D
-    x = layer(filters, kernel, strides, padding="same", use_bias=False)(x)
+    x = reflect_conv(x, layer, filters, kernel, strides, use_bias=False)
     return _norm_relu(x, relu)
 
 
@@ -109,7 +121,7 @@ def build_transform_net(filters=(16, 32, 64), residual_blocks=5, separable=True,
     for width in (filters[1], filters[0]):
         x = L.UpSampling2D(2, interpolation="nearest")(x)
         x = _conv(x, width, 3)
-    x = L.Conv2D(3, edge_kernel, padding="same", kernel_initializer="zeros")(x)
+    x = reflect_conv(x, L.Conv2D, 3, edge_kernel, kernel_initializer="zeros")
     x = CropLike(border)(x, inputs)
     # The network predicts a change to the input, in logit space: at initialisation the
     # output is the photograph itself, so training starts from the content and adds style
