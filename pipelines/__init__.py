@@ -170,6 +170,8 @@ def _style_network(style):
     cls = registry.task_class("stylize")
     if style is None:
         return registry.default_preset("stylize")
+    if isinstance(style, cls) or type(style).__name__ == "ExportedStylizer":
+        return style  # a loaded fast network
     if isinstance(style, (str, os.PathLike)):
         name = os.fspath(style)
         if name in cls.presets and "path" in cls.presets[name]:
@@ -191,8 +193,8 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
             PIL.Image, or a list of these. Arrays and PIL images reach the network as
             pixels (never re-encoded).
         style: a bundled style name (None: the default), a directory written by
-            ``Task.save`` or a SavedModel written by ``Task.export`` (a fast network for one
-            style); or any style image (path, bytes, array or PIL.Image), which the bundled
+            ``Task.save``, a SavedModel written by ``Task.export`` or a loaded
+            ``StyleTransferTask`` (a fast network for one style); or any style image (path, bytes, array or PIL.Image), which the bundled
             arbitrary-style (AdaIN) network applies in one pass, or Gatys optimisation with
             ``method="optimize"``.
         strength: 0..1, how much style: a fast network blends its output with the input;

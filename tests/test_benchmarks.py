@@ -62,6 +62,7 @@ def test_style_benchmark_quick_prints_all_figures():
     memory = result["large_image"]
     assert memory["output"] == [256, 256]
     assert memory["peak_rss_mb"] >= memory["rss_after_load_mb"] > 0
+    assert result["tiled_image"]["output"] == [320, 320] and result["tiled_image"]["tile"] == 128
     arbitrary = result["arbitrary"]
     for key in ("train_images_per_s", "fps_64", "fps_128", "speedup_over_gatys"):
         assert arbitrary[key] > 0, key

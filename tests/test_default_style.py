@@ -49,3 +49,33 @@ def test_bundled_network_in_tiles_shows_no_seams():
     # measured on this sample: cross-faded 0.92, whole image 1.03, hard cuts 3.45
     assert seam_score(tiled, edges, axis=1) < 1.1 * seam_score(whole, edges, axis=1)
     assert seam_score(hard, edges, axis=1) > 1.5 * seam_score(tiled, edges, axis=1)
+
+
+def _stripes(width=340, height=256):
+    """A bold style image: diagonal blue and orange stripes."""
+    y, x = np.mgrid[0:height, 0:width]
+    band = ((x + y) // 12) % 2
+    colours = np.array([[30, 60, 200], [240, 140, 20]], np.uint8)
+    return Image.fromarray(colours[band])
+
+
+def test_bundled_arbitrary_network_follows_the_style_image():
+    from tasks.style_transfer import presets as style_presets
+    from tasks.style_transfer.loss_network import PerceptualLoss, build_extractor
+
+    path = style_presets.ARBITRARY_DIR
+    assert os.path.isfile(os.path.join(path, "task.json")), "the bundled arbitrary network is missing"
+    assert os.path.getsize(os.path.join(path, "model.keras")) < 15_000_000
+    photo = Image.open(SAMPLE).convert("RGB").resize((160, 120))
+    style = _stripes()
+    out = pipelines.stylize(photo, style=style)
+    assert np.array_equal(np.asarray(out), np.asarray(pipelines.stylize(photo, style=style)))
+    source = np.asarray(photo, np.float32) / 255.0
+    changes = [np.abs(np.asarray(pipelines.stylize(photo, style=style, strength=s), np.float32)
+                      / 255.0 - source).mean() for s in (0.0, 0.5, 1.0)]
+    assert changes[0] < changes[1] < changes[2], changes
+    # the objective it was trained on, against this style: lower than the photo's own
+    loss = PerceptualLoss(build_extractor(), np.asarray(style, np.float32)[None] / 255.0)
+    scores = [float(loss.total(loss.terms(source[None], image[None]))) for image in
+              (source, np.asarray(out, np.float32) / 255.0)]
+    assert scores[1] < THRESHOLD * scores[0], scores

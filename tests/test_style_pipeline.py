@@ -152,3 +152,13 @@ def test_cli_stylize_train_evaluate(style_dir, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["images"] == 1 and result["fast_loss"] > 0 and result["optimized_loss"] > 0
     assert result["loss_ratio"] == pytest.approx(result["fast_loss"] / result["optimized_loss"])
+
+
+def test_a_loaded_network_is_a_style_too(style_dir):
+    from tasks.core.task import Task
+
+    model = str(style_dir / "saved")
+    photo = fx.painting(48, 40, seed=5)
+    loaded = Task.load(model)
+    assert np.array_equal(np.asarray(pipelines.stylize(photo, style=loaded)),
+                          np.asarray(pipelines.stylize(photo, style=model)))
