@@ -74,6 +74,13 @@ def encode(image, fmt="WEBP"):
     return buf.getvalue()
 
 
+def png_bytes(image):
+    """A PIL image encoded as PNG."""
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def painting(width=60, height=40, seed=0):
     """A deterministic RGB test 'painting' (a gradient with noise)."""
     rng = np.random.default_rng(seed)

@@ -1,6 +1,5 @@
 """The arbitrary-style (AdaIN) network: layer, network, data, training, export, pipeline, CLI."""
 
-import io
 import json
 import os
 
@@ -20,12 +19,6 @@ from tasks.style_transfer.loss_network import PerceptualLoss, build_extractor
 from tests import style_fixtures as fx
 
 TINY = {"widths": [4, 4, 8], "image_size": 32, "style_size": 48}
-
-
-def _png(image):
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +59,25 @@ def test_adain_gives_the_style_statistics_and_strength_blends():
     np.testing.assert_allclose(half[1], content[1], atol=1e-6)
 
 
-def test_untrained_network_is_the_identity_at_any_size():
+def test_untrained_network_recolours_at_any_size():
     net = build_arbitrary_net((4, 4, 8))
     for shape in ((1, 37, 50, 3), (2, 64, 33, 3)):
-        photo = np.random.default_rng(1).uniform(0.05, 0.95, shape).astype("float32")
-        style = np.random.default_rng(2).uniform(0, 1, (1, 45, 61, 3)).astype("float32")
-        out = net({"content": photo, "style": style, "strength": np.ones(shape[:1], "float32")})
+        photo = np.random.default_rng(1).uniform(0.3, 0.6, shape).astype("float32")
+        style = np.random.default_rng(2).uniform(0.1, 0.3, (1, 45, 61, 3)).astype("float32")
+        style[..., 2] += 0.6
+
+        def run(strength):
+            return net({"content": photo, "style": style,
+                        "strength": np.full(shape[:1], strength, "float32")}).numpy()
+
+        # strength 0: the photograph; 1: its colours moved to the style's statistics
+        np.testing.assert_allclose(run(0.0), photo, atol=1e-5)
+        out = run(1.0)
         assert out.shape == shape
-        np.testing.assert_allclose(out, photo, atol=1e-5)
+        np.testing.assert_allclose(out.mean((1, 2)), np.repeat(style.mean((1, 2)), shape[0], 0),
+                                   atol=2e-3)
+        np.testing.assert_allclose(out.std((1, 2)), np.repeat(style.std((1, 2)), shape[0], 0),
+                                   atol=2e-3)
 
 
 def test_pair_dataset_is_seeded_and_stacks_content_and_style(tmp_path):
@@ -135,13 +139,13 @@ def test_pipeline_uses_the_arbitrary_network_for_a_style_image(arbitrary_dir, mo
     painting.save(path)
     out = pipelines.stylize(photo, style=path)
     assert isinstance(out, Image.Image) and out.size == (64, 48)
-    for other in (_png(painting), np.asarray(painting), painting):
+    for other in (fx.png_bytes(painting), np.asarray(painting), painting):
         assert np.array_equal(np.asarray(pipelines.stylize(photo, style=other)), np.asarray(out))
     task = Task.load(str(arbitrary_dir / "saved"))
     expected = task.stylize([np.asarray(photo)], np.asarray(painting))[0]
     assert np.abs(np.asarray(out, np.float32) / 255.0 - expected).max() <= 0.5 / 255 + 1e-6
     with pytest.raises(ValueError, match="style .*corrupt|style .*truncated"):
-        pipelines.stylize(photo, style=_png(painting)[:200])
+        pipelines.stylize(photo, style=fx.png_bytes(painting)[:200])
     with pytest.raises(ValueError, match="style is 20x20"):
         pipelines.stylize(photo, style=np.zeros((20, 20, 3), np.uint8))
 
@@ -170,9 +174,9 @@ def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock
     photo, painting = fx.painting(64, 48, seed=9), fx.painting(50, 70, seed=10)
     expected = task.stylize([np.asarray(photo)], np.asarray(painting), strength=0.7)[0]
     out = loaded.signatures["serving_default"](
-        images=tf.constant([_png(photo)]), styles=tf.constant([_png(painting)]),
+        images=tf.constant([fx.png_bytes(photo)]), styles=tf.constant([fx.png_bytes(painting)]),
         strength=tf.constant([0.7]))["images"]
-    served = tf.io.decode_png(out[0]).numpy().astype(np.float32) / 255.0
+    served = tf.io.decodefx.png_bytes(out[0]).numpy().astype(np.float32) / 255.0
     assert np.abs(served - expected).max() <= 0.5 / 255 + 1e-6
     exported_model = ArbitraryStyleTask.exported_class(exported)
     pixels = exported_model.stylize([np.asarray(photo)], np.asarray(painting), strength=0.7)[0]

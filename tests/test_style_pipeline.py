@@ -1,6 +1,5 @@
 """pipelines.stylize and the style CLI verbs, on a tiny trained style network."""
 
-import io
 import json
 import os
 
@@ -32,13 +31,7 @@ def style_dir(tmp_path_factory):
 
 def _huge_png(width, height):
     """A small file (a 1-bit PNG) that declares ``width`` x ``height`` pixels."""
-    return _png(Image.new("1", (width, height)))
-
-
-def _png(image):
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return buf.getvalue()
+    return fx.png_bytes(Image.new("1", (width, height)))
 
 
 def test_every_input_kind_gives_the_same_picture(style_dir, tmp_path):
@@ -48,7 +41,7 @@ def test_every_input_kind_gives_the_same_picture(style_dir, tmp_path):
     photo.save(path)
     from_path = pipelines.stylize(path, style=model)
     assert isinstance(from_path, Image.Image) and from_path.size == (80, 60)
-    for other in (_png(photo), np.asarray(photo), photo):
+    for other in (fx.png_bytes(photo), np.asarray(photo), photo):
         assert np.array_equal(np.asarray(pipelines.stylize(other, style=model)), np.asarray(from_path))
     both = pipelines.stylize([path, photo], style=model)
     assert isinstance(both, list) and len(both) == 2
@@ -79,8 +72,8 @@ def test_exported_network_stylizes_like_the_saved_one(style_dir, tmp_path, stock
         expected = np.asarray(pipelines.stylize(path, style=model), np.int16)
         assert np.abs(np.asarray(Image.open(out), np.int16) - expected).max() <= 1
     photo = fx.painting(64, 48, seed=4)
-    a = np.asarray(pipelines.stylize(_png(photo), style=model), np.int16)
-    b = np.asarray(pipelines.stylize(_png(photo), style=exported), np.int16)
+    a = np.asarray(pipelines.stylize(fx.png_bytes(photo), style=model), np.int16)
+    b = np.asarray(pipelines.stylize(fx.png_bytes(photo), style=exported), np.int16)
     assert np.abs(a - b).max() <= 1
     c = np.asarray(pipelines.stylize(photo, style=exported, strength=0.5), np.int16)
     d = np.asarray(pipelines.stylize(photo, style=model, strength=0.5), np.int16)
@@ -91,7 +84,7 @@ def test_exported_network_stylizes_like_the_saved_one(style_dir, tmp_path, stock
                                   "float_array", "bad_shape", "tiny"])
 def test_bad_images_give_clear_errors(kind, style_dir, tmp_path):
     model = str(style_dir / "saved")
-    data = _png(fx.painting(64, 48))
+    data = fx.png_bytes(fx.painting(64, 48))
     cases = {
         "missing": (str(tmp_path / "nope.png"), ValueError, "does not exist"),
         "empty": (b"", ValueError, "empty"),

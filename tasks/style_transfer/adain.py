@@ -9,8 +9,11 @@ Here the encoder is the loss network's own MobileNetV2, cut at three depths (1/2
 1/8 resolution), and AdaIN runs at each: the decoder starts from the deepest and merges the
 shallower ones on the way up (so fine brush texture and palette come from the style
 statistics of early layers, shapes from the deep ones). Like the fast network, it predicts a
-change to the photograph in logit space, zero-initialised, so training starts from the
-content instead of from noise; this is what makes a decoder trainable in minutes on a CPU.
+change in logit space, zero-initialised, so training starts from a picture instead of from
+noise; this is what makes a decoder trainable in minutes on a CPU. The picture it starts
+from is the photograph recoloured by AdaIN on its pixels (the painting's per-channel mean and
+spread): a first run that started from the photograph itself ignored the style image for
+its first 500 steps, painting every photo in one average palette.
 
 ``strength`` blends in feature space, per example: ``t = s * AdaIN(c, style) + (1 - s) * c``.
 
@@ -105,6 +108,10 @@ def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=16,
     x = _conv(x, max(widths[0] // 2, 8))
     x = reflect_conv(x, L.Conv2D, 3, 3, kernel_initializer="zeros")
     x = CropLike(border)(x, content)
-    outputs = ResidualLogits(dtype="float32")(content, x)
+    # AdaIN on the pixels themselves (per-channel colour statistics, Reinhard-style colour
+    # transfer) is where the decoder's change starts from: the output follows the
+    # painting's palette from the first step, and the decoder learns texture on top.
+    recoloured = AdaptiveInstanceNorm(name="adain_pixels")(content, style, strength)
+    outputs = ResidualLogits(dtype="float32")(recoloured, x)
     return keras.Model({"content": content, "style": style, "strength": strength}, outputs,
                        name=name)
