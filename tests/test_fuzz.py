@@ -9,7 +9,7 @@ import pytest
 
 from pipelines import fuzz
 
-CASES = {"caption": 300, "transcribe": 200, "translate": 30, "stylize": 100}
+CASES = {"caption": 300, "transcribe": 200, "translate": 30, "stylize": 100, "stylize_style": 100}
 
 
 @pytest.mark.parametrize("pipeline", sorted(CASES))

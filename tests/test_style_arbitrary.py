@@ -176,7 +176,7 @@ def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock
     out = loaded.signatures["serving_default"](
         images=tf.constant([fx.png_bytes(photo)]), styles=tf.constant([fx.png_bytes(painting)]),
         strength=tf.constant([0.7]))["images"]
-    served = tf.io.decodefx.png_bytes(out[0]).numpy().astype(np.float32) / 255.0
+    served = tf.io.decode_png(out[0]).numpy().astype(np.float32) / 255.0
     assert np.abs(served - expected).max() <= 0.5 / 255 + 1e-6
     exported_model = ArbitraryStyleTask.exported_class(exported)
     pixels = exported_model.stylize([np.asarray(photo)], np.asarray(painting), strength=0.7)[0]
