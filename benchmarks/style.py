@@ -124,7 +124,7 @@ task.stylize([np.zeros((64, 64, 3), np.uint8)])
 loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
 start = time.perf_counter()
-out = task.stylize([image], tile=tile)[0]
+out = task.stylize([image], tile=tile, overlap=min(128, tile // 4))[0]
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(loaded, peak, seconds, out.shape[0], out.shape[1])
