@@ -170,7 +170,9 @@ def _style_network(style):
     cls = registry.task_class("stylize")
     if style is None:
         return registry.default_preset("stylize")
-    if isinstance(style, cls) or type(style).__name__ == "ExportedStylizer":
+    from tasks.style_transfer.task import ExportedStylizer
+
+    if isinstance(style, (cls, ExportedStylizer)):
         return style  # a loaded fast network
     if isinstance(style, (str, os.PathLike)):
         name = os.fspath(style)
@@ -194,9 +196,9 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
             pixels (never re-encoded).
         style: a bundled style name (None: the default), a directory written by
             ``Task.save``, a SavedModel written by ``Task.export`` or a loaded
-            ``StyleTransferTask`` (a fast network for one style); or any style image (path, bytes, array or PIL.Image), which the bundled
-            arbitrary-style (AdaIN) network applies in one pass, or Gatys optimisation with
-            ``method="optimize"``.
+            ``StyleTransferTask`` (a fast network for one style); or any style image (path,
+            bytes, array or PIL.Image), which the bundled arbitrary-style (AdaIN) network
+            applies in one pass, or Gatys optimisation with ``method="optimize"``.
         strength: 0..1, how much style: a fast network blends its output with the input;
             the arbitrary network blends the style statistics in feature space.
         method: "fast" (one pass of a trained network) or "optimize" (Gatys et al.:

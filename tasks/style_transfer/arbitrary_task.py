@@ -37,9 +37,9 @@ class _PairedObjective(keras.losses.Loss):
 
 def style_at(pixels, side):
     """Float style pixels ``[b, h, w, 3]`` -> shorter side at ``side`` (TF ops, antialiased)."""
-    shape = tf.cast(tf.shape(pixels)[1:3], tf.float32)
-    size = tf.cast(tf.round(shape * tf.cast(side, tf.float32) / tf.reduce_min(shape)), tf.int32)
-    return tf.clip_by_value(tf.image.resize(pixels, size, antialias=True), 0.0, 1.0)
+    from tasks.style_transfer.data import shorter_side
+
+    return tf.clip_by_value(shorter_side(pixels, side), 0.0, 1.0)
 
 
 @register_task

@@ -217,8 +217,9 @@ def read_image(path, channels=3):
 
 
 def shorter_side(image, side):
-    """uint8/float ``[h, w, 3]`` -> float32 0..255 with its shorter side at ``side`` (antialiased)."""
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    """uint8/float ``[h, w, 3]`` (or a batch of them) -> float32 with its shorter side at
+    ``side`` (antialiased), values on the input's scale."""
+    shape = tf.cast(tf.shape(image)[-3:-1], tf.float32)
     scale = tf.cast(side, tf.float32) / tf.reduce_min(shape)
     size = tf.cast(tf.round(shape * scale), tf.int32)
     return tf.image.resize(tf.cast(image, tf.float32), size, antialias=True)
