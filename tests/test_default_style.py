@@ -82,3 +82,22 @@ def test_bundled_arbitrary_network_follows_the_style_image():
     # and a different painting gives a different picture
     other = pipelines.stylize(photo, style=Image.fromarray(255 - np.asarray(style)))
     assert np.abs(np.asarray(other, np.float32) - np.asarray(out, np.float32)).mean() > 10
+
+
+def test_every_bundled_style_is_installed_and_paints_its_own_way():
+    from tasks.style_transfer.presets import BUNDLED_STYLES
+
+    photo = Image.open(SAMPLE).convert("RGB").resize((128, 96))
+    source = np.asarray(photo, np.float32) / 255.0
+    outputs = {}
+    for name in BUNDLED_STYLES:
+        path = presets[name]["path"]
+        assert os.path.isfile(os.path.join(path, "task.json")), f"{name} is not bundled"
+        assert os.path.getsize(os.path.join(path, "model.keras")) < 15_000_000
+        outputs[name] = np.asarray(pipelines.stylize(photo, style=name), np.float32) / 255.0
+        # measured on this sample: 0.20-0.22 from the photo, 0.27-0.37 between styles
+        assert np.abs(outputs[name] - source).mean() > 0.12, name
+    names = sorted(outputs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert np.abs(outputs[a] - outputs[b]).mean() > 0.15, (a, b)
