@@ -170,10 +170,10 @@ def _style_network(style):
     cls = registry.task_class("stylize")
     if style is None:
         return registry.default_preset("stylize")
-    from tasks.style_transfer.task import ExportedStylizer
+    from tasks.core.export import ExportedModel
 
-    if isinstance(style, (cls, ExportedStylizer)):
-        return style  # a loaded fast network
+    if isinstance(style, (*registry.task_classes("stylize"), ExportedModel)):
+        return style  # a loaded network (an arbitrary-style one is refused by the caller)
     if isinstance(style, (str, os.PathLike)):
         name = os.fspath(style)
         if name in cls.presets and "path" in cls.presets[name]:
@@ -187,7 +187,28 @@ def _style_network(style):
     return None
 
 
-def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=300):
+def _arbitrary_network(model):
+    """The model key of the arbitrary-style network: ``model``, or the bundled one."""
+    import os
+
+    from tasks.style_transfer import presets
+
+    if model is not None:
+        return model
+    if not os.path.isfile(os.path.join(presets.ARBITRARY_DIR, "task.json")):
+        raise ValueError("style is an image, but the bundled arbitrary-style network is "
+                         f"missing from {presets.ARBITRARY_DIR!r}; reinstall, train it "
+                         "('pipelines train style --arbitrary'), or pass method='optimize'")
+    return presets.ARBITRARY_DIR
+
+
+def _is_arbitrary(network):
+    from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask, ExportedArbitraryStylizer
+
+    return isinstance(network, (ArbitraryStyleTask, ExportedArbitraryStylizer))
+
+
+def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=300, model=None):
     """Repaint one image or a list of images in the style of a painting (list in, list out).
 
     Args:
@@ -204,6 +225,10 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
         method: "fast" (one pass of a trained network) or "optimize" (Gatys et al.:
             ``steps`` gradient steps on the pixels against the bundled loss network; minutes).
         size: None keeps each image's size; an int resizes so the longer side is ``size``.
+        steps: gradient steps of ``method="optimize"``.
+        model: the arbitrary-style network that applies a style image: None (the bundled
+            one), a preset name, a directory written by ``Task.save``, a SavedModel written
+            by ``Task.export`` or a loaded one. Only with a style image and method="fast".
 
     Returns:
         a PIL.Image, or a list of them.
@@ -212,6 +237,7 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
         >>> pipelines.stylize("photo.jpg", style="great_wave").save("wave.png")
         >>> pipelines.stylize(photo, style="my_painting.jpg")        # any painting, one pass
         >>> pipelines.stylize(photo, style="my_painting.jpg", method="optimize", steps=200)
+        >>> pipelines.stylize(photo, style="my_painting.jpg", model="runs/my_arbitrary")
     """
     from PIL import Image
 
@@ -222,6 +248,10 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
         raise ValueError(f"method must be 'fast' or 'optimize', got {method!r}")
     batch, was_list = to_pixel_batch(image)
     key = _style_network(style) if method == "fast" else None
+    if model is not None and (key is not None or method != "fast"):
+        raise ValueError("model= is the arbitrary-style network that applies a style image "
+                         "with method='fast'; a named or trained style (and method='optimize') "
+                         "takes no model")
     if key is None:
         if style is None:
             raise ValueError("method='optimize' needs style= an image (path, bytes, array "
@@ -232,19 +262,17 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
             style_pixels = to_float_pixels(to_image_pixels(style, "style"), what="style").numpy()
     with _graph_input_errors("image"):
         if key is not None:
-            results = MODELS.get("stylize", key).stylize(batch, strength=strength, size=size)
+            network = MODELS.get("stylize", key)
+            if _is_arbitrary(network):
+                raise ValueError(f"style={style!r} is an arbitrary-style network, not a style: "
+                                 "pass it as model= and a painting as style=")
+            results = network.stylize(batch, strength=strength, size=size)
         elif method == "fast":
-            import os
-
-            from tasks.style_transfer import presets
-
-            if not os.path.isfile(os.path.join(presets.ARBITRARY_DIR, "task.json")):
-                raise ValueError("style is an image, but the bundled arbitrary-style network is "
-                                 f"missing from {presets.ARBITRARY_DIR!r}; reinstall, train it "
-                                 "('pipelines train style --arbitrary'), or pass "
-                                 "method='optimize'")
-            results = MODELS.get("stylize", presets.ARBITRARY_DIR).stylize(
-                batch, style=style_pixels, strength=strength, size=size)
+            network = MODELS.get("stylize", _arbitrary_network(model))
+            if not _is_arbitrary(network):
+                raise ValueError(f"model={model!r} is a fast network for one style: pass it as "
+                                 "style= (model= takes an arbitrary-style network)")
+            results = network.stylize(batch, style=style_pixels, strength=strength, size=size)
         else:
             from tasks.style_transfer.optimize import stylize_by_optimization
 

@@ -148,6 +148,25 @@ def test_pipeline_uses_the_arbitrary_network_for_a_style_image(arbitrary_dir, mo
         pipelines.stylize(photo, style=fx.png_bytes(painting)[:200])
     with pytest.raises(ValueError, match="style is 20x20"):
         pipelines.stylize(photo, style=np.zeros((20, 20, 3), np.uint8))
+    # a network of the user's own goes in model=; a network is not a style, nor the reverse
+    saved = str(arbitrary_dir / "saved")
+    monkeypatch.setattr(presets, "ARBITRARY_DIR", str(tmp_path / "nowhere"))
+    mine = pipelines.stylize(photo, style=path, model=saved)
+    assert np.array_equal(np.asarray(mine), np.asarray(out))
+    assert np.array_equal(np.asarray(pipelines.stylize(photo, style=path, model=task)),
+                          np.asarray(out))
+    with pytest.raises(ValueError, match="is an arbitrary-style network, not a style"):
+        pipelines.stylize(photo, style=saved)
+    with pytest.raises(ValueError, match="is an arbitrary-style network, not a style"):
+        pipelines.stylize(photo, style=task)
+    with pytest.raises(ValueError, match="model='great_wave' is a fast network"):
+        pipelines.stylize(photo, style=path, model="great_wave")
+    with pytest.raises(ValueError, match="takes no model"):
+        pipelines.stylize(photo, style="great_wave", model=saved)
+    with pytest.raises(ValueError, match="takes no model"):
+        pipelines.stylize(photo, style=path, model=saved, method="optimize")
+    with pytest.raises(ValueError, match="is not a preset"):
+        pipelines.stylize(photo, style=path, model=str(tmp_path / "nope"))
 
 
 def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock_python):
@@ -181,6 +200,11 @@ def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock
     exported_model = ArbitraryStyleTask.exported_class(exported)
     pixels = exported_model.stylize([np.asarray(photo)], np.asarray(painting), strength=0.7)[0]
     np.testing.assert_allclose(pixels, expected, atol=1e-5)
+    # the pipeline tells the export apart from a fast network's by its signature
+    out = pipelines.stylize(photo, style=painting, model=exported, strength=0.7)
+    assert np.abs(np.asarray(out, np.float32) / 255.0 - expected).max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(ValueError, match="is an arbitrary-style network, not a style"):
+        pipelines.stylize(photo, style=exported)
 
 
 def test_cli_trains_evaluates_and_stylizes_with_a_style_image(arbitrary_dir, tmp_path, capsys,
@@ -207,6 +231,13 @@ def test_cli_trains_evaluates_and_stylizes_with_a_style_image(arbitrary_dir, tmp
     fx.painting(40, 36, seed=12).save(photo)
     assert main(["stylize", photo, "--style", painting, "-o", str(tmp_path / "out.png")]) == 0
     assert Image.open(tmp_path / "out.png").size == (40, 36)
+    monkeypatch.setattr(presets, "ARBITRARY_DIR", str(tmp_path / "nowhere"))
+    assert main(["stylize", photo, "--style", painting, "--model", str(tmp_path / "trained"),
+                 "-o", str(tmp_path / "mine.png")]) == 0
+    assert Image.open(tmp_path / "mine.png").size == (40, 36)
+    assert main(["stylize", photo, "--style", "great_wave", "--model", str(tmp_path / "trained"),
+                 "-o", str(tmp_path / "no.png")]) == 2
+    assert "takes no model" in capsys.readouterr().err
 
 
 def test_missing_arbitrary_network_is_a_clear_error(monkeypatch, tmp_path):

@@ -17,11 +17,12 @@ import tensorflow as tf
 class ExportedModel:
     """A loaded SavedModel and its signatures (graphs of core TF ops, no Python of ours)."""
 
-    def __init__(self, path):
+    def __init__(self, path, loaded=None):
         if not os.path.isfile(os.path.join(path, "saved_model.pb")):
             raise ValueError(f"model={path!r} is not a SavedModel directory (no saved_model.pb)")
         self.path = path
-        self._loaded = tf.saved_model.load(path)
+        # ``loaded``: the SavedModel, when a caller already loaded it to look at its signatures
+        self._loaded = tf.saved_model.load(path) if loaded is None else loaded
         self.signatures = self._loaded.signatures
 
     def run(self, signature, output, **inputs):
@@ -30,6 +31,10 @@ class ExportedModel:
             raise ValueError(f"{self.path!r} has no signature {signature!r}; it has "
                              f"{sorted(self.signatures)}")
         return self.signatures[signature](**inputs)[output].numpy()
+
+    def input_names(self, signature="serving_default"):
+        """The named inputs of one signature, e.g. ``['images']``."""
+        return sorted(self.signatures[signature].structured_input_signature[1])
 
     def strings(self, signature, output, **inputs):
         return [s.decode("utf-8") for s in self.run(signature, output, **inputs)]

@@ -51,7 +51,9 @@ class Task:
     name = None
     default_config = {}
     presets = {}
-    exported_class = None  # an ExportedModel subclass with the task's inference method
+    # an ExportedModel subclass with the task's inference method (or a function of the path
+    # that returns one, where one task exports more than one kind of graph)
+    exported_class = None
 
     def __init__(self, config=None, preprocessor=None, model=None, **overrides):
         unknown = set(overrides) - set(self.default_config)

@@ -27,7 +27,8 @@ def _stylize(args):
     style = args.style
     for source, target in zip(inputs, outputs):
         image = pipelines.stylize(source, style=style, strength=args.strength,
-                                  method=args.method, size=args.size, steps=args.steps)
+                                  method=args.method, size=args.size, steps=args.steps,
+                                  model=args.model)
         image.save(target)
         print(json.dumps({"input": source, "output": target}) if args.json else target, flush=True)
 
@@ -95,6 +96,9 @@ def register(commands):
     p.add_argument("-o", "--output", required=True,
                    help="output PNG for one input, or a directory (made) for several")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend with the input")
+    p.add_argument("--model", default=None,
+                   help="with a style image: your arbitrary-style network (a directory from "
+                        "'train style --arbitrary', or its export) instead of the bundled one")
     p.add_argument("--method", choices=("fast", "optimize"), default="fast")
     p.add_argument("--size", type=cli.positive_int, default=None, help="longer side in pixels")
     p.add_argument("--steps", type=cli.positive_int, default=300,

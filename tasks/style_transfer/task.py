@@ -224,7 +224,22 @@ class ExportedStylizer(ExportedModel):
         return results
 
 
-StyleTransferTask.exported_class = ExportedStylizer
-
 # Registered beside the fast networks, so Task.load finds a saved arbitrary network too.
-from tasks.style_transfer import arbitrary_task  # noqa: E402,F401
+from tasks.style_transfer import arbitrary_task  # noqa: E402
+
+
+def open_exported_stylizer(path):
+    """Load an exported style network: a fast one, or the arbitrary-style one (whose
+    ``serving_default`` also takes ``styles``), each with its own ``stylize``.
+
+    Example:
+        >>> net = open_exported_stylizer("exported/great_wave")
+        >>> net.stylize([pixels])[0].shape
+    """
+    model = ExportedStylizer(path)
+    if "styles" in model.input_names():
+        return arbitrary_task.ExportedArbitraryStylizer(path, loaded=model._loaded)
+    return model
+
+
+StyleTransferTask.exported_class = staticmethod(open_exported_stylizer)
