@@ -58,7 +58,10 @@ def main(argv):
         return subprocess.run([_python(), "-m", "pipelines", "demo"], cwd=ROOT, env=env).returncode
     _install("test")
     _stock_env()
-    cmd = [_python(), "-m", "pytest", "-q", "--durations=15", *argv[1:]]
+    # one pytest worker per core (pytest-xdist): most of a test's time is single-threaded
+    # graph tracing and XLA compilation, so two workers on two cores nearly halve the wall time
+    cmd = [_python(), "-m", "pytest", "-q", "-n", "auto", "--dist", "worksteal", "--durations=15",
+           *argv[1:]]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
