@@ -29,7 +29,7 @@ def test_bundled_network_repaints_and_is_deterministic():
     again = np.asarray(pipelines.stylize(photo, style="great_wave"), np.float32) / 255.0
     source = np.asarray(photo, np.float32) / 255.0
     assert out.shape == source.shape and np.array_equal(out, again)
-    # measured 0.199 on this image: the network changes it a lot
+    # measured 0.230 on this image: the network changes it a lot
     assert np.abs(out - source).mean() > 0.1
     half = np.asarray(pipelines.stylize(photo, style="great_wave", strength=0.5), np.float32) / 255.0
     np.testing.assert_allclose(half, (out + source) / 2, atol=2.0 / 255)
@@ -46,7 +46,7 @@ def test_bundled_network_in_tiles_shows_no_seams():
     assert tiled.shape == whole.shape == (480, 640, 3)
     run = task._compiled()
     hard = run_tiled(lambda p: run(p[None], 1.0)[0].numpy(), photo / 255.0, 256, 64, blend=False)
-    # measured on this sample: cross-faded 0.92, whole image 1.03, hard cuts 3.45
+    # measured on this sample: cross-faded 0.94, whole image 1.12, hard cuts 3.05
     assert seam_score(tiled, edges, axis=1) < 1.1 * seam_score(whole, edges, axis=1)
     assert seam_score(hard, edges, axis=1) > 1.5 * seam_score(tiled, edges, axis=1)
 
