@@ -192,11 +192,11 @@ def test_piper_natural_voice_speed_follows_length_scale():
     tts = Piper()
     slow, rate = tts.synthesize("please open the front door", length_scale=1.3)
     assert rate == 22050 and slow.dtype == np.float32 and np.abs(slow).max() > 0.1
-    # Piper's durations are sampled (one CI run saw a 0.82 ratio for a single pair), so
-    # compare totals over three syntheses each; the scales alone predict 0.62.
-    text = "please open the front door"
-    slow_total = len(slow) + sum(len(tts.synthesize(text, length_scale=1.3)[0]) for _ in range(2))
-    fast_total = sum(len(tts.synthesize(text, length_scale=0.8)[0]) for _ in range(3))
-    assert fast_total < 0.8 * slow_total
+    # Piper samples durations (one CI run saw 0.82 for a single pair, another 0.805 over
+    # three each); without that noise the lengths repeat exactly (measured ratio 0.746: the
+    # scales alone predict 0.62, but the edges of the utterance do not stretch)
+    fast, _ = tts.synthesize("please open the front door", length_scale=0.8, duration_noise=0.0)
+    slow, _ = tts.synthesize("please open the front door", length_scale=1.3, duration_noise=0.0)
+    assert len(fast) < 0.8 * len(slow), (len(fast), len(slow))
     with pytest.raises(ValueError, match="non-empty"):
         tts.synthesize("")

