@@ -17,7 +17,8 @@ def _quick(name):
 
 def test_captioning_benchmark_quick_prints_all_figures():
     result = _quick("captioning")
-    for key in ("train_examples_per_s_jit_on", "train_examples_per_s_jit_off", "tf_data_examples_per_s",
+    assert "train_examples_per_s_jit_off" not in result  # --quick times the XLA step only
+    for key in ("train_examples_per_s_jit_on", "tf_data_examples_per_s",
                 "batch32_images_per_s_beam1"):
         assert result[key] > 0, key
     assert 0 < result["latency_ms_beam1"]["p50"] <= result["latency_ms_beam1"]["p95"]
@@ -25,15 +26,16 @@ def test_captioning_benchmark_quick_prints_all_figures():
 
 def test_speech_benchmark_quick_prints_all_figures():
     result = _quick("speech")
-    for key in ("train_utterances_per_s_jit_on", "train_utterances_per_s_jit_off",
-                "tf_data_utterances_per_s", "rtf_5s_greedy", "rtf_5s_beam8", "batch_audio_seconds_per_s"):
+    assert "train_utterances_per_s_jit_off" not in result  # --quick times the XLA step only
+    for key in ("train_utterances_per_s_jit_on", "tf_data_utterances_per_s", "rtf_5s_greedy", "rtf_5s_beam8", "batch_audio_seconds_per_s"):
         assert result[key] > 0, key
     assert result["long_audio"]["audio_seconds"] >= 30 and result["long_audio"]["peak_rss_mb"] > 0
 
 
 def test_translation_benchmark_quick_prints_all_figures():
     result = _quick("translation")
-    for key in ("train_tokens_per_s_jit_on", "train_tokens_per_s_jit_off", "tf_data_pairs_per_s",
+    assert "train_tokens_per_s_jit_off" not in result  # --quick times the XLA step only
+    for key in ("train_tokens_per_s_jit_on", "tf_data_pairs_per_s",
                 "batch64_sentences_per_s_beam4", "batch64_sentences_per_s_beam1"):
         assert result[key] > 0, key
     assert 0 < result["latency_ms_beam4"]["p50"] <= result["latency_ms_beam4"]["p95"]

@@ -220,7 +220,6 @@ def test_eight_threads_give_the_sequential_results_and_load_once(saved_speech_di
     from pipelines.models import MODELS, ModelCache
 
     paths = (clips[0] * 2)[:8]
-    sequential = [pipelines.transcribe(p, model=saved_speech_dir) for p in paths]
     loads = []
     original = ModelCache._load
     monkeypatch.setattr(ModelCache, "_load", staticmethod(
@@ -236,4 +235,6 @@ def test_eight_threads_give_the_sequential_results_and_load_once(saved_speech_di
         t.start()
     for t in threads:
         t.join(timeout=300)
+    # then one file at a time, from the model the threads loaded (one load and trace, not two)
+    sequential = [pipelines.transcribe(p, model=saved_speech_dir) for p in paths]
     assert results == sequential and len(loads) == 1

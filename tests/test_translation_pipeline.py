@@ -201,7 +201,6 @@ def test_eight_threads_give_the_sequential_results_and_load_once(saved_translati
     from pipelines.models import MODELS, ModelCache
 
     texts = [p["source"].replace("<ph0>", "%s").replace("<ph1>", "{x}") for p in tiny_pairs]
-    sequential = [pipelines.translate(t, model=saved_translation_dir, beam_width=2) for t in texts]
     loads = []
     original = ModelCache._load
     monkeypatch.setattr(ModelCache, "_load", staticmethod(
@@ -217,6 +216,8 @@ def test_eight_threads_give_the_sequential_results_and_load_once(saved_translati
         t.start()
     for t in threads:
         t.join(timeout=300)
+    # then one text at a time, from the model the threads loaded (one load and trace, not two)
+    sequential = [pipelines.translate(t, model=saved_translation_dir, beam_width=2) for t in texts]
     assert results == sequential and len(loads) == 1
 
 
