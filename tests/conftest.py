@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 from tasks.captioning.benchmark import build_benchmark  # noqa: E402
 from tasks.captioning.data import make_dataset, read_coco_captions  # noqa: E402
 from tasks.captioning.task import CaptioningTask  # noqa: E402
+from trained_once import trained_once  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,13 +51,16 @@ def test_examples(scenes_root):
 
 
 @pytest.fixture(scope="session")
-def trained_task(train_examples):
+def trained_task(train_examples, tmp_path_factory):
     """A tiny transformer captioner trained for 40 steps (enough to emit words)."""
-    task = tiny_task(train_examples)
-    ds = make_dataset(train_examples, task.preprocessor, 32, training=True, repeat=True)
-    task.compile(learning_rate=5e-3, total_steps=40, jit_compile=False)
-    task.fit(ds, epochs=1, steps_per_epoch=40, verbose=0)
-    return task
+    def train():
+        task = tiny_task(train_examples)
+        ds = make_dataset(train_examples, task.preprocessor, 32, training=True, repeat=True)
+        task.compile(learning_rate=5e-3, total_steps=40, jit_compile=False)
+        task.fit(ds, epochs=1, steps_per_epoch=40, verbose=0)
+        return task
+
+    return trained_once(tmp_path_factory, "captioner", train)
 
 
 @pytest.fixture(scope="session")

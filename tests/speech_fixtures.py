@@ -7,6 +7,7 @@ import pytest
 
 from tasks.speech.data import make_training_dataset, read_ljspeech
 from tasks.speech.task import SpeechTask
+from trained_once import trained_once
 
 SPEECH_FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "speech_en_tiny")
 TINY_SPEECH_CONFIG = {
@@ -29,14 +30,17 @@ def speech_examples():
 
 
 @pytest.fixture(scope="session")
-def overfit_speech_task(speech_examples):
+def overfit_speech_task(speech_examples, tmp_path_factory):
     """A tiny recognizer trained on the six fixture utterances until it knows them."""
-    task = tiny_speech_task()
-    ds = make_training_dataset(speech_examples, task.preprocessor, 6, training=True,
-                               augment_audio=False, repeat=True)
-    task.compile(learning_rate=8e-3, total_steps=320, warmup_steps=10, jit_compile=False)
-    task.fit(ds, epochs=1, steps_per_epoch=320, verbose=0)
-    return task
+    def train():
+        task = tiny_speech_task()
+        ds = make_training_dataset(speech_examples, task.preprocessor, 6, training=True,
+                                   augment_audio=False, repeat=True)
+        task.compile(learning_rate=8e-3, total_steps=320, warmup_steps=10, jit_compile=False)
+        task.fit(ds, epochs=1, steps_per_epoch=320, verbose=0)
+        return task
+
+    return trained_once(tmp_path_factory, "speech", train)
 
 
 @pytest.fixture(scope="session")

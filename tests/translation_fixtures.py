@@ -9,6 +9,7 @@ import pytest
 from tasks.translation.data import make_training_dataset, read_tsv_pairs
 from tasks.translation.task import TranslationTask
 from tasks.translation.tokenizer import learn_vocabulary
+from trained_once import trained_once
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 HELDOUT = os.path.join(FIXTURES, "translation_heldout", "test.tsv")
@@ -48,9 +49,10 @@ def tiny_pairs():
 
 
 @pytest.fixture(scope="session")
-def overfit_translation_task(tiny_pairs):
+def overfit_translation_task(tiny_pairs, tmp_path_factory):
     """A tiny Transformer trained on the 8 fixture pairs until it knows them."""
-    return overfit(tiny_translation_task(tiny_pairs), tiny_pairs)
+    return trained_once(tmp_path_factory, "translator",
+                        lambda: overfit(tiny_translation_task(tiny_pairs), tiny_pairs))
 
 
 @pytest.fixture(scope="session")
