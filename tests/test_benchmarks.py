@@ -27,7 +27,8 @@ def test_captioning_benchmark_quick_prints_all_figures():
 def test_speech_benchmark_quick_prints_all_figures():
     result = _quick("speech")
     assert "train_utterances_per_s_jit_off" not in result  # --quick times the XLA step only
-    for key in ("train_utterances_per_s_jit_on", "tf_data_utterances_per_s", "rtf_5s_greedy", "rtf_5s_beam8", "batch_audio_seconds_per_s"):
+    for key in ("train_utterances_per_s_jit_on", "tf_data_utterances_per_s", "rtf_5s_greedy",
+                "rtf_5s_beam8", "batch_audio_seconds_per_s"):
         assert result[key] > 0, key
     assert result["long_audio"]["audio_seconds"] >= 30 and result["long_audio"]["peak_rss_mb"] > 0
 
