@@ -26,7 +26,7 @@ from tasks.translation import placeholders
 from tasks.translation.model import build_translation_model
 from tasks.translation.preprocessing import TranslationPreprocessor
 from tasks.translation.presets import presets as _presets
-from tasks.translation.tokenizer import END_ID, PAD_ID, START_ID, learn_vocabulary
+from tasks.translation.tokenizer import END_ID, PAD_ID, START_ID, frame, learn_vocabulary
 
 _PLACEHOLDER_TOKEN = re.compile(placeholders.TOKEN)
 
@@ -113,17 +113,26 @@ class TranslationTask(Task):
         units of the batch are decoded together and joined back per text.
         """
         texts = tf.convert_to_tensor(texts, tf.string)
-        lengths = self.preprocessor.lengths(texts)
+        sentences = placeholders.split_sentences(texts)
+        # One tokenizer call for the texts and their sentences: the tokenizer is the larger
+        # half of this graph, and tracing it twice doubled the time to build it.
+        count = tf.shape(texts, out_type=tf.int64)[0]
+        pieces = self.preprocessor.tokenizer(tf.concat([texts, sentences.flat_values], 0))
+        lengths = tf.cast(pieces.row_lengths()[:count], tf.int32)
         too_long = lengths > self.config["source_length"] - 1
         whole = tf.RaggedTensor.from_row_lengths(texts, tf.ones_like(lengths, tf.int64))
-        sentences = placeholders.split_sentences(texts)
         units = tf.concat([whole, sentences], axis=1)
+        rows = tf.concat([whole.with_flat_values(tf.range(count)),
+                          sentences.with_flat_values(count + tf.range(
+                              tf.shape(sentences.flat_values, out_type=tf.int64)[0]))], axis=1)
         keep_whole = (~too_long & (lengths > 0))[:, None]
         first = tf.ragged.range(units.row_lengths()) == 0
         keep = tf.where(first.flat_values, tf.gather(keep_whole[:, 0], first.value_rowids()),
                         tf.gather(too_long, first.value_rowids()))
         units = tf.ragged.boolean_mask(units, first.with_flat_values(keep))
-        ids = self.generate(self.preprocessor.source_ids(units.flat_values), beam_width, max_length)
+        rows = tf.ragged.boolean_mask(rows, first.with_flat_values(keep))
+        source = frame(tf.gather(pieces, rows.flat_values), self.preprocessor.source_length)
+        ids = self.generate(source, beam_width, max_length)
         out = self.preprocessor.detokenize(ids)
         return tf.strings.reduce_join(units.with_flat_values(out), axis=1, separator=" ")
 
