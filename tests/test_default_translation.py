@@ -6,6 +6,7 @@ measured figures minus a margin.
 """
 
 import os
+import re
 import time
 
 import pytest
@@ -45,6 +46,9 @@ def test_the_default_pipeline_keeps_placeholders_and_typography():
     out = pipelines.translate(["Cannot open file %s: %s", "Delete {count} files?"])
     assert out[0].count("%s") == 2 and out[1].count("{count}") == 1
     assert out[1].endswith(" ?"), out  # French spacing before ? as in the corpus
+    marked = pipelines.translate("&Open the <b>file</b>")
+    assert marked.count("<b>") == marked.count("</b>") == 1, marked
+    assert marked.count("&") == 1 and re.search(r"&[^\W_]", marked), marked
 
 
 def test_single_sentence_latency(default_task):

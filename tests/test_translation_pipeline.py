@@ -4,6 +4,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 
 import polib
@@ -12,6 +13,7 @@ import pytest
 import pipelines
 from pipelines.cli import main
 from tasks.translation.gettext import fill_catalog
+from tasks.translation.placeholders import ENTITY
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -25,6 +27,16 @@ def test_list_in_list_out_and_placeholders_exactly_once(overfit_translation_task
         for ph in ("%s", "{folder}", "%(count)s", "$1", "%d"):
             assert result.count(ph) == text.count(ph)
     assert pipelines.translate(texts[0], model=model) == out[0]
+
+
+def test_markup_entities_and_accelerators_come_back_exactly_once(overfit_translation_task):
+    texts = ["Click <b>here</b> &amp; &Open %s", '_Save <a href="x">the</a> list of operators']
+    for text, marker, result in zip(texts, "&_", pipelines.translate(texts, model=overfit_translation_task)):
+        for kept in ("<b>", "</b>", "&amp;", "%s", '<a href="x">', "</a>"):
+            assert result.count(kept) == text.count(kept), (text, result)
+        # One marker, before a letter (inside a word is allowed on the way out).
+        assert re.findall(f"{marker}[^\\W_]", re.sub(ENTITY, "", result)) != [], result
+        assert re.sub(ENTITY, "", result).count(marker) == 1, result
 
 
 def test_memorised_pair_through_the_pipeline(overfit_translation_task, tiny_pairs):
@@ -43,7 +55,8 @@ def test_layout_is_kept_line_by_line(overfit_translation_task, tiny_pairs):
 
 def test_exported_model_serves_strings_in_stock_tensorflow(overfit_translation_task,
                                                            exported_translation_dir, stock_python):
-    texts = ["Delete %s from {folder}?", "Base line", "", "List of operators"]
+    texts = ["Delete %s from {folder}?", "Base line", "", "List of operators",
+             "<b>Base</b> &line &amp;"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     r = subprocess.run([stock_python, os.path.join(HERE, "stock_tf_serving.py"), "--translation",

@@ -7,8 +7,10 @@ import pytest
 import tensorflow as tf
 
 from tasks.translation.cleaning import PLACEHOLDER
-from tasks.translation.placeholders import (protect, protect_py, restore, restore_py,
-                                            split_sentences, split_sentences_py)
+from tasks.translation.placeholders import (protect, protect_py, put_accelerator,
+                                            put_accelerator_py, restore, restore_py,
+                                            split_sentences, split_sentences_py,
+                                            take_accelerator, take_accelerator_py)
 
 RAW = ["Delete %s from {folder}?", "%d files, %d dirs", "no placeholders", "",
        "%1$s and %2$s", "Copy %(count)s of $1 to ${dest}", "%-10s|%5.2f|%lu"]
@@ -68,3 +70,42 @@ def test_literal_tokens_and_nul_cannot_confuse_protection():
     assert _strings(protected) == ["keep <ph0> and <ph1> here"] == [protect_py(text)[0]]
     assert originals.to_list() == [[b"<ph0>", b"$1"]]
     assert _strings(restore(tf.constant(["garder <ph1> et <ph0>"]), originals)) == ["garder $1 et <ph0>"]
+
+
+def test_markup_tags_and_entities_are_protected_like_placeholders():
+    texts = ['Click <b>here</b> or <a href="a?x=1&y=2">there</a>.', "Fish &amp; chips &#169;",
+             "<br/>Line %s", "a < b and c > d"]
+    protected, originals = protect(tf.constant(texts))
+    assert _strings(protected) == ["Click <ph0>here<ph1> or <ph2>there<ph3>.",
+                                   "Fish <ph0> chips <ph1>", "<ph0>Line <ph1>", "a < b and c > d"]
+    assert originals.to_list()[1] == [b"&amp;", b"&#169;"]
+    assert [(t, o) for t, o in zip(_strings(protected), originals.to_list())] == [
+        (p, [x.encode() for x in o]) for p, o in map(protect_py, texts)]
+    restored = restore(tf.constant(["Cliquez <ph0>ici<ph1> ou <ph3>là<ph2>."]), originals[:1])
+    assert _strings(restored) == ['Cliquez <b>ici</b> ou </a>là<a href="a?x=1&y=2">.']
+
+
+ACCELERATED = ["&Open", "_File", "Save ~As…", "AT&T and R&D", "file_name", "&&Not", "x &Über",
+               "~/Documents", "a\n&Next", "", "&", "&1 file", "Tom & Jerry", "<ph0> &Print <ph1>"]
+
+
+def test_accelerators_are_taken_out_before_the_model():
+    stripped, keys = take_accelerator(tf.constant(ACCELERATED))
+    assert list(zip(_strings(stripped), _strings(keys))) == list(map(take_accelerator_py, ACCELERATED))
+    assert _strings(keys) == ["&O", "_F", "~A", "", "", "", "&Ü", "", "&N", "", "", "&1", "", "&P"]
+    assert _strings(stripped)[:3] == ["Open", "File", "Save As…"]
+
+
+@pytest.mark.parametrize("output, key, expected", [
+    ("Ouvrir", "&O", "&Ouvrir"),                     # same letter, any case
+    ("Ouvrir un fichier", "&F", "Ouvrir un &fichier"),  # a word that starts with it first
+    ("Imprimer", "&P", "Im&primer"),                 # else the letter inside a word
+    ("Aide", "&H", "&Aide"),                         # else the first letter
+    ("<ph0> Aide <ph1>", "_P", "<ph0> _Aide <ph1>"),  # never inside a <phN> token
+    ("Überall", "&ü", "&Überall"),                   # case folding beyond ASCII
+    ("« ! »", "&O", "« ! »"),                        # nothing to mark
+    ("Ouvrir", "", "Ouvrir"),                        # no accelerator
+])
+def test_accelerator_is_put_on_the_translation(output, key, expected):
+    assert _strings(put_accelerator(tf.constant([output]), tf.constant([key]))) == [expected]
+    assert put_accelerator_py(output, key) == expected

@@ -1,11 +1,18 @@
 """Placeholders and long texts around the model, in core TF ops (with Python twins).
 
 Software strings carry placeholders (``%s``, ``%1$d``, ``{name}``, ``%(count)s``,
-``$1`` ...) that must come out exactly as they went in. :func:`protect` numbers them
-in order of appearance as the corpus's ``<phN>`` tokens (the numbering the cleaning
-step gave the training data); :func:`restore` puts the originals back, keeping the
-first copy of each, dropping invented or repeated ones and appending any the model
-lost, so every placeholder of the source appears exactly once in the output.
+``$1`` ...), markup tags (``<b>``, ``<a href="...">``) and HTML entities (``&amp;``) that
+must come out exactly as they went in. :func:`protect` numbers them in order of
+appearance as the corpus's ``<phN>`` tokens (the numbering the cleaning step gave the
+training data); :func:`restore` puts the originals back, keeping the first copy of each,
+dropping invented or repeated ones and appending any the model lost, so every one of
+them appears exactly once in the output.
+
+Keyboard accelerators (``&Open``, ``_File``, ``~Save``) are not words the model knows
+(the corpus strips them): :func:`take_accelerator` removes a text's first one and
+:func:`put_accelerator` marks a word of the translation that starts with the same letter
+(any case), else the same letter inside a word, else the first letter:
+``&Open`` -> ``&Ouvrir``, ``&Print`` -> ``Im&primer``, ``&Help`` -> ``&Aide``.
 
 :func:`split_sentences` cuts a text into sentences, for texts too long for the model.
 All run inside the exported graph, so a served model treats placeholders as the
@@ -23,13 +30,20 @@ import re
 
 import tensorflow as tf
 
-from tasks.translation.cleaning import PLACEHOLDER
+from tasks.translation.cleaning import ACCELERATOR, PLACEHOLDER, TAG
 
 TOKEN = r"<ph[0-9]+>"
 _TOKEN_RE = re.compile(r"<ph([0-9]+)>")
-# What protect() takes out of a raw text: real placeholders, and text that already looks
-# like our own tokens (so a literal "<ph0>" cannot be confused with one and comes back as is).
-PROTECTED = f"{PLACEHOLDER.pattern}|{TOKEN}"
+ENTITY = r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);"
+# What protect() takes out of a raw text: real placeholders, markup tags, entities, and text
+# that already looks like our own tokens (so a literal "<ph0>" cannot be confused with one
+# and comes back as is).
+PROTECTED = f"{PLACEHOLDER.pattern}|{TOKEN}|{TAG.pattern}|{ENTITY}"
+# An accelerator: & _ or ~ right before a letter or digit, not after another marker or a
+# word character (so "AT&T", "file_name" and "&&" are text). RE2 has no look-behind, so
+# the graph matches the character before it too; Python's twin is cleaning.ACCELERATOR.
+_ACCEL_BEFORE = r"(?:^|[^&_~\pL\pN])"
+_ACCEL = r"[&_~][\pL\pN]"
 _PROTECTED_RE = re.compile(PROTECTED)
 # A sentence ends at . ! ? or … (then closing quotes/brackets, French-spaced or not)
 # followed by a space.
@@ -107,6 +121,55 @@ def restore(texts, originals):
     return tf.strings.strip(tf.strings.join([text, tail]))
 
 
+def take_accelerator(texts):
+    """Strings [B] -> (strings without their first accelerator marker [B],
+    marker and key [B], e.g. ``"&O"``, or ``""`` where there is none)."""
+    texts = tf.convert_to_tensor(texts, tf.string)
+    has = tf.strings.regex_full_match(texts, f"(?s).*?{_ACCEL_BEFORE}{_ACCEL}.*")
+    accel = tf.strings.regex_replace(texts, f"(?s)^.*?{_ACCEL_BEFORE}({_ACCEL}).*$", r"\1")
+    stripped = tf.strings.regex_replace(texts, f"(?s)^(.*?{_ACCEL_BEFORE})[&_~]", r"\1",
+                                        replace_global=False)
+    return tf.where(has, stripped, texts), tf.where(has, accel, "")
+
+
+def put_accelerator(texts, accelerators):
+    """Model outputs (with ``<phN>`` tokens) [B] + :func:`take_accelerator`'s [B] -> strings
+    with the marker before the first word that starts with the key (any case), else before
+    the first occurrence of the key, else before the first letter or digit; never inside a
+    ``<phN>`` token; unchanged where there is no accelerator."""
+    texts = tf.convert_to_tensor(texts, tf.string)
+    accelerators = tf.convert_to_tensor(accelerators, tf.string)
+    size = tf.strings.length(accelerators)
+    marker = tf.strings.substr(accelerators, tf.zeros_like(size), tf.minimum(size, 1))
+    key = tf.strings.lower(tf.strings.substr(accelerators, tf.minimum(size, 1), size - 1),
+                           encoding="utf-8")
+    # Tokens become as many \x01 bytes, so byte offsets still point into the real text.
+    masked = texts
+    for digits in (1, 2, 3):
+        masked = tf.strings.regex_replace(masked, "<ph" + "[0-9]" * digits + ">", "\x01" * (digits + 4))
+    chars, starts = tf.strings.unicode_split_with_offsets(masked, "UTF-8")
+    keys = tf.gather(key, chars.value_rowids())
+    same = tf.strings.lower(chars.flat_values, encoding="utf-8") == keys
+    letter = tf.strings.regex_full_match(chars.flat_values, r"[\pL\pN]")
+    flat = chars.flat_values
+    row_first = tf.ragged.range(chars.row_lengths()).flat_values == 0
+    word_start = letter & (row_first | ~tf.concat([[False], letter[:-1]], 0))
+    never = tf.int64.max
+
+    def first(where):
+        return tf.reduce_min(starts.with_flat_values(tf.where(where, starts.flat_values, never)), 1)
+
+    at = first(letter)
+    for better in (same, same & word_start):
+        found = first(better)
+        at = tf.where(found < never, found, at)
+    put = (accelerators != "") & (at < never)
+    at = tf.cast(tf.where(put, at, 0), tf.int32)
+    marked = tf.strings.join([tf.strings.substr(texts, tf.zeros_like(at), at), marker,
+                              tf.strings.substr(texts, at, tf.strings.length(texts) - at)])
+    return tf.where(put, marked, texts)
+
+
 def split_sentences(texts):
     """Strings [B] -> ragged sentences [B, (n)] (each sentence keeps its end mark)."""
     texts = tf.convert_to_tensor(texts, tf.string)
@@ -153,6 +216,26 @@ def restore_py(text, originals):
     text = re.sub("  +", " ", _TOKEN_RE.sub(token, text.replace(_MARK, ""))).strip(_ASCII_SPACE)
     tail = "".join(" " + p for i, p in enumerate(originals) if i not in used)
     return (text + tail).strip(_ASCII_SPACE)
+
+
+def take_accelerator_py(text):
+    match = ACCELERATOR.search(text)
+    if match is None:
+        return text, ""
+    i = match.start()
+    return text[:i] + text[i + 1:], text[i:i + 2]
+
+
+def put_accelerator_py(text, accelerator):
+    if not accelerator:
+        return text
+    masked = re.sub(r"<ph[0-9]{1,3}>", lambda m: "\x01" * len(m.group(0)), text)
+    key = accelerator[1:].lower()
+    same = [i for i, c in enumerate(masked) if c.lower() == key]
+    starts = [i for i in same if i == 0 or not masked[i - 1].isalnum()]
+    letters = [i for i, c in enumerate(masked) if c.isalnum()]
+    at = (starts or same or letters or [None])[0]
+    return text if at is None else text[:at] + accelerator[0] + text[at:]
 
 
 def split_sentences_py(text):

@@ -139,8 +139,9 @@ class TranslationTask(Task):
     def translate_strings(self, texts, beam_width=None, max_length=None):
         """Raw strings [B] (placeholders as written: ``%s``, ``{name}``...) -> strings [B]."""
         protected, originals = placeholders.protect(texts)
-        return placeholders.restore(self.translate_protected(protected, beam_width, max_length),
-                                    originals)
+        protected, accelerators = placeholders.take_accelerator(protected)
+        out = self.translate_protected(protected, beam_width, max_length)
+        return placeholders.restore(placeholders.put_accelerator(out, accelerators), originals)
 
     def _compiled(self, beam_width, max_length, raw=True):
         """One cached tf.function per decoding setting (and per input form)."""
