@@ -18,11 +18,14 @@ TASKS = {
                        "default": "great_wave",
                        # more Task classes behind the same pipeline, with presets of their own
                        "also": ["tasks.style_transfer.arbitrary_task:ArbitraryStyleTask"]},
+    # Data first: `pipelines build-data video`; the Task and pipelines.annotate_video follow.
+    "video": {},
 }
 # pipeline verb -> (Task class path, default preset)
-REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.values() if spec}
+REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.values()
+            if spec.get("pipeline")}
 # CLI task names (``pipelines train captioning``) -> pipeline verbs
-TASK_NAMES = {name: spec["pipeline"] for name, spec in TASKS.items() if spec}
+TASK_NAMES = {name: spec["pipeline"] for name, spec in TASKS.items() if spec.get("pipeline")}
 
 
 def _import(path):
@@ -40,7 +43,7 @@ def task_class(pipeline):
 def task_classes(pipeline):
     """The pipeline's Task class, then any others it also runs (e.g. the arbitrary-style
     network beside the fast ones)."""
-    spec = next(s for s in TASKS.values() if s and s["pipeline"] == pipeline)
+    spec = next(s for s in TASKS.values() if s.get("pipeline") == pipeline)
     return [task_class(pipeline)] + [_import(path) for path in spec.get("also", ())]
 
 
