@@ -1,4 +1,4 @@
-"""Caption, translation and speech metrics: thin wrappers over sacrebleu and jiwer, plus CIDEr-D.
+"""Caption, translation, speech and video metrics: thin wrappers over sacrebleu and jiwer, plus CIDEr-D.
 
 CIDEr-D (Vedantam et al. 2015, as in the COCO caption toolkit): TF-IDF weighted
 n-gram (1..4) cosine similarity with a Gaussian length penalty (sigma=6), clipped
@@ -42,6 +42,35 @@ def exact_match(hypotheses, references):
     hits = sum(standardize_py(h) in {standardize_py(r) for r in refs}
                for h, refs in zip(hypotheses, references))
     return 100.0 * hits / len(hypotheses)
+
+
+def segment_f1(references, predictions, min_iou=0.5):
+    """Segment F1 over clips: a predicted ``(start, end, label)`` is a hit when it
+    overlaps a not-yet-matched reference segment of the same label with IoU >=
+    ``min_iou`` (greedy, best IoU first). ``references[i]``/``predictions[i]`` list clip
+    i's segments. Returns F1 in 0..1 (1.0 when both are empty everywhere)."""
+    if len(references) != len(predictions):
+        raise ValueError(f"{len(references)} reference clips but {len(predictions)} predicted")
+    hits = total_true = total_pred = 0
+    for truth, pred in zip(references, predictions):
+        total_true, total_pred = total_true + len(truth), total_pred + len(pred)
+        pairs = []
+        for i, (ts, te, tl) in enumerate(truth):
+            for j, (ps, pe, pl) in enumerate(pred):
+                if tl == pl:
+                    union = max(te, pe) - min(ts, ps)
+                    iou = max(0.0, min(te, pe) - max(ts, ps)) / union if union > 0 else 0.0
+                    if iou >= min_iou:
+                        pairs.append((iou, i, j))
+        used_true, used_pred = set(), set()
+        for _, i, j in sorted(pairs, reverse=True):
+            if i not in used_true and j not in used_pred:
+                used_true.add(i)
+                used_pred.add(j)
+        hits += len(used_true)
+    if total_true == total_pred == 0:
+        return 1.0
+    return 2.0 * hits / (total_true + total_pred)
 
 
 def _ngrams(words, n):

@@ -92,6 +92,27 @@ def frame_labels(segments, times, background=BACKGROUND):
     return labels
 
 
+def segments_from_labels(labels, times, background=BACKGROUND, frame_duration=None):
+    """The inverse of :func:`frame_labels`: runs of one label -> ``[(start, end, label)]``,
+    background runs left out. A run ends where the next frame starts; the last frame
+    lasts ``frame_duration`` (default: the median gap between frame times)."""
+    times = np.asarray(times, np.float64)
+    if len(labels) != len(times):
+        raise ValueError(f"labels ({len(labels)}) and times ({len(times)}) differ in length")
+    if frame_duration is None:
+        frame_duration = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    ends = np.append(times[1:], times[-1] + frame_duration) if len(times) else times
+    segments, i = [], 0
+    while i < len(labels):
+        j = i
+        while j + 1 < len(labels) and labels[j + 1] == labels[i]:
+            j += 1
+        if labels[i] != background:
+            segments.append((float(times[i]), float(ends[j]), labels[i]))
+        i = j + 1
+    return segments
+
+
 def find_clip(video_dir, clip_id):
     """The path of ``clip_id`` in ``video_dir`` with any known video extension, or None."""
     for extension in VIDEO_EXTENSIONS:
@@ -127,5 +148,5 @@ def read_annotated_videos(video_dir, captions=None, segments=None, split=None):
     return examples
 
 
-__all__ = ["read_caption_json", "read_segments_csv", "frame_labels", "find_clip",
+__all__ = ["read_caption_json", "read_segments_csv", "frame_labels", "segments_from_labels", "find_clip",
            "read_annotated_videos", "VIDEO_EXTENSIONS", "BACKGROUND"]
