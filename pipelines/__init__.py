@@ -12,13 +12,13 @@ import contextlib
 
 import numpy as np
 
-from pipelines.inputs import (MAX_AUDIO_SECONDS, MAX_PIXELS, MAX_TEXT_CHARS, join_lines,
-                              split_lines, to_audio_batch, to_image_pixels,
-                              to_pixel_batch, to_text_batch)
+from pipelines.inputs import (MAX_AUDIO_SECONDS, MAX_PIXELS, MAX_TEXT_CHARS, MAX_VIDEO_SECONDS,
+                              join_lines, split_lines, to_audio_batch, to_image_pixels,
+                              to_pixel_batch, to_text_batch, to_video_batch)
 from pipelines.models import MODELS
 
-__all__ = ["caption", "transcribe", "translate", "stylize", "MAX_PIXELS", "MAX_AUDIO_SECONDS",
-           "MAX_TEXT_CHARS"]
+__all__ = ["caption", "transcribe", "translate", "stylize", "annotate_video", "MAX_PIXELS",
+           "MAX_AUDIO_SECONDS", "MAX_TEXT_CHARS", "MAX_VIDEO_SECONDS"]
 
 
 @contextlib.contextmanager
@@ -280,3 +280,42 @@ def stylize(image, *, style=None, strength=1.0, method="fast", size=None, steps=
                                               steps=steps)
     images = [Image.fromarray(np.asarray(np.round(r * 255.0), np.uint8)) for r in results]
     return images if was_list else images[0]
+
+
+def annotate_video(video, *, model=None, fps=None, max_frames=None, beam_width=None):
+    """Label every frame of a video and describe it in a sentence (a list in gives a list out).
+
+    Args:
+        video: a path or bytes of any video FFmpeg reads (mp4, webm, mkv, avi...), a uint8
+            array ``[T, H, W, 3]`` (taken as already sampled at ``fps``), or a list of these.
+            Videos are decoded as a stream and annotated a window at a time, so memory
+            stays bounded however long they are (up to ``MAX_VIDEO_SECONDS``).
+        model: None for the bundled default, a preset name, a directory written by
+            ``Task.save`` or a SavedModel written by ``Task.export``.
+        fps: frames per second to annotate at; default the model's (8).
+        max_frames: annotate at most this many frames from the start.
+        beam_width: caption beam size (1 = greedy); default from the model's config.
+
+    Returns:
+        ``{"caption": str, "frames": [{"time", "label", "score"}], "segments": [{"start",
+        "end", "label"}], "windows": [{"start", "end", "caption"}]}``; times in seconds.
+        Videos longer than one window (64 frames by default) get a caption per window,
+        joined in order with ", then " into ``caption``.
+
+    Example:
+        >>> pipelines.annotate_video("clip.mp4")["caption"]
+        'a red car enters from the left then the car jumps'
+    """
+    _check_positive("max_frames", max_frames)
+    _check_positive("beam_width", beam_width)
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float))
+                            or not 0 < fps <= 120):
+        raise ValueError(f"fps must be a number in (0, 120], got {fps!r}")
+    sources, was_list = to_video_batch(video)
+    annotator = MODELS.get("annotate_video", model)
+    size = getattr(annotator, "config", {}).get("frame_size", 64)
+    rate = fps or getattr(annotator, "config", {}).get("fps", 8)
+    results = [annotator.annotate_stream(source.frames(rate, size), fps=rate, max_frames=max_frames,
+                                         beam_width=beam_width, what=source.what)
+               for source in sources]
+    return results if was_list else results[0]

@@ -319,3 +319,75 @@ def join_lines(plans, translations):
     """The inverse of :func:`split_lines` with each line replaced by its translation."""
     return ["".join(lead + (translations[i] if i is not None else "") + trail + end
                     for lead, i, trail, end in plan) for plan in plans]
+
+
+# -- video ------------------------------------------------------------------------------
+MAX_VIDEO_SECONDS = 4 * 3600  # longer inputs are refused from the header, before decoding
+
+
+class VideoSource:
+    """One video, decoded lazily: ``frames(fps, size)`` yields uint8 frames one at a time,
+    so a long video is never held in memory whole."""
+
+    def __init__(self, opener, what):
+        self._opener, self.what = opener, what
+
+    def frames(self, fps, size):
+        """Iterate uint8 frames ``[size, size, 3]`` at ``fps`` frames per second."""
+        return self._opener(fps, size)
+
+
+def _check_video_header(info, what):
+    width, height = info["width"] or 0, info["height"] or 0
+    if width <= 0 or height <= 0:
+        raise ValueError(f"{what} declares a frame size of {width}x{height}")
+    _check_size(width, height, f"{what} (each frame)")
+    if info["duration"] is not None and info["duration"] > MAX_VIDEO_SECONDS:
+        raise ValueError(f"{what} lasts {info['duration']:.0f} s, above the limit of "
+                         f"{MAX_VIDEO_SECONDS} s (pipelines.inputs.MAX_VIDEO_SECONDS); split it first")
+
+
+def _from_video_array(array, what):
+    if array.dtype != np.uint8:
+        raise TypeError(f"{what} has dtype {array.dtype}; expected uint8 frames [T, H, W, 3]")
+    if array.ndim != 4 or array.shape[-1] != 3:
+        raise ValueError(f"{what} has shape {array.shape}; expected uint8 frames [T, H, W, 3]")
+    if 0 in array.shape:
+        raise ValueError(f"{what} has shape {array.shape}: no frames or empty frames")
+    _check_size(array.shape[2], array.shape[1], f"{what} (each frame)")
+
+    def frames(fps, size):
+        from tasks.video.io import resize_frame
+
+        del fps  # an array is taken as already sampled at the rate asked for
+        return (resize_frame(frame, size) for frame in array)
+
+    return VideoSource(frames, what)
+
+
+def to_video_source(item, what="video"):
+    """One video in any accepted form -> :class:`VideoSource` (header checked, not decoded)."""
+    from tasks.video.io import iter_frames, probe
+
+    if isinstance(item, (str, os.PathLike)):
+        path = _existing_file(item, what, "a video file")
+        what = f"{what} ({path})"
+        _check_video_header(probe(path, what), what)
+        return VideoSource(lambda fps, size: (f for _, f in iter_frames(path, fps, None, size, what)), what)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        data = bytes(item)
+        _check_video_header(probe(data, what), what)
+        return VideoSource(lambda fps, size: (f for _, f in iter_frames(data, fps, None, size, what)), what)
+    if isinstance(item, np.ndarray):
+        return _from_video_array(item, what)
+    raise TypeError(f"{what} has type {type(item).__name__}; expected a path, bytes, a uint8 "
+                    "array [T, H, W, 3], or a list of these")
+
+
+def to_video_batch(video, argument="video"):
+    """Return (list of :class:`VideoSource`, was_a_list)."""
+    if isinstance(video, (list, tuple)):
+        if not video:
+            raise ValueError(f"{argument} is an empty list")
+        return [to_video_source(v, f"{argument}[{i}]") for i, v in enumerate(video)], True
+    return [to_video_source(video, argument)], False

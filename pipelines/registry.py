@@ -18,8 +18,8 @@ TASKS = {
                        "default": "great_wave",
                        # more Task classes behind the same pipeline, with presets of their own
                        "also": ["tasks.style_transfer.arbitrary_task:ArbitraryStyleTask"]},
-    # Data first: `pipelines build-data video`; the Task and pipelines.annotate_video follow.
-    "video": {},
+    "video": {"pipeline": "annotate_video", "task": "tasks.video.task:VideoTask",
+              "default": "emoji_events_bigru"},
 }
 # pipeline verb -> (Task class path, default preset)
 REGISTRY = {spec["pipeline"]: (spec["task"], spec["default"]) for spec in TASKS.values()

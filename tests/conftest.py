@@ -80,6 +80,7 @@ def image_bytes(test_examples):
 
 from speech_fixtures import (  # noqa: E402,F401  (speech fixtures, shared by several files)
     exported_speech_dir, overfit_speech_task, saved_speech_dir, speech_examples)
+from video_fixtures import overfit_video_task, video_events  # noqa: E402,F401
 from translation_fixtures import (  # noqa: E402,F401
     exported_translation_dir, heldout_pairs, overfit_translation_task, saved_translation_dir,
     tiny_pairs)

@@ -7,14 +7,10 @@ import tensorflow as tf
 
 from tasks.core import metrics
 from tasks.core.task import Task
-from tasks.video import benchmark
 from tasks.video.data import decode_clip, make_dataset
 from tasks.video.model import build_video_model
 from tasks.video.readers import frame_labels, segments_from_labels
 from tasks.video.task import ExportedVideoAnnotator, VideoTask
-
-TINY = {"frame_size": 32, "frame_widths": [8, 16], "feature_dim": 32, "temporal_options": {"hidden_dim": 32},
-        "decoder_options": {"hidden_dim": 48, "embedding_dim": 16, "dropout": 0.0}}
 
 
 def inputs(batch=2, frames=12, seed=0):
@@ -57,25 +53,9 @@ def test_cached_step_equals_the_forward_pass():
         np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-4)
 
 
-@pytest.fixture(scope="module")
-def events(tmp_path_factory):
-    root = benchmark.build_benchmark(str(tmp_path_factory.mktemp("events")),
-                                     sizes={"train": 6, "val": 0, "test": 3}, progress=False)
-    return benchmark.read_benchmark(root, "train"), benchmark.read_benchmark(root, "test")
-
-
-@pytest.fixture(scope="module")
-def overfit_task(events):
-    """A tiny task trained on four clips until it knows them."""
-    import keras
-
-    keras.utils.set_random_seed(0)
-    clips = events[0][:4]
-    task = VideoTask.from_examples(clips, **TINY)
-    ds = make_dataset(clips, task.preprocessor, batch_size=4, training=True, repeat=True)
-    task.compile(learning_rate=1e-2, total_steps=150, warmup_steps=10, jit_compile=False)
-    task.fit(ds, epochs=1, steps_per_epoch=150, verbose=0)
-    return task, clips
+@pytest.fixture
+def overfit_task(overfit_video_task):
+    return overfit_video_task
 
 
 def test_a_tiny_model_learns_a_few_clips(overfit_task):

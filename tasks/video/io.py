@@ -96,6 +96,17 @@ def _size(size):
     return int(size[0]), int(size[1])
 
 
+def resize_frame(frame, size):
+    """uint8 [H, W, 3] -> [size, size, 3] or [height, width, 3] (Pillow, bilinear with
+    antialiasing). The one resize used for training clips, decoded videos and arrays alike."""
+    height, width = _size(size)
+    if frame.shape[:2] == (height, width):
+        return frame
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(frame).resize((width, height), Image.BILINEAR))
+
+
 def iter_frames(source, fps=None, max_frames=None, size=None, argument="video"):
     """Yield ``(time in seconds, uint8 [H, W, 3])`` one decoded frame at a time.
 
@@ -124,9 +135,8 @@ def iter_frames(source, fps=None, max_frames=None, size=None, argument="video"):
                     if time + 1e-6 < next_tick:
                         continue
                     next_tick = (int(round(time * fps, 6)) + 1) / fps
-                if size is not None:
-                    frame = frame.reformat(width=size[1], height=size[0], format="rgb24")
-                yield time, frame.to_ndarray(format="rgb24")
+                array = frame.to_ndarray(format="rgb24")
+                yield time, array if size is None else resize_frame(array, size)
                 count += 1
                 if max_frames is not None and count >= max_frames:
                     return
@@ -200,4 +210,4 @@ def write_video(path, frames, fps, codec=None, quality=None):
     return path
 
 
-__all__ = ["probe", "iter_frames", "read_video", "write_video", "CODECS"]
+__all__ = ["probe", "resize_frame", "iter_frames", "read_video", "write_video", "CODECS"]

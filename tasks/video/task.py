@@ -128,34 +128,26 @@ class VideoTask(Task):
                                      reduce_retracing=True)
         return cache[key]
 
-    def annotate(self, clips, times=None, beam_width=None, max_length=None):
-        """A list of uint8 frame arrays [T, H, W, 3] -> one dict per clip:
-        ``{"caption", "frames": [{"time", "label", "score"}], "segments": [{"start",
-        "end", "label"}]}``. ``times[i]`` gives clip i's frame times (default: the
-        task's frame rate)."""
+    def _run_batch(self, beam_width, max_length):
+        fn = self._compiled(beam_width, max_length, True)
+        return lambda frames, lengths: {k: v.numpy() for k, v in fn(
+            tf.constant(frames, tf.uint8), tf.constant(lengths, tf.int32)).items()}
+
+    def annotate_stream(self, frames, fps=None, window=None, max_frames=None, beam_width=None,
+                        max_length=None, what="video"):
+        """An iterable of uint8 frames [H, W, 3] (sampled at ``fps``, default the task's
+        rate) -> ``{"caption", "frames", "segments", "windows"}``; see
+        :func:`annotate_windows`. Memory holds one window of frames at a time."""
         beam_width, max_length = self._check_options(beam_width, max_length)
-        if not clips:
-            return []
-        longest = max(len(c) for c in clips)
-        batch = np.zeros((len(clips), longest) + tuple(np.shape(clips[0])[1:]), np.uint8)
-        for i, clip in enumerate(clips):
-            batch[i, : len(clip)] = clip
-        lengths = np.asarray([len(c) for c in clips], np.int32)
-        out = self._compiled(beam_width, max_length, True)(tf.constant(batch), tf.constant(lengths))
-        results = []
-        for i, clip in enumerate(clips):
-            n = len(clip)
-            t = np.arange(n) / self.config["fps"] if times is None else np.asarray(times[i], float)
-            labels = [s.decode() for s in out["labels"][i, :n].numpy()]
-            scores = out["scores"][i, :n].numpy()
-            results.append({
-                "caption": out["captions"][i].numpy().decode(),
-                "frames": [{"time": round(float(a), 4), "label": b, "score": round(float(c), 4)}
-                           for a, b, c in zip(t, labels, scores)],
-                "segments": [{"start": round(s, 4), "end": round(e, 4), "label": x}
-                             for s, e, x in segments_from_labels(
-                                 labels, t, BACKGROUND, 1.0 / self.config["fps"])]})
-        return results
+        return annotate_windows(self._run_batch(beam_width, max_length), frames,
+                                fps or self.config["fps"], window or self.config["max_frames"],
+                                max_frames, what)
+
+    def annotate(self, clips, beam_width=None, max_length=None):
+        """A list of uint8 frame arrays [T, H, W, 3] at the task's frame rate -> one
+        :meth:`annotate_stream` result per clip."""
+        return [self.annotate_stream(clip, beam_width=beam_width, max_length=max_length,
+                                     what=f"clips[{i}]") for i, clip in enumerate(clips)]
 
     def serving_endpoints(self):
         def serve(frames, lengths):
@@ -163,8 +155,14 @@ class VideoTask(Task):
             return {"labels": out["labels"], "label_ids": out["label_ids"],
                     "scores": out["scores"], "captions": out["captions"]}
 
+        def metadata():
+            c = self.config
+            return {"frame_size": tf.constant(c["frame_size"]), "fps": tf.constant(float(c["fps"])),
+                    "window": tf.constant(c["max_frames"])}
+
         return {"annotate": (serve, [tf.TensorSpec([None, None, None, None, 3], tf.uint8, name="frames"),
-                                     tf.TensorSpec([None], tf.int32, name="lengths")])}
+                                     tf.TensorSpec([None], tf.int32, name="lengths")]),
+                "metadata": (metadata, [])}
 
     # -- evaluation -----------------------------------------------------------------------
     def evaluate(self, dataset, beam_width=None, max_length=None):
@@ -201,14 +199,70 @@ class VideoTask(Task):
         return scores
 
 
+def annotate_windows(run_batch, frames, fps, window, max_frames=None, what="video"):
+    """Annotate a stream of frames window by window (memory: one window).
+
+    ``run_batch(frames uint8 [1, T, H, W, 3], lengths [1])`` returns the serving outputs
+    (``labels`` bytes [1, T], ``scores`` [1, T], ``captions`` [1]). Returns
+    ``{"caption", "frames": [{"time", "label", "score"}], "segments": [{"start", "end",
+    "label"}], "windows": [{"start", "end", "caption"}]}``: one caption per window of
+    ``window`` frames, and the video's caption is theirs joined in order with ", then ".
+    """
+    per_frame, windows, buffer, count = [], [], [], 0
+
+    def flush():
+        out = run_batch(np.stack(buffer)[None], [len(buffer)])
+        start = len(per_frame)
+        for k in range(len(buffer)):
+            per_frame.append({"time": round((start + k) / fps, 4),
+                              "label": out["labels"][0, k].decode(),
+                              "score": round(float(out["scores"][0, k]), 4)})
+        windows.append({"start": round(start / fps, 4), "end": round(len(per_frame) / fps, 4),
+                        "caption": out["captions"][0].decode()})
+        buffer.clear()
+
+    for frame in frames:
+        buffer.append(frame)
+        count += 1
+        if len(buffer) == window:
+            flush()
+        if max_frames is not None and count >= max_frames:
+            break
+    if buffer:
+        flush()
+    if not per_frame:
+        raise ValueError(f"{what} has no decodable frames")
+    labels = [f["label"] for f in per_frame]
+    times = [f["time"] for f in per_frame]
+    segments = segments_from_labels(labels, times, BACKGROUND, 1.0 / fps)
+    return {"caption": ", then ".join(w["caption"] for w in windows if w["caption"]),
+            "frames": per_frame,
+            "segments": [{"start": round(a, 4), "end": round(b, 4), "label": x} for a, b, x in segments],
+            "windows": windows}
+
+
 class ExportedVideoAnnotator(ExportedModel):
-    """An exported annotator: the ``serving_default`` signature's outputs for a batch."""
+    """An exported annotator, called like :meth:`VideoTask.annotate_stream`; its frame
+    size, rate and window come from the export's ``metadata`` signature."""
+
+    def __init__(self, path, loaded=None):
+        super().__init__(path, loaded)
+        meta = {k: v.numpy().item() for k, v in self.signatures["metadata"]().items()}
+        self.config = {"frame_size": int(meta["frame_size"]), "fps": float(meta["fps"]),
+                       "max_frames": int(meta["window"])}
 
     def annotate_batch(self, frames, lengths, beam_width=None, max_length=None):
+        """The ``serving_default`` outputs for a batch, as numpy."""
         self.refuse_options(beam_width=beam_width, max_length=max_length)
         fn = self.signatures["serving_default"]
         return {k: v.numpy() for k, v in fn(frames=tf.constant(frames, tf.uint8),
                                             lengths=tf.constant(lengths, tf.int32)).items()}
+
+    def annotate_stream(self, frames, fps=None, window=None, max_frames=None, beam_width=None,
+                        max_length=None, what="video"):
+        self.refuse_options(beam_width=beam_width, max_length=max_length)
+        return annotate_windows(self.annotate_batch, frames, fps or self.config["fps"],
+                                window or self.config["max_frames"], max_frames, what)
 
 
 VideoTask.exported_class = ExportedVideoAnnotator
