@@ -8,6 +8,7 @@ with it): no keras_hub, no tensorflow_text, not this project. Prints JSON.
     python stock_tf_serving.py --translation SAVEDMODEL TEXT [TEXT ...]  # a translator
     python stock_tf_serving.py --style SAVEDMODEL OUT_DIR IMAGE [IMAGE ...] [--styles STYLE ...]
         # a style network (with --styles: the arbitrary one); writes OUT_DIR/<i>.png
+    python stock_tf_serving.py --video SAVEDMODEL FRAMES.npy LENGTH [LENGTH ...]  # an annotator
 """
 
 import json
@@ -77,8 +78,30 @@ def style(path, out_dir, images, styles):
     print(json.dumps(out))
 
 
+def video(path, frames_file, lengths):
+    import numpy as np
+
+    loaded = tf.saved_model.load(path)
+    serve = loaded.signatures["serving_default"]
+    frames = tf.constant(np.load(frames_file))
+    lengths = tf.constant([int(n) for n in lengths], tf.int32)
+    out = {"signatures": sorted(loaded.signatures.keys()),
+           "inputs": {k: [v.dtype.name, v.shape.as_list()]
+                      for k, v in serve.structured_input_signature[1].items()},
+           "metadata": {k: v.numpy().item() for k, v in loaded.signatures["metadata"]().items()}}
+    batch = serve(frames=frames, lengths=lengths)
+    out["captions"] = [s.decode() for s in batch["captions"].numpy()]
+    out["labels"] = [[s.decode() for s in row] for row in batch["labels"].numpy()]
+    one = serve(frames=frames[:1, : lengths[0]], lengths=lengths[:1])
+    out["one"] = [s.decode() for s in one["captions"].numpy()]
+    out["modules"] = sorted(m for m in sys.modules if m.split(".")[0] in OURS)
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--speech":
+    if sys.argv[1] == "--video":
+        video(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif sys.argv[1] == "--speech":
         speech(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == "--style":
         args = sys.argv[4:]

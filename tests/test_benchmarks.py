@@ -69,3 +69,12 @@ def test_style_benchmark_quick_prints_all_figures():
     arbitrary = result["arbitrary"]
     for key in ("train_images_per_s", "fps_64", "fps_128", "speedup_over_gatys"):
         assert arbitrary[key] > 0, key
+
+
+def test_video_benchmark_quick_prints_all_figures():
+    result = _quick("video")
+    for key in ("train_clips_per_s", "decode_frames_per_s", "annotate_frames_per_s",
+                "batch16_frames_per_s_beam1", "batch16_frames_per_s_beam3"):
+        assert result[key] > 0, key
+    long = result["long_video"]
+    assert long["frames"] == 40 * 8 and long["windows"] == 5 and long["peak_rss_mb"] > 0
