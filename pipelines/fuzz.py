@@ -33,6 +33,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGUMENT = {"caption": "image", "transcribe": "audio", "translate": "text", "stylize": "image",
+            "annotate_video": "video",
             # the style argument of stylize: hostile style images for the arbitrary network
             "stylize_style": "style"}
 MAGICS = [b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"RIFF", b"GIF89a", b"BM", b"fLaC",
@@ -55,12 +56,26 @@ def boundaries(data):
         while pos + 8 <= len(data):
             cuts.update((pos, pos + 4, pos + 8))
             pos += 8 + struct.unpack("<I", data[pos + 4:pos + 8])[0]
+    elif data[4:8] == b"ftyp":  # MP4: size | type | payload boxes
+        pos = 0
+        while pos + 8 <= len(data):
+            size = struct.unpack(">I", data[pos:pos + 4])[0]
+            cuts.update((pos, pos + 4, pos + 8))
+            if size < 8:
+                break
+            pos += size
     return sorted(c for c in cuts if 0 <= c < len(data))
 
 
 def huge_headers(data):
     """Copies of ``data`` whose header declares absurd sizes (the file stays small)."""
     out = []
+    if data[4:8] == b"ftyp":  # MP4: absurd box sizes, and an absurd frame size in avc1
+        out.append(struct.pack(">I", 0xFFFFFFFF) + data[4:])
+        at = data.find(b"avc1")
+        if at > 0 and at + 36 <= len(data):  # width and height follow the sample entry header
+            for w, h in ((65535, 65535), (0, 0)):
+                out.append(data[:at + 28] + struct.pack(">HH", w, h) + data[at + 32:])
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         for w, h in ((0x7FFFFFFF, 0x7FFFFFFF), (100000, 100000), (0, 10), (1, 0x7FFFFFFF)):
             out.append(data[:16] + struct.pack(">II", w, h) + data[24:])
@@ -174,6 +189,20 @@ def samples(pipeline):
         return [open(p, "rb").read() for p in paths]
     if pipeline == "translate":
         return ["Delete %s?", "Cannot open file {name}: %(error)s", "Save the document"]
+    if pipeline == "annotate_video":
+        import tempfile
+
+        from tasks.video.io import write_video
+
+        frames = np.zeros([12, 32, 48, 3], np.uint8)
+        for i in range(12):
+            frames[i, 8:20, 3 * i:3 * i + 10] = (200, 40, 40)
+        out = []
+        with tempfile.TemporaryDirectory() as work:
+            for extension in (".mp4", ".webm", ".avi"):
+                path = write_video(os.path.join(work, "clip" + extension), frames, 8)
+                out.append(open(path, "rb").read())
+        return out
     raise ValueError(f"pipeline must be one of {sorted(ARGUMENT)}, got {pipeline!r}")
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from pipelines import fuzz
 
-CASES = {"caption": 300, "transcribe": 200, "translate": 30, "stylize": 100, "stylize_style": 100}
+CASES = {"caption": 300, "transcribe": 200, "translate": 30, "stylize": 100, "stylize_style": 100,
+         "annotate_video": 100}
 
 
 @pytest.mark.parametrize("pipeline", sorted(CASES))
@@ -27,6 +28,9 @@ def test_boundaries_find_the_structure_of_each_format():
     assert {8, 12, 16, 33} <= set(fuzz.boundaries(png))  # signature, IHDR, its end
     assert 2 in fuzz.boundaries(jpeg) and len(fuzz.boundaries(jpeg)) > 10  # markers
     assert {12, 20, 36} <= set(fuzz.boundaries(wav))  # fmt and data chunk headers
+    mp4 = fuzz.samples("annotate_video")[0]
+    size = struct.unpack(">I", mp4[:4])[0]
+    assert {0, 4, 8, size, size + 4} <= set(fuzz.boundaries(mp4))  # ftyp, then the next box
 
 
 def test_huge_headers_declare_absurd_sizes_in_small_files():
@@ -35,6 +39,9 @@ def test_huge_headers_declare_absurd_sizes_in_small_files():
     assert 0x7FFFFFFF in widths and all(len(v) == len(png) for v in fuzz.huge_headers(png))
     wav = fuzz.samples("transcribe")[0]
     assert any(v[4:8] == b"\xff\xff\xff\xff" for v in fuzz.huge_headers(wav))
+    mp4 = fuzz.samples("annotate_video")[0]
+    at = mp4.find(b"avc1")
+    assert (65535, 65535) in {struct.unpack(">HH", v[at + 28:at + 32]) for v in fuzz.huge_headers(mp4)}
 
 
 def _fingerprint(value):

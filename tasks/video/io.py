@@ -177,7 +177,8 @@ def write_video(path, frames, fps, codec=None, quality=None):
     if not (isinstance(fps, (int, float, Fraction)) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     written = 0
-    with av.open(path, mode="w") as container:
+    # bitexact: no random segment ids or encoder versions, so one input gives one file
+    with av.open(path, mode="w", options={"fflags": "+bitexact"}) as container:
         stream = None
         for frame in frames:
             frame = np.asarray(frame)
