@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from tasks.captioning.glyphs import load_atlas, plural
-from tasks.core.manifest import reusable_manifest, write_manifest
+from tasks.core.manifest import check_split_sizes, reusable_manifest, write_manifest
 
 COLOURS = {
     "red": (220, 45, 40),
@@ -220,11 +220,7 @@ def build_benchmark(root, sizes=None, seed=0, image_size=IMAGE_SIZE, progress=Tr
     from tqdm.auto import tqdm
 
     sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
-    for split, n in sizes.items():
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"sizes has unknown split {split!r}; expected train/val/test")
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"sizes[{split!r}] must be a non-negative int, got {n!r}")
+    check_split_sizes(sizes)
     wanted = {"version": VERSION, "seed": seed, "sizes": sizes, "image_size": image_size}
     if reusable_manifest(root, wanted) is not None:
         return root

@@ -12,6 +12,15 @@ import json
 import os
 
 
+def check_split_sizes(sizes, splits=("train", "val", "test")):
+    """Raise ValueError unless ``sizes`` maps known split names to non-negative ints."""
+    for split, n in sizes.items():
+        if split not in splits:
+            raise ValueError(f"sizes has unknown split {split!r}; expected {'/'.join(splits)}")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"sizes[{split!r}] must be a non-negative int, got {n!r}")
+
+
 def reusable_manifest(root, wanted):
     """The existing manifest when its keys in ``wanted`` match, else None."""
     path = os.path.join(root, "manifest.json")

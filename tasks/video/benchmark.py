@@ -37,7 +37,7 @@ from PIL import Image, ImageFilter
 
 from tasks.captioning.benchmark import COLOURS, _background, _paste, _tint
 from tasks.captioning.glyphs import load_atlas
-from tasks.core.manifest import reusable_manifest, write_manifest
+from tasks.core.manifest import check_split_sizes, reusable_manifest, write_manifest
 from tasks.video.io import write_video
 from tasks.video.readers import BACKGROUND, read_annotated_videos
 
@@ -291,11 +291,7 @@ def build_benchmark(root, sizes=None, seed=0, frame_size=FRAME_SIZE, progress=Tr
     from tqdm.auto import tqdm
 
     sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
-    for split, n in sizes.items():
-        if split not in ("train", "val", "test"):
-            raise ValueError(f"sizes has unknown split {split!r}; expected train/val/test")
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"sizes[{split!r}] must be a non-negative int, got {n!r}")
+    check_split_sizes(sizes)
     if not isinstance(frame_size, int) or frame_size < 16 or frame_size % 2:
         raise ValueError(f"frame_size must be an even int >= 16, got {frame_size!r}")
     wanted = {"version": VERSION, "seed": seed, "sizes": sizes, "frame_size": frame_size,
