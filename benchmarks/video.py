@@ -54,11 +54,12 @@ def long_video_child(path, model=None):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def write_long_video(path, clips, seconds, fps=8):
-    """Concatenate decoded clips (repeated) into a ``seconds``-long video, streamed."""
+def write_long_video(path, clips, seconds, fps=8, size=None):
+    """Concatenate decoded clips (repeated, resized to ``size`` if given) into a
+    ``seconds``-long video, streamed."""
     from tasks.video.io import read_video, write_video
 
-    frames = [read_video(c["path"])[0] for c in clips]
+    frames = [read_video(c["path"], size=size)[0] for c in clips]
 
     def stream():
         total = 0
