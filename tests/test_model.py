@@ -1,6 +1,9 @@
 """Captioning model behaviour on tiny models."""
 
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -12,6 +15,8 @@ from tasks.captioning.model import build_captioning_model
 from tasks.core.task import Task
 
 from conftest import tiny_task
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize("decoder", ["transformer", "lstm", "gru"])
@@ -92,6 +97,28 @@ def test_saved_task_reloads_with_identical_captions(trained_task, saved_task_dir
     loaded = Task.load(saved_task_dir)
     assert loaded.caption(image_bytes) == trained_task.caption(image_bytes)
     assert loaded.config["vocabulary"] == trained_task.config["vocabulary"]
+
+
+def test_saved_task_loads_in_a_process_that_never_imported_its_task(saved_task_dir):
+    # Task.load imports the built-in task module named in task.json; a user should not have
+    # to know that tasks.captioning.task registers the class
+    code = ("import sys; from tasks.core.task import Task; t = Task.load(sys.argv[1]); "
+            "print(type(t).__name__)")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", code, saved_task_dir], capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "CaptioningTask"
+
+
+def test_saved_task_naming_an_unknown_task_is_a_clear_error(saved_task_dir, tmp_path):
+    import shutil
+    bad = tmp_path / "bad"
+    shutil.copytree(saved_task_dir, bad)
+    meta = json.loads((bad / "task.json").read_text())
+    (bad / "task.json").write_text(json.dumps({**meta, "task": "no_such_task"}))
+    with pytest.raises(ValueError, match="'no_such_task' is not registered"):
+        Task.load(str(bad))
 
 
 def test_predict_same_on_arrays_and_dataset(trained_task, test_examples):

@@ -16,6 +16,7 @@ Example:
 """
 
 import contextlib
+import importlib
 import json
 import os
 import time
@@ -199,7 +200,16 @@ class Task:
             raise ValueError(f"path={path!r} is not a saved task (no task.json)")
         with open(meta_path) as f:
             meta = json.load(f)
-        cls = _TASKS.get(meta["task"])
+        name = meta.get("task")
+        if name not in _TASKS and isinstance(name, str) and name.isidentifier():
+            # a built-in task registers itself when its module is imported; load it for the
+            # user rather than asking them to import it first
+            try:
+                importlib.import_module(f"tasks.{name}.task")
+            except ModuleNotFoundError as e:
+                if e.name not in (f"tasks.{name}", f"tasks.{name}.task"):
+                    raise
+        cls = _TASKS.get(name)
         if cls is None:
             raise ValueError(f"saved task {meta['task']!r} is not registered; known: {sorted(_TASKS)}")
         with open(os.path.join(path, "preprocessor.json")) as f:
