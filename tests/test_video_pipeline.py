@@ -161,3 +161,33 @@ def test_a_long_video_is_annotated_in_bounded_memory(overfit_video_task, tmp_pat
         assert result["frames"] == seconds * 8 and result["windows"] == -(-seconds * 8 // 64)
         peaks[seconds] = result["peak_rss_mb"]
     assert peaks[400] - peaks[40] < 150, peaks  # MB
+
+
+def test_eight_threads_give_the_sequential_results_and_load_once(overfit_video_task, tmp_path,
+                                                                 monkeypatch):
+    import threading
+
+    from pipelines.models import MODELS, ModelCache
+
+    task, clips = overfit_video_task
+    saved = task.save(str(tmp_path / "task"))
+    frames = [read_video(c["path"])[0] for c in clips]
+    # four files and four arrays of different lengths (one window, one padded batch each)
+    videos = [c["path"] for c in clips] + [f[: 8 + 6 * i] for i, f in enumerate(frames)]
+    loads = []
+    original = ModelCache._load
+    monkeypatch.setattr(ModelCache, "_load", staticmethod(
+        lambda *a: loads.append(a) or original(*a)))
+    monkeypatch.setattr(MODELS, "_models", {})
+    results = [None] * len(videos)
+
+    def work(i):
+        results[i] = pipelines.annotate_video(videos[i], model=saved, beam_width=2)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(videos))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    sequential = [pipelines.annotate_video(v, model=saved, beam_width=2) for v in videos]
+    assert results == sequential and len(loads) == 1
