@@ -121,6 +121,62 @@ def test_saved_task_naming_an_unknown_task_is_a_clear_error(saved_task_dir, tmp_
         Task.load(str(bad))
 
 
+def _copy_saved(saved_task_dir, tmp_path):
+    import shutil
+
+    return shutil.copytree(saved_task_dir, tmp_path / "copy")
+
+
+def test_a_lambda_layer_in_model_keras_is_refused(saved_task_dir, tmp_path):
+    bad = _copy_saved(saved_task_dir, tmp_path)
+    inputs = keras.Input((3,))
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(bad / "model.keras")
+    with pytest.raises(ValueError, match=r"model\.keras.*safe_mode.*Lambda"):
+        Task.load(str(bad))
+
+
+def test_an_unregistered_class_in_preprocessor_json_is_refused(saved_task_dir, tmp_path):
+    bad = _copy_saved(saved_task_dir, tmp_path)
+    config = json.loads((bad / "preprocessor.json").read_text())
+    (bad / "preprocessor.json").write_text(json.dumps(
+        {**config, "module": "os", "class_name": "system", "registered_name": "os>system"}))
+    with pytest.raises(ValueError, match=r"preprocessor\.json.*could not be loaded safely"):
+        Task.load(str(bad))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "missing", "bad_json",
+                                    "weights_cut", "config_cut"])
+def test_damaged_model_files_name_the_file(saved_task_dir, tmp_path, damage):
+    bad = _copy_saved(saved_task_dir, tmp_path)
+    model = bad / "model.keras"
+    data = model.read_bytes()
+    if damage == "truncated":
+        model.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        rng = np.random.default_rng(0)
+        model.write_bytes(data[:200] + rng.integers(0, 256, len(data) - 200, dtype=np.uint8).tobytes())
+    elif damage == "empty":
+        model.write_bytes(b"")
+    elif damage == "missing":
+        model.unlink()
+    elif damage in ("weights_cut", "config_cut"):
+        # a valid zip whose weights (HDF5) or config (JSON) member is cut in half
+        import zipfile
+
+        with zipfile.ZipFile(model) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        target = "model.weights.h5" if damage == "weights_cut" else "config.json"
+        members[target] = members[target][: len(members[target]) // 2]
+        with zipfile.ZipFile(model, "w") as z:
+            for n, payload in members.items():
+                z.writestr(n, payload)
+    else:
+        (bad / "preprocessor.json").write_text('{"module": ')
+    name = "preprocessor.json" if damage == "bad_json" else "model.keras"
+    with pytest.raises(ValueError, match=name.replace(".", r"\.")):
+        Task.load(str(bad))
+
+
 def test_predict_same_on_arrays_and_dataset(trained_task, test_examples):
     task = trained_task
     ds = make_dataset(test_examples[:4], task.preprocessor, 2)

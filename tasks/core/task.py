@@ -20,6 +20,7 @@ import importlib
 import json
 import os
 import time
+import zipfile
 
 import keras
 import tensorflow as tf
@@ -198,9 +199,11 @@ class Task:
         meta_path = os.path.join(path, "task.json")
         if not os.path.exists(meta_path):
             raise ValueError(f"path={path!r} is not a saved task (no task.json)")
-        with open(meta_path) as f:
-            meta = json.load(f)
-        name = meta.get("task")
+        meta = _read_json(meta_path)
+        name = meta.get("task") if isinstance(meta, dict) else None
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise ValueError(f"{meta_path!r} is not a saved task's metadata (expected an object "
+                             "with 'task' and 'config')")
         if name not in _TASKS and isinstance(name, str) and name.isidentifier():
             # a built-in task registers itself when its module is imported; load it for the
             # user rather than asking them to import it first
@@ -211,11 +214,12 @@ class Task:
                     raise
         cls = _TASKS.get(name)
         if cls is None:
-            raise ValueError(f"saved task {meta['task']!r} is not registered; known: {sorted(_TASKS)}")
-        with open(os.path.join(path, "preprocessor.json")) as f:
-            preprocessor = keras.saving.deserialize_keras_object(json.load(f), safe_mode=True)
-        model = keras.saving.load_model(os.path.join(path, "model.keras"), compile=False,
-                                        safe_mode=True)
+            raise ValueError(f"saved task {name!r} is not registered; known: {sorted(_TASKS)}")
+        preprocessor_path = os.path.join(path, "preprocessor.json")
+        preprocessor = _load_safely(preprocessor_path, lambda p: keras.saving.deserialize_keras_object(
+            _read_json(p), safe_mode=True))
+        model = _load_safely(os.path.join(path, "model.keras"), lambda p: keras.saving.load_model(
+            p, compile=False, safe_mode=True))
         return cls({**meta["config"], **overrides}, preprocessor=preprocessor, model=model)
 
     def export(self, path):
@@ -227,3 +231,27 @@ class Task:
             archive.add_endpoint("serving_default" if i == 0 else name, fn, input_signature=signature)
         archive.write_out(path, verbose=False)
         return path
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path!r} is not valid JSON ({e})") from e
+
+
+def _load_safely(path, load):
+    """``load(path)`` with every way a missing, truncated, corrupt or unsafe file fails (a
+    Lambda layer or an unregistered class under safe_mode, a cut zip or HDF5 file) turned
+    into one ValueError naming the file."""
+    if not os.path.isfile(path):
+        raise ValueError(f"{path!r} is missing: a saved task needs task.json, preprocessor.json "
+                         "and model.keras")
+    try:
+        return load(path)
+    except (ValueError, TypeError, KeyError, AttributeError, OSError, EOFError,
+            zipfile.BadZipFile) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path!r} could not be loaded safely (truncated, corrupt, or refused "
+                         f"by safe_mode): {message[:300]}") from e
