@@ -5,6 +5,7 @@ import os
 import subprocess
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,3 +52,28 @@ def test_export_graph_has_no_python_or_text_ops(exported_dir):
     assert "PyFunc" not in ops and "EagerPyFunc" not in ops
     assert not {op for op in ops if "Sentencepiece" in op or "Wordpiece" in op or op.startswith("TF")}
     assert {"DecodeImage", "While", "LookupTableFindV2"} <= ops or {"DecodeImage", "StatelessWhile"} <= ops
+
+
+@pytest.mark.parametrize("damage", ["pb_cut", "pb_garbage", "variables_cut", "variables_missing"])
+def test_a_damaged_export_is_a_value_error_naming_it(exported_dir, tmp_path, damage):
+    import shutil
+
+    import pipelines
+
+    bad = shutil.copytree(exported_dir, tmp_path / "export")
+    pb = bad / "saved_model.pb"
+    data = pb.read_bytes()
+    if damage == "pb_cut":
+        pb.write_bytes(data[: len(data) // 3])
+    elif damage == "pb_garbage":
+        pb.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, len(data), dtype=np.uint8)))
+    else:
+        shards = sorted((bad / "variables").glob("variables.data-*"))
+        assert shards
+        for shard in shards:
+            if damage == "variables_cut":
+                shard.write_bytes(shard.read_bytes()[:100])
+            else:
+                shard.unlink()
+    with pytest.raises(ValueError, match="damaged SavedModel"):
+        pipelines.caption(np.zeros((40, 40, 3), np.uint8), model=str(bad))

@@ -22,7 +22,7 @@ class ExportedModel:
             raise ValueError(f"model={path!r} is not a SavedModel directory (no saved_model.pb)")
         self.path = path
         # ``loaded``: the SavedModel, when a caller already loaded it to look at its signatures
-        self._loaded = tf.saved_model.load(path) if loaded is None else loaded
+        self._loaded = _load_saved_model(path) if loaded is None else loaded
         self.signatures = self._loaded.signatures
 
     def run(self, signature, output, **inputs):
@@ -45,3 +45,16 @@ class ExportedModel:
         if given:
             raise ValueError(f"{', '.join(given)}: fixed inside an exported SavedModel when it was "
                              "exported; load the saved task directory to change them")
+
+
+def _load_saved_model(path):
+    """``tf.saved_model.load`` with a damaged export (a cut or garbled ``saved_model.pb``,
+    missing or cut variables) turned into one ValueError naming the directory."""
+    from google.protobuf.message import DecodeError
+
+    try:
+        return tf.saved_model.load(path)
+    except (tf.errors.OpError, OSError, ValueError, KeyError, IndexError, DecodeError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"model={path!r} is a damaged SavedModel (truncated or corrupt "
+                         f"saved_model.pb or variables): {message[:300]}") from e
