@@ -1,15 +1,14 @@
 """pipelines.caption: accepted inputs, list semantics, model kinds, and bad inputs."""
 
 import io
-import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
 import pipelines
+from concurrency import in_threads_then_in_turn
 from pipelines import inputs
-from pipelines.models import ModelCache
 
 
 @pytest.fixture(scope="module")
@@ -77,26 +76,12 @@ def test_beam_width_and_max_length_are_honoured(saved_task_dir, scene):
     assert isinstance(pipelines.caption(pixels, model=saved_task_dir, beam_width=1), str)
 
 
-def test_models_load_once_and_are_thread_safe(saved_task_dir, test_examples):
-    cache = ModelCache()
-    loads = []
-    original = cache._load
-    cache._load = lambda *a: loads.append(1) or original(*a)
-    paths = [e["image"] for e in test_examples[:4]]
-    expected = pipelines.caption(paths, model=saved_task_dir)
-    results = [None] * 6
-
-    def work(i):
-        task = cache.get("caption", saved_task_dir)
-        results[i] = task.caption(inputs.to_image_batch(paths)[0])
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(loads) == 1
-    assert all(r == expected for r in results)
+def test_eight_threads_give_the_sequential_results_and_load_once(saved_task_dir, test_examples,
+                                                                 monkeypatch):
+    images = [e["image"] for e in test_examples[:8]]
+    threaded, sequential, loads = in_threads_then_in_turn(
+        monkeypatch, lambda image: pipelines.caption(image, model=saved_task_dir), images)
+    assert threaded == sequential and loads == 1
 
 
 # -- bad inputs: one test per kind -------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 import soundfile
 
 import pipelines
+from concurrency import in_threads_then_in_turn
 from pipelines import inputs
 from tasks.core.export import ExportedModel
 from tasks.speech import streaming
@@ -215,26 +216,7 @@ def test_bad_options(overfit_speech_task, clips):
 
 def test_eight_threads_give_the_sequential_results_and_load_once(saved_speech_dir, clips,
                                                                  monkeypatch):
-    import threading
-
-    from pipelines.models import MODELS, ModelCache
-
     paths = (clips[0] * 2)[:8]
-    loads = []
-    original = ModelCache._load
-    monkeypatch.setattr(ModelCache, "_load", staticmethod(
-        lambda *a: loads.append(a) or original(*a)))
-    monkeypatch.setattr(MODELS, "_models", {})
-    results = [None] * len(paths)
-
-    def work(i):
-        results[i] = pipelines.transcribe(paths[i], model=saved_speech_dir)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(paths))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    # then one file at a time, from the model the threads loaded (one load and trace, not two)
-    sequential = [pipelines.transcribe(p, model=saved_speech_dir) for p in paths]
-    assert results == sequential and len(loads) == 1
+    threaded, sequential, loads = in_threads_then_in_turn(
+        monkeypatch, lambda p: pipelines.transcribe(p, model=saved_speech_dir), paths)
+    assert threaded == sequential and loads == 1

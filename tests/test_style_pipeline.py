@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 import pipelines
+from concurrency import in_threads_then_in_turn
 from pipelines.cli import main
 from tests import style_fixtures as fx
 
@@ -158,28 +159,9 @@ def test_a_loaded_network_is_a_style_too(style_dir):
 
 
 def test_eight_threads_give_the_sequential_results_and_load_once(style_dir, monkeypatch):
-    import threading
-
-    from pipelines.models import MODELS, ModelCache
-
     model = str(style_dir / "saved")
-    photos = [fx.painting(40 + 8 * i, 48, seed=20 + i) for i in range(8)]
-    loads = []
-    original = ModelCache._load
-    monkeypatch.setattr(ModelCache, "_load", staticmethod(
-        lambda *a: loads.append(a) or original(*a)))
-    monkeypatch.setattr(MODELS, "_models", {})
-    results = [None] * len(photos)
-
-    def work(i):
-        results[i] = np.asarray(pipelines.stylize(photos[i], style=model, strength=0.5 + 0.05 * i))
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(photos))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    sequential = [np.asarray(pipelines.stylize(p, style=model, strength=0.5 + 0.05 * i))
-                  for i, p in enumerate(photos)]
-    assert all(r is not None and np.array_equal(r, s) for r, s in zip(results, sequential))
-    assert len(loads) == 1
+    jobs = [(fx.painting(40 + 8 * i, 48, seed=20 + i), 0.5 + 0.05 * i) for i in range(8)]
+    threaded, sequential, loads = in_threads_then_in_turn(
+        monkeypatch, lambda job: np.asarray(pipelines.stylize(job[0], style=model, strength=job[1])),
+        jobs)
+    assert all(np.array_equal(a, b) for a, b in zip(threaded, sequential)) and loads == 1

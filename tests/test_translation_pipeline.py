@@ -11,6 +11,7 @@ import polib
 import pytest
 
 import pipelines
+from concurrency import in_threads_then_in_turn
 from pipelines.cli import main
 from tasks.translation.gettext import fill_catalog
 from tasks.translation.placeholders import ENTITY
@@ -209,29 +210,10 @@ def test_translate_po_verb_in_place(saved_translation_dir, tmp_path, capsys):
 
 def test_eight_threads_give_the_sequential_results_and_load_once(saved_translation_dir, tiny_pairs,
                                                                  monkeypatch):
-    import threading
-
-    from pipelines.models import MODELS, ModelCache
-
     texts = [p["source"].replace("<ph0>", "%s").replace("<ph1>", "{x}") for p in tiny_pairs]
-    loads = []
-    original = ModelCache._load
-    monkeypatch.setattr(ModelCache, "_load", staticmethod(
-        lambda *a: loads.append(a) or original(*a)))
-    monkeypatch.setattr(MODELS, "_models", {})
-    results = [None] * len(texts)
-
-    def work(i):
-        results[i] = pipelines.translate(texts[i], model=saved_translation_dir, beam_width=2)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(texts))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    # then one text at a time, from the model the threads loaded (one load and trace, not two)
-    sequential = [pipelines.translate(t, model=saved_translation_dir, beam_width=2) for t in texts]
-    assert results == sequential and len(loads) == 1
+    threaded, sequential, loads = in_threads_then_in_turn(
+        monkeypatch, lambda t: pipelines.translate(t, model=saved_translation_dir, beam_width=2), texts)
+    assert threaded == sequential and loads == 1
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import pipelines
+from concurrency import in_threads_then_in_turn
 from pipelines.cli import main
 from tasks.video.io import read_video, write_video
 from tasks.video.readers import frame_labels
@@ -165,29 +166,11 @@ def test_a_long_video_is_annotated_in_bounded_memory(overfit_video_task, tmp_pat
 
 def test_eight_threads_give_the_sequential_results_and_load_once(overfit_video_task, tmp_path,
                                                                  monkeypatch):
-    import threading
-
-    from pipelines.models import MODELS, ModelCache
-
     task, clips = overfit_video_task
     saved = task.save(str(tmp_path / "task"))
     frames = [read_video(c["path"])[0] for c in clips]
-    # four files and four arrays of different lengths (one window, one padded batch each)
+    # four files and four arrays of different lengths
     videos = [c["path"] for c in clips] + [f[: 8 + 6 * i] for i, f in enumerate(frames)]
-    loads = []
-    original = ModelCache._load
-    monkeypatch.setattr(ModelCache, "_load", staticmethod(
-        lambda *a: loads.append(a) or original(*a)))
-    monkeypatch.setattr(MODELS, "_models", {})
-    results = [None] * len(videos)
-
-    def work(i):
-        results[i] = pipelines.annotate_video(videos[i], model=saved, beam_width=2)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(videos))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    sequential = [pipelines.annotate_video(v, model=saved, beam_width=2) for v in videos]
-    assert results == sequential and len(loads) == 1
+    threaded, sequential, loads = in_threads_then_in_turn(
+        monkeypatch, lambda v: pipelines.annotate_video(v, model=saved, beam_width=2), videos)
+    assert threaded == sequential and loads == 1
