@@ -12,7 +12,6 @@ import io
 import json
 import os
 import random
-import resource
 import sys
 import time
 
@@ -24,11 +23,12 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import pipelines  # noqa: E402
+from tasks.core.memory import peak_rss_mb  # noqa: E402
 from pipelines import inputs  # noqa: E402
 
 
 def _peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return peak_rss_mb()
 
 
 def _big_jpeg(width=8000, height=5000):

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -110,7 +109,9 @@ def long_audio(path, model=None):
 
     start = time.perf_counter()
     text = pipelines.transcribe(path, model=model)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from tasks.core.memory import peak_rss_mb
+
+    peak_mb = peak_rss_mb()
     return {"text": text, "seconds": round(time.perf_counter() - start, 2),
             "audio_seconds": round(soundfile.info(path).duration, 1), "peak_rss_mb": round(peak_mb)}
 

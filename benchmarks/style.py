@@ -113,20 +113,21 @@ def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batc
 
 
 _MEMORY_CHILD = """
-import resource, sys, time
+import sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[1])
+from tasks.core.memory import peak_rss_mb
 from tasks.core.task import Task
 from tasks.style_transfer.task import StyleTransferTask
 size, tile = int(sys.argv[3]), int(sys.argv[4])
 task = Task.load(sys.argv[2]) if sys.argv[2] != "-" else StyleTransferTask()
 task.stylize([np.zeros((64, 64, 3), np.uint8)])
-loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+loaded = peak_rss_mb()
 image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
 start = time.perf_counter()
 out = task.stylize([image], tile=tile, overlap=min(128, tile // 4))[0]
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_rss_mb()
 print(loaded, peak, seconds, out.shape[0], out.shape[1])
 """
 

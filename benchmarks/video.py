@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,9 @@ def long_video(path, model=None):
 
     start = time.perf_counter()
     result = pipelines.annotate_video(path, model=model)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from tasks.core.memory import peak_rss_mb
+
+    peak_mb = peak_rss_mb()
     return {"frames": len(result["frames"]), "windows": len(result["windows"]),
             "seconds": round(time.perf_counter() - start, 2), "peak_rss_mb": round(peak_mb)}
 

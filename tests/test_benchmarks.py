@@ -78,3 +78,17 @@ def test_video_benchmark_quick_prints_all_figures():
         assert result[key] > 0, key
     long = result["long_video"]
     assert long["frames"] == 40 * 8 and long["windows"] == 5 and long["peak_rss_mb"] > 0
+
+
+def test_a_child_process_peak_is_its_own_not_its_parents():
+    """ru_maxrss of a subprocess starts at its parent's peak; the memory figures must not."""
+    import numpy as np
+
+    from tasks.core.memory import peak_rss_mb
+
+    ballast = np.ones(400 * 2**20, np.uint8)  # make this process's peak at least 400 MB
+    ballast[::4096] = 2
+    code = "from tasks.core.memory import peak_rss_mb; print(peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True, cwd=ROOT).stdout)
+    assert peak_rss_mb() >= 400 and 0 < child < 200, (peak_rss_mb(), child)
