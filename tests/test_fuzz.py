@@ -99,3 +99,16 @@ def test_texts_of_control_characters_and_lone_surrogates():
     assert pipelines.translate(["\x16", "\x00\x01", "Open"])[:2] == ["", ""]
     with pytest.raises(ValueError, match="text is not valid Unicode"):
         pipelines.translate("abc\ud800")
+
+
+def test_a_video_in_a_codec_ffmpeg_cannot_decode_is_a_value_error():
+    """Found by the 10,000-case run: a damaged codec tag (mp4 'avc1', avi 'FMP4') leaves the
+    stream without a codec context, and probing its frame size raised AttributeError."""
+    import pipelines
+
+    mp4, _, avi = fuzz.samples("annotate_video")
+    for data, tag in ((mp4, b"avc1"), (avi, b"FMP4")):
+        assert tag in data
+        with pytest.raises(ValueError, match="video holds a video stream in a codec FFmpeg cannot decode"):
+            # the header is checked before any model loads
+            pipelines.annotate_video(data.replace(tag, b"zzzz"))

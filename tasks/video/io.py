@@ -63,6 +63,10 @@ def _open(source, argument):
     if not container.streams.video:
         container.close()
         raise ValueError(f"{argument} holds no video stream")
+    if container.streams.video[0].codec_context is None:
+        # e.g. a damaged codec tag: the container parses but FFmpeg has no decoder for it
+        container.close()
+        raise ValueError(f"{argument} holds a video stream in a codec FFmpeg cannot decode")
     return container
 
 
