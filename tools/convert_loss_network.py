@@ -13,7 +13,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -26,6 +25,7 @@ PACKAGE, VERSION = "nsfwjs", "4.4.0"
 def main(argv=None):
     import keras
 
+    from tasks.core.npm import npm_pack
     from tasks.style_transfer import loss_network, tfjs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -33,9 +33,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         print(f"npm pack {PACKAGE}@{VERSION}", flush=True)
-        subprocess.run(["npm", "pack", f"{PACKAGE}@{VERSION}", "--silent"], cwd=tmp, check=True,
-                       stdout=subprocess.DEVNULL)
-        with tarfile.open(os.path.join(tmp, f"{PACKAGE}-{VERSION}.tgz")) as tar:
+        with tarfile.open(npm_pack(PACKAGE, VERSION, tmp)) as tar:
             tar.extractall(tmp, filter="data")
         source = os.path.join(tmp, "package", "dist", "models", "mobilenet_v2")
         model_json = tfjs.unwrap_js_modules(source, os.path.join(tmp, "unwrapped"))
