@@ -46,8 +46,10 @@ def main(argv=None):
                                           weights=None)
     count = tfjs.assign_by_layer_name(full, weights)
     spec = loss_network.NETWORKS["mobilenet_v2_nsfwjs"]
-    used = spec["style"] + spec["content"]
-    deepest = max(used, key=lambda n: [l.name for l in full.layers].index(n))
+    names = [layer.name for layer in full.layers]
+    # "pixels" (the input itself) is a style source too, but not a layer of the network
+    used = [n for n in spec["style"] + spec["content"] if n in names]
+    deepest = max(used, key=names.index)
     cut = keras.Model(full.input, full.get_layer(deepest).output, name="mobilenet_v2_nsfwjs")
     os.makedirs(args.output, exist_ok=True)
     path = os.path.join(args.output, "mobilenet_v2_nsfwjs.keras")
