@@ -1,4 +1,6 @@
-"""The real-photo detector on real photographs: right main object, false claims, speed.
+"""The real-photo detector on real photographs: right main object, false claims, speed;
+and, side by side on the same photos, captions from the bundled emoji captioner and from
+"detector labels + a template sentence".
 
     python tools/build_photo_detector.py                # once: data/photo/oidv4_ssd
     python benchmarks/photo_detector.py                 # JSON to stdout
@@ -6,7 +8,9 @@
 The photos are the ones scikit-image ships. Which of the detector's 23 classes each holds
 was written for this project by looking at them; a photo whose content is ambiguous for those
 classes (a motorcycle: "Vehicle"?) is left out. "Right" means the best detection names an
-object the photo holds; a "false claim" is any detection on a photo holding none.
+object the photo holds; a "false claim" is any detection on a photo holding none. For the
+captions, "right" means the caption holds a word for an object the photo holds, and a false
+claim is any caption but the abstention "a photo" on a photo holding none.
 """
 
 import argparse
@@ -27,12 +31,24 @@ WITH_OBJECT = {"astronaut": {"Person"}, "camera": {"Person", "Camera"}, "chelsea
 WITHOUT_OBJECT = ["rocket", "clock", "coins", "moon", "hubble_deep_field", "immunohistochemistry",
                   "retina", "brick", "grass", "gravel", "page", "text", "colorwheel"]
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6)
+CAPTION_THRESHOLD = 0.5
+# the words a caption may use for each class a photo holds
+WORDS = {"Person": ("person", "man", "woman"), "Camera": ("camera",), "Cat": ("cat",),
+         "Coffee cup": ("cup", "mug"), "Mug": ("cup", "mug")}
+
+
+def _caption_scores(captions):
+    right = sum(any(w in captions[n].split() or f"{w}s" in captions[n].split()
+                    for label in WITH_OBJECT[n] for w in WORDS[label]) for n in WITH_OBJECT)
+    false = sum(captions[n] != "a photo" for n in WITHOUT_OBJECT)
+    return {"main_object_right": right, "false_claims": false, "captions": captions}
 
 
 def main(argv=None):
     from skimage import data
 
-    from tasks.captioning.photo_detector import PhotoDetector
+    import pipelines
+    from tasks.captioning.photo_detector import PhotoDetector, template_caption
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", default=os.path.join(ROOT, "data", "photo", "oidv4_ssd"))
@@ -54,6 +70,14 @@ def main(argv=None):
         false = sum(bool(kept[n]) for n in WITHOUT_OBJECT)
         result["by_threshold"][str(threshold)] = {"main_object_right": right,
                                                   "false_claims": false}
+    names = list(photos)
+    emoji = pipelines.caption([photos[n] if photos[n].ndim == 3 else np.stack([photos[n]] * 3, -1)
+                               for n in names])
+    result["captions"] = {
+        "emoji_scenes_transformer (bundled default)": _caption_scores(dict(zip(names, emoji))),
+        f"detector + template (score >= {CAPTION_THRESHOLD})": _caption_scores({
+            n: template_caption([d for d in found[n] if d["score"] >= CAPTION_THRESHOLD])
+            for n in names})}
     print(json.dumps(result, indent=1))
 
 

@@ -210,3 +210,16 @@ def test_the_real_detector_names_the_object_of_sample_photos(real_detector):
     assert found["coffee"][:1] in (["Coffee cup"], ["Mug"]), found
     assert found["astronaut"][:1] == ["Person"], found
     assert found["rocket"] == [], found  # nothing it knows: it must not claim an object
+
+
+def test_template_captions_name_each_object_once_or_abstain():
+    from tasks.captioning.photo_detector import ABSTAIN, template_caption
+
+    assert template_caption([]) == ABSTAIN == "a photo"
+    assert template_caption([{"label": "Cat"}]) == "a cat"
+    assert template_caption([{"label": "Person"}, {"label": "Laptop"}, {"label": "Person"}]) == \
+        "a person and a laptop"
+    assert template_caption([{"label": n} for n in ("Dog", "Box", "Book", "Car")]) == \
+        "a dog, a box and a book"
+    assert template_caption([{"label": "Computer mouse"}, {"label": "Ear"}]) == \
+        "a computer mouse and an ear"

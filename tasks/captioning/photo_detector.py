@@ -141,6 +141,30 @@ class SSDDetections(keras.layers.Layer):
                 "box_scales": list(self.box_scales), "anchor_options": self.anchor_options}
 
 
+ABSTAIN = "a photo"
+
+
+def template_caption(detections, max_objects=3):
+    """Detections (best first) -> a plain sentence naming each object once, or
+    :data:`ABSTAIN` when there is none: the baseline a trained photo captioner must beat.
+
+    Example:
+        >>> template_caption([{"label": "Person"}, {"label": "Laptop"}, {"label": "Person"}])
+        'a person and a laptop'
+        >>> template_caption([])
+        'a photo'
+    """
+    words = []
+    for detection in detections:
+        word = detection["label"].lower()
+        if word not in words:
+            words.append(word)
+    phrases = [("an " if w[0] in "aeiou" else "a ") + w for w in words[:max_objects]]
+    if not phrases:
+        return ABSTAIN
+    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+
+
 class PhotoDetector:
     """A converted SSD plus its labels: photos (uint8 ``[H, W, 3]`` or a batch) -> objects.
 
