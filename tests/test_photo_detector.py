@@ -223,3 +223,39 @@ def test_template_captions_name_each_object_once_or_abstain():
         "a dog, a box and a book"
     assert template_caption([{"label": "Computer mouse"}, {"label": "Ear"}]) == \
         "a computer mouse and an ear"
+
+
+def _rcc(files, compress=()):
+    """A minimal Qt resource bundle (format 2): one root directory holding ``files``."""
+    import struct
+    import zlib
+
+    names, name_offsets = b"", {}
+    for name in ["root", *files]:
+        name_offsets[name] = len(names)
+        text = name.encode("utf-16-be")
+        names += struct.pack(">HI", len(name), 0) + text
+    data, data_offsets = b"", {}
+    for name, content in files.items():
+        data_offsets[name] = len(data)
+        if name in compress:
+            content = struct.pack(">I", len(content)) + zlib.compress(content)
+        data += struct.pack(">I", len(content)) + content
+    tree = struct.pack(">IHII", name_offsets["root"], 2, len(files), 1) + b"\0" * 8
+    for name in files:
+        flags = 1 if name in compress else 0
+        tree += struct.pack(">IHHHI", name_offsets[name], flags, 0, 0, data_offsets[name]) + b"\0" * 8
+    header = 20
+    return (b"qres" + struct.pack(">IIII", 2, header, header + len(tree), header + len(tree) + len(data))
+            + tree + data + names)
+
+
+def test_qt_resource_bundles_are_read_with_and_without_compression():
+    from tasks.captioning.photo_eval import read_qt_resources
+
+    blob = _rcc({"a.webp": b"plain bytes", "b.webp": b"squeezed " * 20}, compress={"b.webp"})
+    assert read_qt_resources(blob) == {"/a.webp": b"plain bytes", "/b.webp": b"squeezed " * 20}
+    with pytest.raises(ValueError, match="not a Qt resource bundle"):
+        read_qt_resources(b"PK\x03\x04" + b"\0" * 40)
+    with pytest.raises(ValueError, match="truncated"):
+        read_qt_resources(blob[:30])

@@ -1,0 +1,96 @@
+"""Real photographs to measure photo captioning on: GCompris's photos, from Debian.
+
+The Debian package ``gcompris-qt-data`` (photos under per-file CC licences, see its
+``copyright``) keeps each activity's pictures inside a Qt resource bundle (``.rcc``).
+``read_qt_resources`` reads that format (header, tree, names, zlib-compressed data) so the
+photos come straight from the pinned package, fetched by ``apt-get download``; nothing is
+copied into this repository but the labels: which of the detector's classes each photo holds,
+in ``photo_eval_labels.json``, written for this project by looking at the photos.
+
+Example:
+
+    for name, pixels, classes in gcompris_photos("data/photo"):
+        ...                                   # classes == [] for a photo holding none
+"""
+
+import io
+import json
+import os
+import struct
+import zlib
+
+import numpy as np
+
+LABELS = os.path.join(os.path.dirname(__file__), "photo_eval_labels.json")
+
+
+def read_qt_resources(blob):
+    """The files of a Qt binary resource bundle: ``{"/path/in/bundle": bytes}``.
+
+    Raises ValueError for bytes that are not an ``.rcc`` bundle or point outside it.
+
+    Example:
+        >>> files = read_qt_resources(open("erase.rcc", "rb").read())
+        >>> sorted(files)[0]
+        '/gcompris/src/activities/erase/resource/...'
+    """
+    if len(blob) < 20 or blob[:4] != b"qres":
+        raise ValueError("blob is not a Qt resource bundle (no 'qres' magic)")
+    version, tree, data, names = struct.unpack(">IIII", blob[4:20])
+    if version not in (1, 2, 3):
+        raise ValueError(f"blob has Qt resource format version {version}; expected 1, 2 or 3")
+    entry = 22 if version >= 2 else 14
+
+    def field(fmt, offset):
+        size = struct.calcsize(fmt)
+        if offset < 0 or offset + size > len(blob):
+            raise ValueError("blob is truncated: an entry points outside it")
+        return struct.unpack(fmt, blob[offset:offset + size])
+
+    def name(offset):
+        (length,) = field(">H", names + offset)
+        start = names + offset + 6  # length, then a 4-byte hash, then UTF-16 text
+        return blob[start:start + 2 * length].decode("utf-16-be")
+
+    files, stack = {}, [(0, "")]
+    while stack:
+        index, prefix = stack.pop()
+        at = tree + index * entry
+        name_offset, flags = field(">IH", at)
+        path = prefix + ("/" + name(name_offset) if index else "")
+        if flags & 2:  # a directory: its children are contiguous entries
+            count, first = field(">II", at + 6)
+            stack.extend((child, path) for child in range(first, first + count))
+            continue
+        (offset,) = field(">I", at + 10)
+        (length,) = field(">I", data + offset)
+        content = blob[data + offset + 4:data + offset + 4 + length]
+        if flags & 1:  # qCompress: 4-byte size, then zlib
+            content = zlib.decompress(content[4:])
+        elif flags & 4:
+            raise ValueError(f"{path}: zstd-compressed resources are not supported")
+        files[path] = content
+    return files
+
+
+def gcompris_photos(root, labels_path=LABELS):
+    """Fetch ``gcompris-qt-data`` (cached under ``root``) and yield its labelled photos as
+    ``(resource path, uint8 [H, W, 3], classes)``, in the labels file's order."""
+    from PIL import Image
+
+    from tasks.core.debian import fetch_package
+
+    with open(labels_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    tree, _ = fetch_package(spec["package"], spec["version"], os.path.join(root, "deb"))
+    bundles = {}
+    for path, classes in spec["photos"].items():
+        activity = path.split("/")[4]  # /gcompris/src/activities/<activity>/...
+        if activity not in bundles:
+            rcc = os.path.join(tree, "usr", "share", "gcompris-qt", "rcc", f"{activity}.rcc")
+            with open(rcc, "rb") as f:
+                bundles[activity] = read_qt_resources(f.read())
+        if path not in bundles[activity]:
+            raise ValueError(f"{spec['package']} {spec['version']} has no {path}")
+        pixels = np.asarray(Image.open(io.BytesIO(bundles[activity][path])).convert("RGB"))
+        yield path, pixels, classes
