@@ -2,10 +2,10 @@
 
 Example:
     >>> import pipelines
-    >>> pipelines.caption("photo.jpg")
-    'a small red dog to the left of a large blue car'
-    >>> pipelines.caption(["a.png", pil_image, uint8_array], beam_width=1)
-    ['...', '...', '...']
+    >>> pipelines.caption("cat.jpg")
+    'a cat'
+    >>> pipelines.caption(["a.png", pil_image, uint8_array], model="emoji_scenes_transformer")
+    ['a small red dog to the left of a large blue car', '...', '...']
 """
 
 import contextlib
@@ -52,10 +52,12 @@ def caption(image, *, model=None, beam_width=None, max_length=None):
         image: a path, encoded bytes, a uint8 numpy array (HxWx3, HxW or HxWx4),
             a PIL.Image, or a list of these (run as one batch; arrays of one shape are
             stacked and reach the graph as pixels, never re-encoded).
-        model: None for the bundled default, a preset name, a directory written by
-            ``Task.save`` or a SavedModel written by ``Task.export``.
-        beam_width: beam size (1 = greedy); default from the model's config.
-        max_length: maximum caption length in tokens.
+        model: None for the bundled default (``photo_objects_ssd``: the objects a
+            real-photo detector finds, or "a photo"), a preset name (e.g.
+            ``emoji_scenes_transformer``), a directory written by ``Task.save`` or a
+            SavedModel written by ``Task.export``.
+        beam_width: beam size (1 = greedy) of a trained captioner; default from its config.
+        max_length: maximum caption length in tokens (trained captioners).
     """
     _check_positive("beam_width", beam_width)
     _check_positive("max_length", max_length)

@@ -30,7 +30,7 @@ class ModelCache:
 
         cls = registry.task_class(pipeline)
         if model is None:
-            return cls.from_preset(registry.default_preset(pipeline))
+            model = registry.default_preset(pipeline)
         if not isinstance(model, (str, os.PathLike)):
             if isinstance(model, (*registry.task_classes(pipeline), ExportedModel)):
                 return model

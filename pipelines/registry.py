@@ -9,7 +9,8 @@ import importlib
 
 TASKS = {
     "captioning": {"pipeline": "caption", "task": "tasks.captioning.task:CaptioningTask",
-                   "default": "emoji_scenes_transformer"},
+                   "default": "photo_objects_ssd",
+                   "also": ["tasks.captioning.photo_task:PhotoCaptioningTask"]},
     "speech": {"pipeline": "transcribe", "task": "tasks.speech.task:SpeechTask",
                "default": "speech_en_bigru"},
     "translation": {"pipeline": "translate", "task": "tasks.translation.task:TranslationTask",

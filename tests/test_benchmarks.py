@@ -22,6 +22,11 @@ def test_captioning_benchmark_quick_prints_all_figures():
                 "batch32_images_per_s_beam1"):
         assert result[key] > 0, key
     assert 0 < result["latency_ms_beam1"]["p50"] <= result["latency_ms_beam1"]["p95"]
+    photos = result["real_photos"]
+    assert (photos["photos_with_object"], photos["photos_without_object"]) == (4, 13)
+    # measured 3 right, 0 false claims: the photo captioner must stay at least that good
+    assert photos["photo_objects_ssd"] == {"main_object_right": 3, "false_claims": 0}
+    assert photos["photo_objects_ssd_batch32_images_per_s"] > 0
 
 
 def test_speech_benchmark_quick_prints_all_figures():

@@ -259,3 +259,14 @@ def test_qt_resource_bundles_are_read_with_and_without_compression():
         read_qt_resources(b"PK\x03\x04" + b"\0" * 40)
     with pytest.raises(ValueError, match="truncated"):
         read_qt_resources(blob[:30])
+
+
+def test_the_bundled_photo_captioner_holds_exactly_this_detector(real_detector):
+    from tasks.captioning.photo_task import PhotoCaptioningTask
+
+    task = PhotoCaptioningTask.from_preset("photo_objects_ssd")
+    assert task.config["labels"] == real_detector.labels
+    bundled, rebuilt = task.model.get_weights(), real_detector.ssd.get_weights()
+    assert len(bundled) == len(rebuilt)
+    for a, b in zip(bundled, rebuilt):
+        np.testing.assert_array_equal(a, b)

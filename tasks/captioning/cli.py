@@ -23,7 +23,8 @@ def _demo(args):
     import pipelines
 
     images = sorted(glob.glob(os.path.join(SAMPLES, "*.jpg")))
-    for image, text in zip(images, pipelines.caption(images)):
+    # the samples are emoji scenes: the emoji captioner's domain, not the photo default's
+    for image, text in zip(images, pipelines.caption(images, model="emoji_scenes_transformer")):
         print(f"{os.path.basename(image)}: {text}")
 
 
@@ -62,7 +63,7 @@ def register(commands):
     p.add_argument("--beam", type=cli.positive_int, default=None, help="beam width (1 = greedy)")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
 
-    commands.inference("demo", "caption the bundled sample images with the default model", _demo)
+    commands.inference("demo", "caption the bundled sample emoji scenes with the emoji captioner", _demo)
 
     p = commands.task_verb("train", "captioning", "train a captioner on COCO-format data", _train)
     p.add_argument("--data", required=True, help="COCO-format root (annotations/captions_<split>.json)")

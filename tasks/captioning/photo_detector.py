@@ -144,9 +144,27 @@ class SSDDetections(keras.layers.Layer):
 ABSTAIN = "a photo"
 
 
+# classes whose name is not a countable English noun phrase after "a"/"an"
+PHRASES = {"Cattle": "a cow", "High heels": "a pair of high heels", "Footwear": "a shoe"}
+
+
+def caption_phrase(label):
+    """A detector class -> the noun phrase a caption uses for one of it.
+
+    Example:
+        >>> caption_phrase("Coffee cup"), caption_phrase("Umbrella"), caption_phrase("Cattle")
+        ('a coffee cup', 'an umbrella', 'a cow')
+    """
+    if label in PHRASES:
+        return PHRASES[label]
+    word = label.lower()
+    return ("an " if word[:1] in ("a", "e", "i", "o", "u") else "a ") + word
+
+
 def template_caption(detections, max_objects=3):
-    """Detections (best first) -> a plain sentence naming each object once, or
-    :data:`ABSTAIN` when there is none: the baseline a trained photo captioner must beat.
+    """Detections (best first) -> a plain sentence naming each object class once, or
+    :data:`ABSTAIN` when there is none. The Python reference of the graph that
+    :class:`tasks.captioning.photo_task.PhotoCaptioningTask` runs.
 
     Example:
         >>> template_caption([{"label": "Person"}, {"label": "Laptop"}, {"label": "Person"}])
@@ -154,12 +172,8 @@ def template_caption(detections, max_objects=3):
         >>> template_caption([])
         'a photo'
     """
-    words = []
-    for detection in detections:
-        word = detection["label"].lower()
-        if word not in words:
-            words.append(word)
-    phrases = [("an " if w[0] in "aeiou" else "a ") + w for w in words[:max_objects]]
+    labels = list(dict.fromkeys(d["label"] for d in detections))[:max_objects]
+    phrases = [caption_phrase(label) for label in labels]
     if not phrases:
         return ABSTAIN
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]

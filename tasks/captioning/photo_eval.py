@@ -94,3 +94,57 @@ def gcompris_photos(root, labels_path=LABELS):
             raise ValueError(f"{spec['package']} {spec['version']} has no {path}")
         pixels = np.asarray(Image.open(io.BytesIO(bundles[activity][path])).convert("RGB"))
         yield path, pixels, classes
+
+
+# scikit-image's sample photos, labelled for this project like photo_eval_labels.json: the
+# classes each photo holds (any of them is a right answer), and photos holding none. A
+# photo whose content is ambiguous for the detector's classes is left out.
+SKIMAGE_LABELS = {"astronaut": ["Person"], "camera": ["Person", "Camera"], "chelsea": ["Cat"],
+                  "coffee": ["Coffee cup", "Mug"],
+                  **{name: [] for name in ("rocket", "clock", "coins", "moon", "hubble_deep_field",
+                                           "immunohistochemistry", "retina", "brick", "grass",
+                                           "gravel", "page", "text", "colorwheel")}}
+# the words a caption may use for an object of each class
+CAPTION_WORDS = {"Person": ("person", "man", "woman", "people"), "Camera": ("camera",),
+                 "Cat": ("cat", "kitten"), "Coffee cup": ("cup", "mug"), "Mug": ("cup", "mug"),
+                 "Dog": ("dog", "puppy"), "Cattle": ("cow", "cattle", "calf", "bull"),
+                 "Chair": ("chair",)}
+
+
+def skimage_photos():
+    """scikit-image's labelled sample photos: ``(name, uint8 [h, w, 3], classes)`` each.
+
+    Example:
+        >>> [(name, classes) for name, _, classes in skimage_photos()][:2]
+        [('astronaut', ['Person']), ('camera', ['Person', 'Camera'])]
+    """
+    from skimage import data
+
+    for name, classes in SKIMAGE_LABELS.items():
+        pixels = getattr(data, name)()
+        pixels = np.stack([pixels] * 3, -1) if pixels.ndim == 2 else pixels[..., :3]
+        yield name, pixels, list(classes)
+
+
+def caption_scores(captions, expected, abstain="a photo"):
+    """How often captions name an object a photo holds, and claim one on a photo holding none.
+
+    Args:
+        captions: ``{photo: caption}``.
+        expected: ``{photo: [classes it holds]}``; ``[]`` for a photo holding none.
+        abstain: the caption that claims nothing.
+
+    Returns:
+        ``{"main_object_right", "false_claims"}``: the photos with an object whose caption
+        holds a word for one of them (singular or plural), and the photos without one whose
+        caption is not ``abstain``.
+
+    Example:
+        >>> caption_scores({"a": "a cat", "b": "a dog"}, {"a": ["Cat"], "b": []})
+        {'main_object_right': 1, 'false_claims': 1}
+    """
+    right = sum(any(w in captions[n].split() or f"{w}s" in captions[n].split()
+                    for label in expected[n] for w in CAPTION_WORDS.get(label, (label.lower(),)))
+                for n in expected if expected[n])
+    false = sum(captions[n] != abstain for n in expected if not expected[n])
+    return {"main_object_right": right, "false_claims": false}

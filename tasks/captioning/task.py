@@ -120,20 +120,30 @@ class CaptioningTask(Task):
         Returns BLEU-4 (sacrebleu), CIDEr-D, exact match (%) and the decoded captions.
         """
         beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
-        decode = self._compiled(beam_width, max_length, False)
-        hyps, refs = [], []
-        for pixels, references in dataset:
-            hyps += [s.decode() for s in decode(pixels).numpy()]
-            refs += [[r.decode() for r in row if r] for row in references.numpy()]
-            if limit and len(hyps) >= limit:
-                break
-        return {
-            "bleu4": metrics.corpus_bleu(hyps, refs),
-            "cider_d": metrics.cider_d(hyps, refs),
-            "exact_match": metrics.exact_match(hyps, refs),
-            "examples": len(hyps),
-            "captions": hyps,
-        }
+        return score_captions(self._compiled(beam_width, max_length, False), dataset, limit)
+
+
+def score_captions(decode, dataset, limit=None):
+    """Decode ``(pixels, references)`` batches with ``decode`` (pixels -> tf.string captions)
+    and score them: BLEU-4 (sacrebleu), CIDEr-D, exact match (%) and the captions.
+
+    Example:
+        >>> score_captions(task.captions_from_pixels, make_dataset(examples, task.preprocessor))
+        {'bleu4': 61.2, 'cider_d': 2.9, 'exact_match': 41.0, 'examples': 500, 'captions': [...]}
+    """
+    hyps, refs = [], []
+    for pixels, references in dataset:
+        hyps += [s.decode() for s in decode(pixels).numpy()]
+        refs += [[r.decode() for r in row if r] for row in references.numpy()]
+        if limit and len(hyps) >= limit:
+            break
+    return {
+        "bleu4": metrics.corpus_bleu(hyps, refs),
+        "cider_d": metrics.cider_d(hyps, refs),
+        "exact_match": metrics.exact_match(hyps, refs),
+        "examples": len(hyps),
+        "captions": hyps,
+    }
 
 
 class ExportedCaptioner(ExportedModel):

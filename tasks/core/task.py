@@ -183,14 +183,12 @@ class Task:
         os.makedirs(path, exist_ok=True)
         config = {k: v for k, v in self.config.items() if k != "strategy"}
         with open(os.path.join(path, "task.json"), "w") as f:
-            json.dump({"task": self.name, "config": config}, f, indent=1)
+            # the module lets Task.load find a task class that is not tasks/<name>/task.py
+            json.dump({"task": self.name, "module": type(self).__module__, "config": config}, f,
+                      indent=1)
         with open(os.path.join(path, "preprocessor.json"), "w") as f:
             json.dump(keras.saving.serialize_keras_object(self.preprocessor), f)
-        # Keras 3 always writes a compiled model's optimizer state; an uncompiled copy keeps
-        # the file to the weights alone (a third of the size for Adam-type optimizers).
-        bare = self.model.__class__.from_config(self.model.get_config())
-        bare.set_weights(self.model.get_weights())
-        bare.save(os.path.join(path, "model.keras"))
+        self.save_model_file(path)
         return path
 
     @staticmethod
@@ -204,6 +202,13 @@ class Task:
         if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
             raise ValueError(f"{meta_path!r} is not a saved task's metadata (expected an object "
                              "with 'task' and 'config')")
+        module = meta.get("module")
+        if name not in _TASKS and isinstance(module, str) and module.startswith("tasks."):
+            try:  # only our own package's modules: a saved file never chooses code elsewhere
+                importlib.import_module(module)
+            except ModuleNotFoundError as e:
+                if not module.startswith(str(e.name)):
+                    raise
         if name not in _TASKS and isinstance(name, str) and name.isidentifier():
             # a built-in task registers itself when its module is imported; load it for the
             # user rather than asking them to import it first
@@ -218,9 +223,23 @@ class Task:
         preprocessor_path = os.path.join(path, "preprocessor.json")
         preprocessor = _load_safely(preprocessor_path, lambda p: keras.saving.deserialize_keras_object(
             _read_json(p), safe_mode=True))
-        model = _load_safely(os.path.join(path, "model.keras"), lambda p: keras.saving.load_model(
-            p, compile=False, safe_mode=True))
+        model = cls.load_model_file(path)
         return cls({**meta["config"], **overrides}, preprocessor=preprocessor, model=model)
+
+    def save_model_file(self, path):
+        """Write the model into the saved directory ``path`` (``model.keras``); a task whose
+        weights have a more compact exact form overrides this and :meth:`load_model_file`."""
+        # Keras 3 always writes a compiled model's optimizer state; an uncompiled copy keeps
+        # the file to the weights alone (a third of the size for Adam-type optimizers).
+        bare = self.model.__class__.from_config(self.model.get_config())
+        bare.set_weights(self.model.get_weights())
+        bare.save(os.path.join(path, "model.keras"))
+
+    @classmethod
+    def load_model_file(cls, path):
+        """The model of the saved directory ``path`` (safe_mode on); see :meth:`save_model_file`."""
+        return _load_safely(os.path.join(path, "model.keras"), lambda p: keras.saving.load_model(
+            p, compile=False, safe_mode=True))
 
     def export(self, path):
         """Write a SavedModel for TF Serving (core TF ops only, no Python at serving time)."""

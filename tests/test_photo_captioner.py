@@ -1,0 +1,155 @@
+"""The bundled real-photo captioner `photo_objects_ssd`, the default of pipelines.caption:
+captions of real photos, abstention, graph = Python reference, export, save/load, errors."""
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pipelines
+from tasks.captioning.photo_detector import ABSTAIN, caption_phrase, template_caption
+from tasks.captioning.photo_task import PhotoCaptioningTask
+from tasks.core.task import Task
+
+# scikit-image's photos: the ones holding one of the detector's classes, and the ones
+# holding none (see benchmarks/photo_detector.py, where these were labelled)
+WITH_OBJECT = {"astronaut": ("person",), "chelsea": ("cat",), "coffee": ("cup", "mug"),
+               "camera": ("person", "camera")}
+WITHOUT_OBJECT = ("rocket", "clock", "coins", "moon", "brick", "grass", "gravel", "page", "text")
+
+
+def _photo(name):
+    from skimage import data
+
+    image = getattr(data, name)()
+    return np.stack([image] * 3, -1) if image.ndim == 2 else image[..., :3]
+
+
+def _png(pixels):
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def task():
+    return PhotoCaptioningTask.from_preset("photo_objects_ssd")
+
+
+@pytest.fixture(scope="module")
+def side_by_side():
+    """Cat | cup over cup | cat: one photo holding two known objects, each twice."""
+    cat, cup = (np.asarray(Image.fromarray(_photo(n)).resize((300, 300))) for n in ("chelsea", "coffee"))
+    return np.concatenate([np.concatenate([cat, cup], 1), np.concatenate([cup, cat], 1)], 0)
+
+
+def test_it_is_the_default_and_names_the_main_object_of_real_photos(task):
+    captions = pipelines.caption([_photo(n) for n in WITH_OBJECT])
+    right = [any(w in c.split() for w in words) for c, words in zip(captions, WITH_OBJECT.values())]
+    # measured 3 of 4 (the camera photo's person is too small); the emoji model got 0
+    assert sum(right) >= 3, captions
+    assert captions == [task.caption(_photo(n)[None])[0] for n in WITH_OBJECT]
+    assert pipelines.caption(_photo("chelsea")) == "a cat"
+
+
+def test_it_abstains_on_photos_without_a_known_object():
+    captions = pipelines.caption([_photo(n) for n in WITHOUT_OBJECT])
+    assert captions == [ABSTAIN] * len(WITHOUT_OBJECT), captions  # measured 0 false claims
+
+
+def test_the_graph_caption_equals_the_python_reference(task, side_by_side):
+    photos = [side_by_side, _photo("coffee"), _photo("rocket"), _photo("astronaut")]
+    for photo in photos:
+        detections = task.detect(photo[None])[0]
+        assert task.caption(photo[None]) == [template_caption(detections)]
+    detections = task.detect(side_by_side[None])[0]
+    assert sorted(d["label"] for d in detections) == ["Cat", "Cat", "Coffee cup", "Coffee cup"], detections
+    assert task.caption(side_by_side[None]) == ["a cat and a coffee cup"]  # each class once
+    assert [d["score"] for d in detections] == sorted((d["score"] for d in detections), reverse=True)
+    assert all(d["score"] >= 0.5 and 0 <= min(d["box"]) <= max(d["box"]) <= 1 for d in detections)
+
+
+def test_fewer_objects_per_caption_and_a_stricter_threshold(task, side_by_side):
+    strict = PhotoCaptioningTask(task.config, model=task.model, max_objects=1, score_threshold=0.99,
+                                 abstain="nothing sure")
+    assert strict.caption(side_by_side[None]) == ["nothing sure"]
+    one = PhotoCaptioningTask(task.config, model=task.model, max_objects=1)
+    assert one.caption(side_by_side[None]) == [caption_phrase(task.detect(side_by_side[None])[0][0]["label"])]
+
+
+def test_bytes_and_pixels_agree_and_the_export_serves_the_same(task, side_by_side, tmp_path):
+    photos = [side_by_side, _photo("chelsea"), _photo("brick")]
+    encoded = [_png(p) for p in photos]
+    expected = [task.caption([b])[0] for b in encoded]
+    assert expected == [task.caption(p[None])[0] for p in photos]
+    task.export(str(tmp_path / "export"))
+    assert pipelines.caption(encoded, model=str(tmp_path / "export")) == expected
+    assert pipelines.caption(photos[1], model=str(tmp_path / "export")) == expected[1]
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"](
+        images=tf.constant(encoded[:1]))
+    labels = [s.decode() for s in served["labels"].numpy()[0] if s]
+    assert labels == [d["label"] for d in task.detect([encoded[0]])[0]]
+
+
+def test_save_and_load_keep_the_exact_float16_weights(task, tmp_path):
+    path = task.save(str(tmp_path / "saved"))
+    assert sorted(os.listdir(path)) == ["model.json", "preprocessor.json", "task.json", "weights.npz"]
+    loaded = Task.load(path)
+    assert isinstance(loaded, PhotoCaptioningTask) and loaded.config == task.config
+    for a, b in zip(loaded.model.get_weights(), task.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # not exactly float16: refused, never rounded silently
+    off = PhotoCaptioningTask(task.config, model=task.model.__class__.from_config(task.model.get_config()))
+    off.model.set_weights([w + np.float32(1e-7) for w in task.model.get_weights()])
+    with pytest.raises(ValueError, match="not exactly float16"):
+        off.save(str(tmp_path / "rounded"))
+
+
+def test_damaged_saves_and_bad_arguments_give_clear_errors(task, tmp_path):
+    path = task.save(str(tmp_path / "saved"))
+    with open(os.path.join(path, "weights.npz"), "r+b") as f:
+        f.truncate(1000)
+    with pytest.raises(ValueError, match="weights.npz"):
+        Task.load(path)
+    with pytest.raises(ValueError, match="beam_width"):
+        pipelines.caption(_photo("chelsea"), beam_width=2)
+    with pytest.raises(ValueError, match="max_length"):
+        task.caption(_photo("chelsea")[None], max_length=5)
+    with pytest.raises(ValueError, match="from_detector"):
+        PhotoCaptioningTask({"labels": ["Cat"]})
+    with pytest.raises(ValueError, match="labels"):
+        PhotoCaptioningTask({"labels": ["Cat"]}, model=task.model)
+    with pytest.raises(ValueError, match="ssd.keras"):
+        PhotoCaptioningTask.from_detector(str(tmp_path))
+    with pytest.raises(ValueError, match="not trained"):
+        task.loss()
+
+
+def test_the_task_json_names_its_module_so_task_load_finds_it(task):
+    from tasks.captioning.presets import photo_presets
+
+    with open(os.path.join(photo_presets["photo_objects_ssd"]["path"], "task.json")) as f:
+        assert json.load(f)["module"] == "tasks.captioning.photo_task"
+
+
+def test_the_export_serves_in_a_stock_tensorflow_env(task, side_by_side, tmp_path, stock_python):
+    from test_export import _serve
+
+    photos = [side_by_side] + [np.asarray(Image.fromarray(_photo(n)).resize(side_by_side.shape[:2]))
+                               for n in ("chelsea", "rocket")]
+    paths = []
+    for i, photo in enumerate(photos):
+        paths.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(photo).save(paths[-1])
+    task.export(str(tmp_path / "export"))
+    out = _serve(stock_python, str(tmp_path / "export"), paths)
+    assert out["modules"] == [] and out["signatures"] == ["caption_pixels", "serving_default"]
+    expected = task.caption([open(p, "rb").read() for p in paths])
+    assert expected == ["a cat and a coffee cup", "a cat", ABSTAIN]
+    assert out["bytes"] == expected and out["bytes_one"] == expected[:1]
+    assert out["pixels"] == task.caption(np.stack(photos))
