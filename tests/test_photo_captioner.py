@@ -56,8 +56,11 @@ def test_it_is_the_default_and_names_the_main_object_of_real_photos(task):
 
 
 def test_it_abstains_on_photos_without_a_known_object():
-    captions = pipelines.caption([_photo(n) for n in WITHOUT_OBJECT])
-    assert captions == [ABSTAIN] * len(WITHOUT_OBJECT), captions  # measured 0 false claims
+    from tasks.captioning.photo_eval import sklearn_photos
+
+    photos = [_photo(n) for n in WITHOUT_OBJECT] + [p for _, p, _ in sklearn_photos()]
+    captions = pipelines.caption(photos)
+    assert captions == [ABSTAIN] * len(photos), captions  # measured 0 false claims
 
 
 def test_the_graph_caption_equals_the_python_reference(task, side_by_side):
@@ -153,3 +156,22 @@ def test_the_export_serves_in_a_stock_tensorflow_env(task, side_by_side, tmp_pat
     assert expected == ["a cat and a coffee cup", "a cat", ABSTAIN]
     assert out["bytes"] == expected and out["bytes_one"] == expected[:1]
     assert out["pixels"] == task.caption(np.stack(photos))
+
+
+def test_the_evaluation_labels_name_pinned_packages_and_the_detector_classes(task):
+    from tasks.captioning.photo_eval import LABELS, SKIMAGE_LABELS, WALLPAPER_LABELS
+
+    known = set(task.config["labels"])
+    with open(WALLPAPER_LABELS, encoding="utf-8") as f:
+        wallpapers = json.load(f)
+    with open(LABELS, encoding="utf-8") as f:
+        gcompris = json.load(f)
+    for key, classes in wallpapers["photos"].items():
+        package, _, path = key.partition(":")
+        assert package in wallpapers["packages"] and path.startswith("/usr/share/"), key
+        assert set(classes) <= known, (key, classes)
+    assert all(set(c) <= known for c in gcompris["photos"].values())
+    assert all(set(c) <= known for c in SKIMAGE_LABELS.values())
+    # each set has photos with and without a known object
+    for photos in (wallpapers["photos"], gcompris["photos"], SKIMAGE_LABELS):
+        assert any(photos.values()) and not all(photos.values())

@@ -22,6 +22,7 @@ import zlib
 import numpy as np
 
 LABELS = os.path.join(os.path.dirname(__file__), "photo_eval_labels.json")
+WALLPAPER_LABELS = os.path.join(os.path.dirname(__file__), "wallpaper_eval_labels.json")
 
 
 def read_qt_resources(blob):
@@ -96,6 +97,37 @@ def gcompris_photos(root, labels_path=LABELS):
         yield path, pixels, classes
 
 
+def wallpaper_photos(root, labels_path=WALLPAPER_LABELS, max_side=1280):
+    """Fetch the pinned Debian wallpaper packages (cached under ``root``) and yield their
+    labelled photographs as ``(package:path, uint8 [H, W, 3], classes)``, shrunk to at most
+    ``max_side`` pixels a side (the detector sees 300x300; the packages' photos are up to
+    5,000 pixels wide).
+
+    Example:
+        >>> next(wallpaper_photos("data/photo"))[::2]
+        ('mate-backgrounds:/usr/share/backgrounds/mate/nature/Aqua.jpg', [])
+    """
+    from PIL import Image
+
+    from tasks.core.debian import fetch_package
+
+    with open(labels_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    trees = {name: fetch_package(name, version, os.path.join(root, "deb"))[0]
+             for name, version in spec["packages"].items()}
+    for key, classes in spec["photos"].items():
+        package, _, path = key.partition(":")
+        if package not in trees:
+            raise ValueError(f"{labels_path!r} names {key!r}, but {package!r} is not in its packages")
+        file = os.path.join(trees[package], path.lstrip("/"))
+        if not os.path.isfile(file):
+            raise ValueError(f"{package} {spec['packages'][package]} has no {path}")
+        with Image.open(file) as image:
+            image = image.convert("RGB")
+            image.thumbnail((max_side, max_side), Image.LANCZOS)
+            yield key, np.asarray(image), classes
+
+
 # scikit-image's sample photos, labelled for this project like photo_eval_labels.json: the
 # classes each photo holds (any of them is a right answer), and photos holding none. A
 # photo whose content is ambiguous for the detector's classes is left out.
@@ -124,6 +156,21 @@ def skimage_photos():
         pixels = getattr(data, name)()
         pixels = np.stack([pixels] * 3, -1) if pixels.ndim == 2 else pixels[..., :3]
         yield name, pixels, list(classes)
+
+
+def sklearn_photos():
+    """scikit-learn's two sample photos (CC BY 2.0, see its ``load_sample_images``), which
+    hold none of the detector's classes: a pagoda above a lake, and a dahlia.
+
+    Example:
+        >>> [(name, classes) for name, _, classes in sklearn_photos()]
+        [('china', []), ('flower', [])]
+    """
+    from sklearn.datasets import load_sample_images
+
+    sample = load_sample_images()
+    for path, pixels in zip(sample.filenames, sample.images):
+        yield os.path.splitext(os.path.basename(path))[0], np.asarray(pixels)[..., :3], []
 
 
 def caption_scores(captions, expected, abstain="a photo"):
