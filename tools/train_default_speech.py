@@ -2,6 +2,11 @@
 
     python tools/train_default_speech.py                  # build the corpus if needed, train, score
     python tools/train_default_speech.py --evaluate-only  # score the model at --output
+    python tools/train_default_speech.py --continue-from tasks/speech/weights/speech_en_bigru \
+        --work-dir runs/speech_continued --output runs/speech_continued/model \
+        --results runs/speech_continued/results.json --epochs 3 --learning-rate 1e-3 --seed 1
+        # train the bundled model further on a fresh schedule and data order; the results
+        # carry its earlier training time and scores (copy the model over only if better)
 
 Resumable: re-running continues from ``<work-dir>/checkpoints`` and adds the time of
 each run to ``<work-dir>/train_seconds.json``. Writes the model to
@@ -37,19 +42,28 @@ def main(argv=None):
     parser.add_argument("--steps-per-epoch", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1.5e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (data order, augmentation)")
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the corpus, if built here")
     parser.add_argument("--limit", type=int, default=None, help="score only N utterances a split")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="skip training; score the model already at --output")
+    parser.add_argument("--continue-from", default=None,
+                        help="a saved speech task to train further (weights kept, new schedule); "
+                             "the training time in --earlier-results is added to this run's")
+    parser.add_argument("--earlier-results", default=os.path.join(ROOT, "benchmarks", "results",
+                                                                  "speech_default.json"),
+                        help="with --continue-from: the results of the model it continues")
     args = parser.parse_args(argv)
 
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
-        build_corpus(args.data_dir, seed=args.seed)
+        build_corpus(args.data_dir, seed=args.data_seed)
     if args.evaluate_only:
         task = Task.load(args.output)
     else:
         os.makedirs(args.work_dir, exist_ok=True)
-        task = train(args.data_dir, args.work_dir, preset="bigru", **DEFAULT_ARCHITECTURE,
+        start_from = Task.load(args.continue_from) if args.continue_from else None
+        task = train(args.data_dir, args.work_dir, preset="bigru", task=start_from,
+                     **({} if start_from else DEFAULT_ARCHITECTURE),
                      epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
                      checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), seed=args.seed,
@@ -57,10 +71,17 @@ def main(argv=None):
         record_training_seconds(args.work_dir, task.training_seconds)
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
+    config = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+              "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+    if args.continue_from:
+        with open(args.earlier_results) as f:
+            earlier = json.load(f)  # the model's earlier training, which this run continues
+        runs = earlier["train_runs_seconds"] + runs
+        config = {**config, "continued_from": args.continue_from,
+                  "earlier": earlier.get("config"), "earlier_results": {
+                      k: v for k, v in earlier.items() if k.endswith(("_beam1", "_beam8"))}}
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
-               "parameters": task.model.count_params(),
-               "config": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
-                          "batch_size": args.batch_size, "learning_rate": args.learning_rate}}
+               "parameters": task.model.count_params(), "config": config}
     for beam in (1, 8):
         scores = evaluate_splits(task, args.data_dir, SPLITS, beam_width=beam, limit=args.limit)
         for split, r in scores.items():
