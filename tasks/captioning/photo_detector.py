@@ -179,6 +179,25 @@ def template_caption(detections, max_objects=3):
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
+def read_detector_folder(path):
+    """A folder written by ``build_photo_detector`` -> ``(ssd keras.Model, labels)``; a
+    missing file is a ValueError that says how to build it.
+
+    Example:
+        >>> ssd, labels = read_detector_folder("data/photo/oidv4_ssd")
+        >>> labels[:2]
+        ['Bicycle', 'Boot']
+    """
+    model_path, labels_path = os.path.join(path, MODEL_FILE), os.path.join(path, LABELS_FILE)
+    for file in (model_path, labels_path):
+        if not os.path.isfile(file):
+            raise ValueError(f"path {path!r} holds no {os.path.basename(file)}; build it with "
+                             "tools/build_photo_detector.py")
+    with open(labels_path, encoding="utf-8") as f:
+        labels = [line.rstrip("\n") for line in f if line.strip()]
+    return keras.saving.load_model(model_path, compile=False, safe_mode=True), labels
+
+
 class PhotoDetector:
     """A converted SSD plus its labels: photos (uint8 ``[H, W, 3]`` or a batch) -> objects.
 
@@ -208,14 +227,7 @@ class PhotoDetector:
     @classmethod
     def load(cls, path, **options):
         """Load a folder written by ``build_photo_detector`` (``ssd.keras`` + ``labels.txt``)."""
-        model_path, labels_path = os.path.join(path, MODEL_FILE), os.path.join(path, LABELS_FILE)
-        for file in (model_path, labels_path):
-            if not os.path.isfile(file):
-                raise ValueError(f"path {path!r} holds no {os.path.basename(file)}; build it with "
-                                 "tools/build_photo_detector.py")
-        with open(labels_path, encoding="utf-8") as f:
-            labels = [line.rstrip("\n") for line in f if line.strip()]
-        return cls(keras.saving.load_model(model_path, safe_mode=True), labels, **options)
+        return cls(*read_detector_folder(path), **options)
 
     def detect_batch(self, images):
         """uint8 ``[B, H, W, 3]`` -> the dict of :class:`SSDDetections` (graph-friendly)."""

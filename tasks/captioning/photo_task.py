@@ -25,8 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.captioning.photo_detector import (ABSTAIN, LABELS_FILE, MODEL_FILE, SSDDetections,
-                                             caption_phrase)
+from tasks.captioning.photo_detector import (ABSTAIN, SSDDetections, caption_phrase,
+                                             read_detector_folder)
 from tasks.captioning.presets import photo_presets
 from tasks.captioning.task import ExportedCaptioner, score_captions
 from tasks.core.images import ImagePreprocessor
@@ -94,14 +94,7 @@ class PhotoCaptioningTask(Task):
         Example:
             >>> PhotoCaptioningTask.from_detector("data/photo/oidv4_ssd").save("my_photo_captioner")
         """
-        model_path, labels_path = os.path.join(folder, MODEL_FILE), os.path.join(folder, LABELS_FILE)
-        for file in (model_path, labels_path):
-            if not os.path.isfile(file):
-                raise ValueError(f"folder {folder!r} holds no {os.path.basename(file)}; build it "
-                                 "with tools/build_photo_detector.py")
-        with open(labels_path, encoding="utf-8") as f:
-            labels = [line.rstrip("\n") for line in f if line.strip()]
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+        model, labels = read_detector_folder(folder)
         return cls({"labels": labels, "image_size": int(model.inputs[0].shape[1])}, model=model,
                    **config)
 
