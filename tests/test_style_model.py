@@ -193,13 +193,18 @@ def test_export_serves_bytes_and_pixels_in_stock_tensorflow(trained, tmp_path):
               "out = m.signatures['serving_default'](images=tf.constant([open(sys.argv[2], 'rb').read()]))\n"
               "png = out['images'][0]\n"
               "img = tf.io.decode_png(png)\n"
-              "print(img.shape[0], img.shape[1], int(tf.reduce_sum(tf.cast(img, tf.int64))))\n")
+              "print(img.shape[0], img.shape[1], img.numpy().tobytes().hex())\n")
     result = subprocess.run([stock, "-c", script, path, photos[1]], capture_output=True, text=True,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-2000:]
-    h, w, total = map(int, result.stdout.split())
-    assert (h, w) == expected.shape[:2]
-    assert total == int(np.round(expected * 255).astype(np.int64).sum())
+    h, w, data = result.stdout.split()
+    assert (int(h), int(w)) == expected.shape[:2]
+    served = np.frombuffer(bytes.fromhex(data), np.uint8).reshape(expected.shape).astype(np.int64)
+    # the same pixels up to the uint8 rounding of values that lie on a .5 boundary, where
+    # the two environments' float arithmetic (oneDNN paths) may differ in the last bit
+    difference = np.abs(served - np.round(expected * 255).astype(np.int64))
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3, (difference.max(),
+                                                                      (difference > 0).sum())
 
 
 def test_config_errors_are_clear(tmp_path):
