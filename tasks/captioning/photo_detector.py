@@ -21,8 +21,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.core.images import decode_image_bytes
-
 MODEL_FILE = "ssd.keras"
 LABELS_FILE = "labels.txt"
 
@@ -212,28 +210,23 @@ class PhotoDetector:
 
     def __init__(self, ssd, labels, score_threshold=0.5, iou_threshold=0.5, max_detections=10,
                  anchor_options=None):
+        from tasks.captioning.photo_task import PhotoCaptioningTask  # it imports this module
+
         if not isinstance(ssd, keras.Model) or len(ssd.outputs) != 2:
             raise TypeError("ssd must be a keras.Model with two outputs (box encodings, class logits)")
-        classes = int(ssd.outputs[1].shape[-1])
-        if len(labels) != classes - 1:
-            raise ValueError(f"labels must name the {classes - 1} foreground classes, got {len(labels)}")
         self.ssd = ssd
         self.labels = list(labels)
         self.input_size = tuple(int(d) for d in ssd.inputs[0].shape[1:3])
-        self.head = SSDDetections(score_threshold, iou_threshold, max_detections,
-                                  anchor_options=anchor_options)
-        self._detect = tf.function(self.detect_batch, reduce_retracing=True)
+        # one graph path for detections: the photo captioner's (its config checks the labels)
+        self.task = PhotoCaptioningTask(
+            {"labels": self.labels, "image_size": self.input_size[0]}, model=ssd,
+            score_threshold=score_threshold, iou_threshold=iou_threshold,
+            max_detections=max_detections, anchor_options=dict(anchor_options or {}))
 
     @classmethod
     def load(cls, path, **options):
         """Load a folder written by ``build_photo_detector`` (``ssd.keras`` + ``labels.txt``)."""
         return cls(*read_detector_folder(path), **options)
-
-    def detect_batch(self, images):
-        """uint8 ``[B, H, W, 3]`` -> the dict of :class:`SSDDetections` (graph-friendly)."""
-        pixels = tf.image.resize(tf.cast(images, tf.float32), self.input_size, antialias=True)
-        encodings, logits = self.ssd(pixels / 127.5 - 1.0)  # the SSD was trained on [-1, 1]
-        return self.head([encodings, logits])
 
     def __call__(self, image):
         """One photo (a path, encoded bytes, a PIL image or a uint8 array) -> a list of
@@ -241,13 +234,8 @@ class PhotoDetector:
         of the photo."""
         from pipelines.inputs import to_image_pixels  # the one place that validates images
 
-        pixels = to_image_pixels(image, "image")
-        if isinstance(pixels, bytes):
-            pixels = decode_image_bytes(pixels).numpy()
-        out = {k: v.numpy() for k, v in self._detect(tf.constant(pixels[None])).items()}
-        return [{"label": self.labels[int(c)], "score": float(s), "box": [float(v) for v in b]}
-                for b, s, c in zip(out["boxes"][0], out["scores"][0], out["classes"][0])][
-                    :int(out["count"][0])]
+        pixels = to_image_pixels(image, "image")  # encoded bytes, or a uint8 array
+        return self.task.detect([pixels] if isinstance(pixels, bytes) else pixels[None])[0]
 
     def describe(self):
         """What was loaded: the input size and the labels, for logs and model cards."""
