@@ -128,3 +128,16 @@ def test_save_load_and_export_keep_outputs(overfit_translation_task, saved_trans
     assert exported.translate(texts) == expected
     assert exported.translate(texts[1:2]) == expected[1:2]
     assert expected[2] == ""
+
+
+def test_load_under_another_dtype_policy_keeps_the_weights(overfit_translation_task,
+                                                           saved_translation_dir, tiny_pairs):
+    # bfloat16 inference of a float32-trained model: the same network rebuilt under the
+    # policy, its float32 variables carried over, and it still translates what it learned
+    task = Task.load(saved_translation_dir, dtype_policy="mixed_bfloat16")
+    assert task.model.get_layer("seq2seq").compute_dtype == "bfloat16"
+    assert all(w.dtype == np.float32 for w in task.model.get_weights())
+    for a, b in zip(task.model.get_weights(), overfit_translation_task.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert task.evaluate(tiny_pairs[3:], beam_width=1)["chrf"] > 90
+    assert Task.load(saved_translation_dir).model.get_layer("seq2seq").compute_dtype == "float32"

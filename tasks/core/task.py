@@ -193,7 +193,15 @@ class Task:
 
     @staticmethod
     def load(path, **overrides):
-        """Load a directory written by :meth:`save` (safe_mode on)."""
+        """Load a directory written by :meth:`save` (safe_mode on).
+
+        ``overrides`` replace saved config values; ``dtype_policy`` (e.g.
+        ``"mixed_bfloat16"``) rebuilds the network under that policy with the saved weights.
+
+        Example:
+            >>> task = Task.load("tasks/translation/weights/debian_en_fr_transformer",
+            ...                  dtype_policy="mixed_bfloat16")
+        """
         meta_path = os.path.join(path, "task.json")
         if not os.path.exists(meta_path):
             raise ValueError(f"path={path!r} is not a saved task (no task.json)")
@@ -224,7 +232,16 @@ class Task:
         preprocessor = _load_safely(preprocessor_path, lambda p: keras.saving.deserialize_keras_object(
             _read_json(p), safe_mode=True))
         model = cls.load_model_file(path)
-        return cls({**meta["config"], **overrides}, preprocessor=preprocessor, model=model)
+        config = {**meta["config"], **overrides}
+        saved_policy = meta["config"].get("dtype_policy", "float32")
+        if config.get("dtype_policy", "float32") != saved_policy:
+            # A model file keeps the policy it was saved with: rebuild the same network
+            # under the requested one (e.g. bfloat16 inference of a float32-trained model)
+            # and carry the weights over; variables stay float32 under mixed policies.
+            task = cls(config, preprocessor=preprocessor)
+            task.model.set_weights(model.get_weights())
+            return task
+        return cls(config, preprocessor=preprocessor, model=model)
 
     def save_model_file(self, path):
         """Write the model into the saved directory ``path`` (``model.keras``); a task whose
