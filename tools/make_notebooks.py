@@ -77,12 +77,20 @@ for i, ax in enumerate(np.atleast_1d(axes)):
     ax.set_title(f"next after '{words[i]}'", fontsize=8)
 plt.tight_layout(); plt.show()
 print(caption)"""),
-    new_markdown_cell("## 5. One-call inference with the bundled default model"),
+    new_markdown_cell("## 5. One-call inference with the bundled models\n"
+                      "The default of `pipelines.caption`, `photo_objects_ssd`, names the real-world "
+                      "objects a bundled detector finds in a photograph, or says \"a photo\". The emoji "
+                      "scenes of this notebook are the domain of the bundled `emoji_scenes_transformer`, "
+                      "trained by the same recipe as above at full scale."),
     new_code_cell("""import glob
 import pipelines
+from skimage import data
+
 samples = sorted(glob.glob(os.path.join(os.path.dirname(pipelines.__file__), "samples", "*.jpg")))
-for path, text in zip(samples, pipelines.caption(samples)):
-    print(os.path.basename(path), "->", text)"""),
+for path, text in zip(samples, pipelines.caption(samples, model="emoji_scenes_transformer")):
+    print(os.path.basename(path), "->", text)
+for name in ("chelsea", "coffee", "rocket"):  # real photos: the default model
+    print(name, "->", pipelines.caption(getattr(data, name)()))"""),
     new_markdown_cell("## 6. Export for TF Serving and reload\nThe SavedModel takes encoded image bytes and returns strings; decoding runs inside the graph."),
     new_code_cell("""export_dir = task.export(os.path.join(WORK, "export"))
 served = tf.saved_model.load(export_dir).signatures["serving_default"]
@@ -432,7 +440,7 @@ captions.
 
 `PIPELINES_NOTEBOOK_SCALE=small` (what CI uses) shrinks data and training to seconds; the
 default `full` scale uses 1,500 clips and 1,200 training steps (the bundled model's recipe,
-`tools/train_default_video.py`, uses 4,000 clips and 2,500 steps)."""),
+`tools/train_default_video.py`, uses 12,000 clips and 5,000 steps)."""),
     new_code_cell("""import os, tempfile
 import numpy as np
 import matplotlib.pyplot as plt
