@@ -3,6 +3,8 @@ Prints one JSON object.
 
     python benchmarks/translation.py --data data/translation_fr \
         --output benchmarks/results/translation_speed.json --peer
+    python benchmarks/translation.py --dtype-policy mixed_bfloat16 --peer \
+        --output benchmarks/results/translation_speed_bfloat16.json
     python benchmarks/translation.py --quick     # seconds, on the committed fixtures; the tests
 
 Measures training tokens/s (target tokens, the default architecture on length-bucketed
@@ -146,6 +148,9 @@ def main(argv=None):
     parser.add_argument("--peer", action="store_true", help="Apertium side by side")
     parser.add_argument("--limit", type=int, default=None, help="held-out pairs for --peer")
     parser.add_argument("--model", default=None, help="a saved task dir or preset")
+    parser.add_argument("--dtype-policy", default="float32",
+                        help="run everything under this Keras policy, e.g. mixed_bfloat16 "
+                             "(the float32 weights rebuilt under it)")
     parser.add_argument("--skip-speed", action="store_true",
                         help="only the --peer comparison (e.g. while the machine is busy)")
     parser.add_argument("--output", default=None)
@@ -159,9 +164,11 @@ def main(argv=None):
     train = read_split(TINY_TRAIN if quick else args.data, "train")
     test = read_split(HELDOUT, "test")
     task, model_name = _load_task(quick, args.model, train)
+    task = task.with_dtype_policy(args.dtype_policy)
     steps, batch = (2, 4) if quick else (20, 64)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, TF {tf.__version__}",
-              "model": model_name, "parameters": task.model.count_params()}
+              "model": model_name, "parameters": task.model.count_params(),
+              "dtype_policy": args.dtype_policy}
     if not args.skip_speed:
         # --quick (the test suite) times the XLA step only: no other test compiles a training
         # step with XLA, and every other training test runs the plain one

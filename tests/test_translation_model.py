@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tasks.core.task import Task
 from tasks.translation.data import make_training_dataset
+from tasks.translation.task import TranslationTask
 from tasks.translation.tokenizer import END_ID
 from translation_fixtures import overfit, tiny_translation_task
 
@@ -33,6 +34,20 @@ def test_cached_step_equals_full_forward(untrained, tiny_pairs):
         logits, state = seq2seq.step(x["target_in"][:, t], state, t, context)
         steps.append(logits.numpy())
     np.testing.assert_allclose(np.stack(steps, 1), full[:, :12], atol=2e-5)
+
+
+def test_fixed_size_caches_step_like_growing_ones(untrained, tiny_pairs):
+    # the XLA form (caches of 16 positions written in place) against the growing one
+    x, _ = _batch(untrained, tiny_pairs[:4])
+    seq2seq = untrained.model.get_layer("seq2seq")
+    grown, context = seq2seq.decoding_state(x["source"])
+    fixed, fixed_context = seq2seq.decoding_state(x["source"], cache_length=16)
+    for t in range(12):
+        expected, grown = seq2seq.step(x["target_in"][:, t], grown, t, context)
+        logits, fixed = seq2seq.step(x["target_in"][:, t], fixed, t, fixed_context)
+        np.testing.assert_allclose(logits.numpy(), expected.numpy(), atol=2e-5)
+    if untrained.config["architecture"] == "transformer":
+        assert fixed["self0"][0].shape[1] == 16 and grown["self0"][0].shape[1] == 12
 
 
 def test_source_padding_changes_no_logit(untrained, tiny_pairs):
@@ -91,6 +106,22 @@ def test_too_long_pairs_are_dropped(untrained, tiny_pairs):
     assert 0 < kept < len(tiny_pairs)
 
 
+def test_xla_decoding_translates_like_the_plain_graph(overfit_translation_task, tiny_pairs):
+    # fixed shapes: sources padded to buckets, one XLA search per bucket, outputs padded back
+    task = overfit_translation_task
+    xla = TranslationTask(task.config, preprocessor=task.preprocessor, model=task.model,
+                          jit_compile=True)
+    assert xla.use_jit() and not task.use_jit()
+    texts = [p["source"] for p in tiny_pairs] + ["", " ".join(p["source"] for p in tiny_pairs[3:8])]
+    lengths = [len(task.preprocessor.tokenizer.encode_py(t)) for t in texts]
+    assert min(lengths) <= 8 and 16 < max(lengths)  # several buckets
+    for beam in (1, 3):
+        assert xla.translate(texts, beam_width=beam) == task.translate(texts, beam_width=beam)
+    with pytest.raises(ValueError, match="jit_compile"):
+        TranslationTask(task.config, preprocessor=task.preprocessor, model=task.model,
+                        jit_compile="yes").use_jit()
+
+
 def test_tiny_transformer_memorises_its_pairs(overfit_translation_task, tiny_pairs):
     result = overfit_translation_task.evaluate(tiny_pairs, beam_width=1)
     assert result["translations"] == [p["target"] for p in tiny_pairs]
@@ -141,3 +172,5 @@ def test_load_under_another_dtype_policy_keeps_the_weights(overfit_translation_t
         np.testing.assert_array_equal(a, b)
     assert task.evaluate(tiny_pairs[3:], beam_width=1)["chrf"] > 90
     assert Task.load(saved_translation_dir).model.get_layer("seq2seq").compute_dtype == "float32"
+    with pytest.raises(ValueError, match="policy"):
+        task.with_dtype_policy("half")

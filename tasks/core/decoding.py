@@ -7,6 +7,8 @@ One implementation for every sequence task. A model supplies
   key/value caches). Beam search repeats it over the beams once and reorders it
   after every step, so keep it small. An axis whose initial size is 0 may grow
   (e.g. a cache that gains one position per step); every other axis keeps its shape.
+  To compile the loop with XLA, keep every shape fixed instead (caches of the final
+  length written at ``index``, as ``TranslationTask`` does with ``jit_compile``).
 - ``context`` (optional) is a nest of per-example tensors (encoder output, its
   cross-attention keys and values, masks) that the search neither repeats nor
   reorders. With ``beam_width`` beams the step sees ``batch * beam_width`` rows in

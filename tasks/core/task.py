@@ -232,16 +232,27 @@ class Task:
         preprocessor = _load_safely(preprocessor_path, lambda p: keras.saving.deserialize_keras_object(
             _read_json(p), safe_mode=True))
         model = cls.load_model_file(path)
-        config = {**meta["config"], **overrides}
-        saved_policy = meta["config"].get("dtype_policy", "float32")
-        if config.get("dtype_policy", "float32") != saved_policy:
-            # A model file keeps the policy it was saved with: rebuild the same network
-            # under the requested one (e.g. bfloat16 inference of a float32-trained model)
-            # and carry the weights over; variables stay float32 under mixed policies.
-            task = cls(config, preprocessor=preprocessor)
-            task.model.set_weights(model.get_weights())
-            return task
-        return cls(config, preprocessor=preprocessor, model=model)
+        policy = overrides.pop("dtype_policy", None)
+        task = cls({**meta["config"], **overrides}, preprocessor=preprocessor, model=model)
+        # a model file keeps the policy it was saved with
+        return task if policy is None else task.with_dtype_policy(policy)
+
+    def with_dtype_policy(self, policy):
+        """This task with its network rebuilt under dtype ``policy`` ('float32',
+        'mixed_bfloat16', 'mixed_float16') and the same weights (variables stay float32
+        under the mixed policies); ``self`` when it already runs under ``policy``.
+
+        Example:
+            >>> fast = task.with_dtype_policy("mixed_bfloat16")  # CPUs with native bfloat16
+        """
+        if policy not in ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16", "float16"):
+            raise ValueError(f"policy must be a Keras dtype policy name such as 'float32' or "
+                             f"'mixed_bfloat16', got {policy!r}")
+        if policy == self.config.get("dtype_policy", "float32"):
+            return self
+        task = type(self)({**self.config, "dtype_policy": policy}, preprocessor=self.preprocessor)
+        task.model.set_weights(self.model.get_weights())
+        return task
 
     def save_model_file(self, path):
         """Write the model into the saved directory ``path`` (``model.keras``); a task whose

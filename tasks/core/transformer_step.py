@@ -12,6 +12,11 @@ one query position at a time with:
   head_dim]``) and shared by its beams: rows are examples times beams in
   example-major order, as ``tasks.core.decoding`` feeds them.
 
+With ``length`` given, :func:`empty_self_attention` instead makes fixed-size caches
+``[rows, length, heads, head_dim]`` that the step writes at ``write_index`` and attends
+over up to it: every shape stays static, as XLA needs to compile the decoding loop
+(the growing form is faster without XLA, since a step then costs only the prefix).
+
 The arithmetic is the block's inference forward pass (pre- or post-norm); the
 captioning and translation tests hold the step equal to the full forward pass.
 
@@ -36,10 +41,12 @@ def cross_attention_context(block, memory):
     return attention._key_dense(memory), attention._value_dense(memory)
 
 
-def empty_self_attention(block, batch, dtype):
-    """Empty self-attention keys and values ``[batch, 0, heads, head_dim]``."""
+def empty_self_attention(block, batch, dtype, length=0):
+    """Self-attention keys and values ``[batch, length, heads, head_dim]``: empty ones
+    that grow (``length=0``) or fixed-size ones for ``decoder_block_step(...,
+    write_index=t)``."""
     heads, head_dim = _heads(block._self_attention_layer)
-    empty = ops.zeros((batch, 0, heads, head_dim), dtype)
+    empty = ops.zeros((batch, length, heads, head_dim), dtype)
     return empty, empty
 
 
@@ -49,11 +56,13 @@ def _sublayer(block, norm, x, fn):
     return x + y if block.normalize_first else norm(x + y)
 
 
-def decoder_block_step(block, x, self_kv, cross_kv=None, cross_mask=None):
+def decoder_block_step(block, x, self_kv, cross_kv=None, cross_mask=None, write_index=None):
     """One position through ``block``: ``x [rows, 1, hidden]`` -> ``(x, (keys, values))``.
 
     ``self_kv``: this row's self-attention keys and values so far; the new position's
-    are appended. ``cross_kv``: per-example cross-attention keys and values from
+    are appended, or, with ``write_index`` (a scalar position), written into the
+    fixed-size caches at that position, attending only up to it.
+    ``cross_kv``: per-example cross-attention keys and values from
     :func:`cross_attention_context`; ``cross_mask``: bool ``[batch, S]``, True where the
     memory is real (None: all of it).
     """
@@ -64,10 +73,22 @@ def decoder_block_step(block, x, self_kv, cross_kv=None, cross_mask=None):
 
     def self_attend(h):
         query = attention._query_dense(h)[:, 0] * ops.cast(scale, h.dtype)
-        keys = ops.concatenate([self_kv[0], attention._key_dense(h)], axis=1)
-        values = ops.concatenate([self_kv[1], attention._value_dense(h)], axis=1)
+        if write_index is None:
+            keys = ops.concatenate([self_kv[0], attention._key_dense(h)], axis=1)
+            values = ops.concatenate([self_kv[1], attention._value_dense(h)], axis=1)
+        else:
+            # a one-hot blend: an elementwise write XLA fuses (no scatter)
+            slot = ops.one_hot(write_index, ops.shape(self_kv[0])[1], dtype=h.dtype)
+            slot = slot[None, :, None, None]
+            keys = self_kv[0] * (1 - slot) + attention._key_dense(h) * slot
+            values = self_kv[1] * (1 - slot) + attention._value_dense(h) * slot
         grown.append((keys, values))
-        weights = ops.softmax(ops.einsum("rhd,rthd->rht", query, keys), axis=-1)
+        scores = ops.einsum("rhd,rthd->rht", query, keys)
+        if write_index is not None:
+            # float32 scores, as in cross-attention: the mask value cannot overflow
+            seen = ops.arange(ops.shape(keys)[1]) <= write_index
+            scores = ops.where(seen[None, None, :], ops.cast(scores, "float32"), -1e9)
+        weights = ops.cast(ops.softmax(scores, axis=-1), h.dtype)
         return attention._output_dense(ops.einsum("rht,rthd->rhd", weights, values)[:, None])
 
     x = _sublayer(block, block._self_attention_layer_norm, x, self_attend)

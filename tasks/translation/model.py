@@ -110,17 +110,22 @@ class TransformerSeq2Seq(layers.Layer):
     def _head_dim(self):
         return self.hidden_dim // self.num_heads
 
-    def decoding_state(self, source):
+    def decoding_state(self, source, cache_length=None):
         """Source ids [B, S] -> ``(state, context)`` for :meth:`step` and
         ``tasks.core.decoding``: per-row self-attention keys and values that start
-        empty and grow, and per-example cross-attention keys and values (computed once,
-        shared by all beams) with the source mask."""
+        empty and grow (or, with ``cache_length``, fixed-size ones of that many
+        positions, for decoding compiled with XLA), and per-example cross-attention keys
+        and values (computed once, shared by all beams) with the source mask."""
         memory, mask = self.encode(source)
         batch = ops.shape(memory)[0]
         state, context = {}, {"mask": mask}
+        if cache_length is not None:
+            # its presence tells step() to write into the fixed-size caches
+            context["cache_length"] = ops.convert_to_tensor(cache_length, "int32")
         for i, block in enumerate(self.decoder_blocks):
             context[f"cross{i}"] = transformer_step.cross_attention_context(block, memory)
-            state[f"self{i}"] = transformer_step.empty_self_attention(block, batch, memory.dtype)
+            state[f"self{i}"] = transformer_step.empty_self_attention(
+                block, batch, memory.dtype, cache_length or 0)
         return state, context
 
     def step(self, tokens, state, index, context):
@@ -132,7 +137,8 @@ class TransformerSeq2Seq(layers.Layer):
         new_state = {}
         for i, block in enumerate(self.decoder_blocks):
             x, new_state[f"self{i}"] = transformer_step.decoder_block_step(
-                block, x, state[f"self{i}"], context[f"cross{i}"], context["mask"])
+                block, x, state[f"self{i}"], context[f"cross{i}"], context["mask"],
+                write_index=index if "cache_length" in context else None)
         return self._logits(x)[:, 0], new_state
 
     def cross_attention(self, source, target_in):
@@ -250,9 +256,11 @@ class RecurrentSeq2Seq(layers.Layer):
                                training=training)
         return self._logits(self._attend(out[0], memory, mask), training)
 
-    def decoding_state(self, source):
+    def decoding_state(self, source, cache_length=None):
         """Source ids [B, S] -> ``(state, context)``: the decoder's recurrent state, and
-        the encoder output with its mask, shared by all beams of an example."""
+        the encoder output with its mask, shared by all beams of an example.
+        ``cache_length`` is accepted for the common interface: these shapes are fixed."""
+        del cache_length
         memory, mask, states = self._encode_states(source)
         return {f"h{i}": s for i, s in enumerate(states)}, {"memory": memory, "mask": mask}
 

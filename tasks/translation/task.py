@@ -14,6 +14,7 @@ Example:
 """
 
 import collections
+import math
 import re
 
 import keras
@@ -29,6 +30,8 @@ from tasks.translation.presets import presets as _presets
 from tasks.translation.tokenizer import END_ID, PAD_ID, START_ID, frame, learn_vocabulary
 
 _PLACEHOLDER_TOKEN = re.compile(placeholders.TOKEN)
+# source lengths (pieces) that XLA decoding pads to; the frame length is the last bucket
+JIT_BUCKETS = (8, 16, 32, 64)
 
 
 @register_task
@@ -49,6 +52,10 @@ class TranslationTask(Task):
         "output_length_extra": 10,
         "dtype_policy": "float32",
         "strategy": None,
+        # XLA for the decoding loop in Python inference: True, False, or "auto" (on with a
+        # GPU). On the 2-core CPU it halves single-sentence latency but slows batches of
+        # 64 (README); exports never use it (TF Serving's XLA:CPU JIT is off by default).
+        "jit_compile": "auto",
     }
 
     @classmethod
@@ -82,31 +89,75 @@ class TranslationTask(Task):
             raise ValueError(f"max_length must be in 1..{limit} (target tokens), got {max_length}")
         return beam_width, max_length
 
-    def generate(self, source_ids, beam_width=None, max_length=None):
+    def _limits(self, lengths):
+        """Per-example output caps for source lengths (int [B] -> int [B])."""
+        return (tf.cast(tf.math.ceil(self.config["output_length_ratio"]
+                                     * tf.cast(lengths, tf.float32)), tf.int32)
+                + self.config["output_length_extra"])
+
+    def _search(self, source_ids, beam_width, max_length, cache_length=None):
+        lengths = tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1)
+        seq2seq = self.model.get_layer("seq2seq")
+        state, context = seq2seq.decoding_state(source_ids, cache_length)
+        if beam_width == 1:
+            return decoding.greedy_search(seq2seq.step, state, START_ID, END_ID, max_length,
+                                          context=context, limits=self._limits(lengths))
+        ids, _ = decoding.beam_search(seq2seq.step, state, START_ID, END_ID, max_length, beam_width,
+                                      self.config["length_penalty"], context=context,
+                                      limits=self._limits(lengths))
+        return ids
+
+    def use_jit(self):
+        """Whether Python inference compiles the decoding loop with XLA (config 'jit_compile')."""
+        jit = self.config["jit_compile"]
+        if jit not in (True, False, "auto"):
+            raise ValueError(f"config['jit_compile'] must be True, False or 'auto', got {jit!r}")
+        return bool(tf.config.list_physical_devices("GPU")) if jit == "auto" else jit
+
+    def generate(self, source_ids, beam_width=None, max_length=None, jit_compile=False):
         """Encoder ids [B, source_length] -> output ids [B, max_length] (graph-safe).
 
         Each example stops after ``output_length_ratio * source pieces +
         output_length_extra`` tokens at most (and ``max_length``), so a row that never
-        emits the end token cannot keep the whole batch decoding.
+        emits the end token cannot keep the whole batch decoding. ``jit_compile`` runs
+        the search compiled with XLA, on fixed shapes: sources padded to a few bucket
+        lengths (one compilation per bucket and batch size) and fixed-size caches.
         """
         beam_width, max_length = self._check_options(beam_width, max_length)
         lengths = tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1)
+        longest = tf.maximum(tf.reduce_max(lengths), 1)
+        if jit_compile:
+            return self._generate_bucketed(source_ids, longest, beam_width, max_length)
         # Decode over the batch's longest source, not the full frame: short inputs are
         # the common case and the encoder and cross-attention cost grows with length.
-        source_ids = source_ids[:, : tf.maximum(tf.reduce_max(lengths), 1)]
-        limits = tf.cast(tf.math.ceil(self.config["output_length_ratio"]
-                                      * tf.cast(lengths, tf.float32)), tf.int32)
-        limits = limits + self.config["output_length_extra"]
-        seq2seq = self.model.get_layer("seq2seq")
-        state, context = seq2seq.decoding_state(source_ids)
-        if beam_width == 1:
-            return decoding.greedy_search(seq2seq.step, state, START_ID, END_ID, max_length,
-                                          context=context, limits=limits)
-        ids, _ = decoding.beam_search(seq2seq.step, state, START_ID, END_ID, max_length, beam_width,
-                                      self.config["length_penalty"], context=context, limits=limits)
-        return ids
+        return self._search(source_ids[:, :longest], beam_width, max_length)
 
-    def translate_protected(self, texts, beam_width=None, max_length=None):
+    def _generate_bucketed(self, source_ids, longest, beam_width, max_length):
+        """:meth:`generate` through one XLA-compiled search per source-length bucket."""
+        frame_length = self.config["source_length"]
+        buckets = [b for b in JIT_BUCKETS if b < frame_length] + [frame_length]
+        cache = self.__dict__.setdefault("_jit_searches", {})
+
+        def branch(bucket):
+            # outputs stop at the longest cap any source of this bucket can have
+            cap = min(max_length, math.ceil(self.config["output_length_ratio"] * bucket)
+                      + self.config["output_length_extra"])
+            key = (bucket, cap, beam_width)
+            if key not in cache:
+                cache[key] = tf.function(
+                    lambda ids: self._search(ids, beam_width, cap, cache_length=cap),
+                    jit_compile=True)
+            fn = cache[key]
+
+            def run():
+                ids = tf.ensure_shape(source_ids[:, :bucket], [None, bucket])
+                return tf.pad(fn(ids), [[0, 0], [0, max_length - cap]], constant_values=PAD_ID)
+            return run
+
+        index = tf.reduce_sum(tf.cast(longest > tf.constant(buckets[:-1]), tf.int32))
+        return tf.switch_case(index, [branch(b) for b in buckets])
+
+    def translate_protected(self, texts, beam_width=None, max_length=None, jit_compile=False):
         """Strings [B] in the corpus form (placeholders as ``<phN>``) -> strings [B].
 
         A text whose pieces do not fit ``source_length`` is split into sentences; all
@@ -132,24 +183,26 @@ class TranslationTask(Task):
         units = tf.ragged.boolean_mask(units, first.with_flat_values(keep))
         rows = tf.ragged.boolean_mask(rows, first.with_flat_values(keep))
         source = frame(tf.gather(pieces, rows.flat_values), self.preprocessor.source_length)
-        ids = self.generate(source, beam_width, max_length)
+        ids = self.generate(source, beam_width, max_length, jit_compile)
         out = self.preprocessor.detokenize(ids)
         return tf.strings.reduce_join(units.with_flat_values(out), axis=1, separator=" ")
 
-    def translate_strings(self, texts, beam_width=None, max_length=None):
+    def translate_strings(self, texts, beam_width=None, max_length=None, jit_compile=False):
         """Raw strings [B] (placeholders as written: ``%s``, ``{name}``...) -> strings [B]."""
         protected, originals = placeholders.protect(texts)
         protected, accelerators = placeholders.take_accelerator(protected)
-        out = self.translate_protected(protected, beam_width, max_length)
+        out = self.translate_protected(protected, beam_width, max_length, jit_compile)
         return placeholders.restore(placeholders.put_accelerator(out, accelerators), originals)
 
     def _compiled(self, beam_width, max_length, raw=True):
-        """One cached tf.function per decoding setting (and per input form)."""
-        key = (beam_width, max_length, raw)
+        """One cached tf.function per decoding setting (and per input form); the decoding
+        inside is compiled with XLA when :meth:`use_jit` says so."""
+        jit = self.use_jit()
+        key = (beam_width, max_length, raw, jit)
         cache = self.__dict__.setdefault("_translate_fns", {})
         if key not in cache:
             fn = self.translate_strings if raw else self.translate_protected
-            cache[key] = tf.function(lambda x: fn(x, beam_width, max_length),
+            cache[key] = tf.function(lambda x: fn(x, beam_width, max_length, jit),
                                      input_signature=[tf.TensorSpec([None], tf.string)])
         return cache[key]
 
