@@ -9,7 +9,8 @@ Prints one JSON object.
 
 Measures training tokens/s (target tokens, the default architecture on length-bucketed
 batches) with XLA on and off, the tf.data pipeline alone, translation sentences/s for
-a batch of 64 and single-sentence latency p50/p95 (beam 4 and greedy), and, with
+a batch of 64 and single-sentence latency p50/p95 (beam 4 and greedy), the same with the
+decoding loop compiled by XLA (``jit_compile=True``, timed after its compilations), and, with
 ``--peer``, BLEU, chrF and sentences/s of Apertium (Debian ``apertium`` with
 ``apertium-eng-spa`` and ``apertium-fr-es``, English -> Spanish -> French) next to ours
 on the same held-out sentences. Uses the bundled default model when present, or
@@ -183,6 +184,14 @@ def main(argv=None):
         for beam in (4, 1):
             result[f"batch64_sentences_per_s_beam{beam}"] = round(_batch_speed(task, sentences, beam), 1)
             result[f"latency_ms_beam{beam}"] = _latency_ms(task, sentences, beam, 4 if quick else 100)
+        # the same with the decoding loop compiled by XLA (compilations happen in the warm-up)
+        xla = type(task)(task.config, preprocessor=task.preprocessor, model=task.model,
+                         jit_compile=True)
+        for beam in (4, 1):
+            _latency_ms(xla, sentences, beam, 4 if quick else 100)  # compile every bucket
+            result[f"xla_latency_ms_beam{beam}"] = _latency_ms(xla, sentences, beam,
+                                                               4 if quick else 100)
+        result["xla_batch64_sentences_per_s_beam4"] = round(_batch_speed(xla, sentences, 4), 1)
     if args.peer:
         result["peer"] = _peer(task, test[: 8 if quick else args.limit])
     text = json.dumps(result, indent=1)

@@ -45,6 +45,8 @@ def test_translation_benchmark_quick_prints_all_figures():
                 "batch64_sentences_per_s_beam4", "batch64_sentences_per_s_beam1"):
         assert result[key] > 0, key
     assert 0 < result["latency_ms_beam4"]["p50"] <= result["latency_ms_beam4"]["p95"]
+    assert 0 < result["xla_latency_ms_beam4"]["p50"] <= result["xla_latency_ms_beam4"]["p95"]
+    assert result["xla_batch64_sentences_per_s_beam4"] > 0
 
 
 def test_apertium_peer_reads_one_line_per_sentence(monkeypatch):
