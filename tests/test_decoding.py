@@ -145,3 +145,37 @@ def test_context_is_shared_by_the_beams_of_each_example(beam_width):
     out = (greedy_search(step, {}, START, END, 4, context=context) if beam_width == 1
            else beam_search(step, {}, START, END, 4, beam_width=beam_width, context=context)[0])
     assert out.numpy().tolist() == [[4, END, PAD, PAD], [5, END, PAD, PAD]]
+
+
+def test_exact_counts_emit_each_required_token_once_before_ending():
+    from tasks.core.decoding import exact_counts
+
+    # Unconstrained, every row says 5 then ends (TRAP); token 4 repeats forever.
+    # Row 0 must emit one token of group {4} and none of {5}; row 1 nothing of either.
+    counts = tf.constant([[1, 0], [0, 0]])
+    for search in ("greedy", "beam"):
+        step, state = exact_counts(table_step(TRAP), initial_state(), counts, [[4, -1], [5, -1]],
+                                   V, END)
+        if search == "greedy":
+            out = greedy_search(step, state, START, END, 5).numpy()
+        else:
+            out = beam_search(step, state, START, END, 5, beam_width=3, alpha=0.0)[0].numpy()
+        assert out[0].tolist() == [4, END, PAD, PAD, PAD], search  # 4 once, then <end>
+        assert not {4, 5} & set(out[1].tolist()), search  # nothing of either group
+    plain = greedy_search(table_step(TRAP), initial_state(), START, END, 5).numpy()
+    assert plain[0].tolist() == [4, 4, 4, 4, 4]  # what the constraint changed
+
+
+def test_exact_counts_fit_missing_tokens_before_the_length_limit():
+    from tasks.core.decoding import exact_counts
+
+    # 4 repeats forever (greedy); 5 is required once; each row may emit 3 tokens
+    limits = tf.constant([3, 3])
+    step, state = exact_counts(table_step(TRAP), initial_state(), tf.constant([[1], [1]]),
+                               [[5]], V, END, limits=limits)
+    out = greedy_search(step, state, START, END, 5, limits=limits).numpy()
+    assert out.tolist() == [[4, 4, 5, PAD, PAD]] * 2  # 5 forced into the last slot
+    step, state = exact_counts(table_step(TRAP), initial_state(), tf.constant([[1], [1]]),
+                               [[5]], V, END)  # no limits given: the cut row misses it
+    out = greedy_search(step, state, START, END, 5, limits=limits).numpy()
+    assert out.tolist() == [[4, 4, 4, PAD, PAD]] * 2

@@ -106,6 +106,49 @@ def greedy_search(step_fn, state, start_id, end_id, max_length, pad_id=0, contex
     return output
 
 
+def exact_counts(step_fn, state, counts, groups, vocabulary_size, end_id, limits=None):
+    """Constrain a step function so that each row emits exactly ``counts[row, g]`` tokens
+    from each group ``groups[g]`` (a list of token ids that count alike, e.g. a
+    placeholder with and without its leading space) before it may end.
+
+    Returns ``(step_fn, state)`` to pass to :func:`greedy_search` or :func:`beam_search`
+    instead of the originals: the remaining counts travel in the state, so beams copy
+    and reorder them with everything else. A group's tokens are banned once its count is
+    used up, and ``end_id`` while any count remains. With ``limits`` (int ``[batch]``,
+    the same caps the search gets), a row whose steps left only just fit its missing
+    tokens may emit nothing else, so a cut row still holds them all when it has room.
+    ``counts``: int ``[batch, groups]``; an id of -1 pads a group.
+
+    Example:
+        >>> step, state = exact_counts(step, state, counts, [[260, 261], [262, 263]], 8000, 3)
+        >>> tokens = greedy_search(step, state, start_id=2, end_id=3, max_length=16)
+    """
+    ids = tf.constant(groups, tf.int32)  # [G, m]
+    membership = tf.reduce_max(tf.one_hot(ids, vocabulary_size), axis=1)  # [G, V]; -1 -> 0
+    end_only = tf.one_hot(end_id, vocabulary_size)
+
+    def step(tokens, state, index, context=None):
+        # the token fed now is the one emitted at the previous step
+        emitted = tf.reduce_any(tokens[:, None, None] == ids[None], axis=-1)
+        remaining = state["remaining"] - tf.cast(emitted, tf.int32)
+        logits, inner = _call(step_fn, tokens, state["inner"], index, context)
+        used_up = tf.cast(remaining <= 0, tf.float32)
+        banned = tf.matmul(used_up, membership) > 0
+        pending = tf.reduce_sum(tf.maximum(remaining, 0), axis=-1, keepdims=True)
+        banned = banned | ((pending > 0) & (end_only[None] > 0))
+        # the steps left (this one included) are all the missing tokens need
+        due = pending >= state["limits"][:, None] - index
+        missing = tf.matmul(1.0 - used_up, membership) > 0
+        banned = banned | (due & (pending > 0) & ~missing)
+        logits = tf.where(banned, tf.cast(NEG_INF, logits.dtype), logits)
+        return logits, {"inner": inner, "remaining": remaining, "limits": state["limits"]}
+
+    batch = tf.shape(counts)[0]
+    limits = (tf.fill([batch], tf.int32.max) if limits is None
+              else tf.broadcast_to(tf.cast(limits, tf.int32), [batch]))
+    return step, {"inner": state, "remaining": tf.cast(counts, tf.int32), "limits": limits}
+
+
 def length_penalty(lengths, alpha):
     """GNMT length normalisation ((5 + len) / 6) ** alpha; alpha=0 disables it."""
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)

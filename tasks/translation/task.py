@@ -56,6 +56,8 @@ class TranslationTask(Task):
         # GPU). On the 2-core CPU it halves single-sentence latency but slows batches of
         # 64 (README); exports never use it (TF Serving's XLA:CPU JIT is off by default).
         "jit_compile": "auto",
+        # constrained decoding: every <phN> of the source exactly once in the raw output
+        "constrain_placeholders": False,
     }
 
     @classmethod
@@ -99,10 +101,21 @@ class TranslationTask(Task):
         lengths = tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1)
         seq2seq = self.model.get_layer("seq2seq")
         state, context = seq2seq.decoding_state(source_ids, cache_length)
+        step = seq2seq.step
+        if self.config["constrain_placeholders"]:
+            # each source placeholder exactly once in the output: its token is banned once
+            # used, and the end token while one is still missing
+            groups = self.preprocessor.tokenizer.placeholder_ids()
+            counts = tf.reduce_sum(tf.cast(tf.reduce_any(
+                source_ids[:, :, None, None] == tf.constant(groups, tf.int32)[None, None], -1),
+                tf.int32), axis=1)
+            step, state = decoding.exact_counts(
+                step, state, counts, groups, self.preprocessor.vocabulary_size, END_ID,
+                limits=tf.minimum(self._limits(lengths), max_length))
         if beam_width == 1:
-            return decoding.greedy_search(seq2seq.step, state, START_ID, END_ID, max_length,
+            return decoding.greedy_search(step, state, START_ID, END_ID, max_length,
                                           context=context, limits=self._limits(lengths))
-        ids, _ = decoding.beam_search(seq2seq.step, state, START_ID, END_ID, max_length, beam_width,
+        ids, _ = decoding.beam_search(step, state, START_ID, END_ID, max_length, beam_width,
                                       self.config["length_penalty"], context=context,
                                       limits=self._limits(lengths))
         return ids

@@ -120,6 +120,12 @@ class SubwordTokenizer(keras.layers.Layer):
     def vocabulary_size(self):
         return FIRST_PIECE_ID + len(self.vocabulary)
 
+    def placeholder_ids(self):
+        """``[[id of "<phN>", id of "▁<phN>"], ...]`` for N < ``PLACEHOLDER_TOKENS`` (-1
+        where the vocabulary lacks a form): the two pieces that stand for placeholder N."""
+        return [[self._index.get(f"{space}<ph{n}>", -1) for space in ("", SPACE)]
+                for n in range(PLACEHOLDER_TOKENS)]
+
     # -- Python twins (reference and fast path for corpora) --------------------------------
     @functools.lru_cache(maxsize=200_000)  # noqa: B019 - the tokenizer is immutable
     def _encode_word(self, word):
