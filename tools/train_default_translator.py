@@ -57,12 +57,17 @@ def main(argv=None):
         record_training_seconds(args.work_dir, task.training_seconds)
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
+    if not runs and args.evaluate_only and os.path.exists(args.results):
+        # scoring again without the training runs' folder: keep the recorded times
+        with open(args.results) as f:
+            runs = json.load(f).get("train_runs_seconds") or []
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
                "parameters": task.model.count_params(),
                "config": {"preset": args.preset, "epochs": args.epochs,
                           "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
                           "learning_rate": args.learning_rate,
                           "vocabulary_size": args.vocabulary_size}}
+    results["decoding"] = {k: task.config[k] for k in ("constrain_placeholders", "length_penalty")}
     for beam in (1, 4):
         r = evaluate_split(task, args.data_dir, "test", beam_width=beam, limit=args.limit)
         results[f"test_beam{beam}"] = {k: (round(v, 2) if isinstance(v, float) else v)
