@@ -440,7 +440,7 @@ captions.
 
 `PIPELINES_NOTEBOOK_SCALE=small` (what CI uses) shrinks data and training to seconds; the
 default `full` scale uses 1,500 clips and 1,200 training steps (the bundled model's recipe,
-`tools/train_default_video.py`, uses 12,000 clips and 5,000 steps)."""),
+`tools/train_default_video.py`, uses 24,000 clips and 9,000 steps)."""),
     new_code_cell("""import os, tempfile
 import numpy as np
 import matplotlib.pyplot as plt
