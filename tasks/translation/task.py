@@ -57,7 +57,7 @@ class TranslationTask(Task):
         # 64 (README); exports never use it (TF Serving's XLA:CPU JIT is off by default).
         "jit_compile": "auto",
         # constrained decoding: every <phN> of the source exactly once in the raw output
-        "constrain_placeholders": False,
+        "constrain_placeholders": True,
     }
 
     @classmethod
