@@ -98,7 +98,7 @@ class TranslationTask(Task):
                 + self.config["output_length_extra"])
 
     def _search(self, source_ids, beam_width, max_length, cache_length=None):
-        lengths = tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1)
+        limits = self._limits(tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1))
         seq2seq = self.model.get_layer("seq2seq")
         state, context = seq2seq.decoding_state(source_ids, cache_length)
         step = seq2seq.step
@@ -111,13 +111,13 @@ class TranslationTask(Task):
                 tf.int32), axis=1)
             step, state = decoding.exact_counts(
                 step, state, counts, groups, self.preprocessor.vocabulary_size, END_ID,
-                limits=tf.minimum(self._limits(lengths), max_length))
+                limits=tf.minimum(limits, max_length))
         if beam_width == 1:
             return decoding.greedy_search(step, state, START_ID, END_ID, max_length,
-                                          context=context, limits=self._limits(lengths))
+                                          context=context, limits=limits)
         ids, _ = decoding.beam_search(step, state, START_ID, END_ID, max_length, beam_width,
                                       self.config["length_penalty"], context=context,
-                                      limits=self._limits(lengths))
+                                      limits=limits)
         return ids
 
     def use_jit(self):
