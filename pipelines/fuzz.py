@@ -13,9 +13,13 @@ from the command line:
 
     python -m pipelines.fuzz caption --cases 10000 --seed 0
     python -m pipelines.fuzz transcribe translate stylize --cases 2000 --json
+    python -m pipelines.fuzz translate --cases 10000 --workers 2 --json   # both cores
+
+A long run can be split: ``--start 5000`` runs the same seeded sequence from case 5000 on,
+and ``merge`` adds reports of disjoint parts into the report of the whole.
 
 Example:
-    >>> report = run("caption", cases=200, seed=0)
+    >>> report = run("caption", 200, seed=0)
     >>> report["violations"]
     []
 """
@@ -239,19 +243,26 @@ def _call(pipeline, value):
     return getattr(pipelines, pipeline)(value)
 
 
-def run(pipeline, cases_count=200, seed=0, timeout=60.0, progress=False):
+def run(pipeline, cases_count=200, seed=0, timeout=60.0, progress=False, start=0, shard=(0, 1)):
     """Fuzz one pipeline; returns counts, the slowest call, and every violation.
 
     A violation is any exception other than ValueError/TypeError, one whose message does
-    not name the argument, or a call slower than ``timeout`` seconds.
+    not name the argument, or a call slower than ``timeout`` seconds. Only the cases
+    ``i >= start`` with ``i % shard[1] == shard[0]`` are called, so disjoint parts of one
+    seeded sequence can run in separate processes or sessions (see ``merge``).
     """
     argument = ARGUMENT[pipeline]
+    index, shards = shard
+    if not (isinstance(shards, int) and shards >= 1 and 0 <= index < shards):
+        raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
     report = {"pipeline": pipeline, "cases": 0, "results": 0, "clear_errors": 0,
               "slowest_s": 0.0, "violations": []}
     pool = concurrent.futures.ThreadPoolExecutor(1)
     try:
         for i, (desc, value) in enumerate(cases(pipeline, cases_count, seed)):
-            start = time.perf_counter()
+            if i < start or i % shards != index:
+                continue
+            began = time.perf_counter()
             future = pool.submit(_call, pipeline, value)
             try:
                 future.result(timeout=timeout)
@@ -269,13 +280,59 @@ def run(pipeline, cases_count=200, seed=0, timeout=60.0, progress=False):
                 report["violations"].append({"case": i, "input": desc,
                                              "error": f"{type(err).__name__}: {err}"[:300]})
             report["cases"] += 1
-            report["slowest_s"] = max(report["slowest_s"], round(time.perf_counter() - start, 3))
-            if progress and (i + 1) % 100 == 0:
-                print(f"{pipeline}: {i + 1}/{cases_count} cases, {len(report['violations'])} "
-                      f"violations", file=sys.stderr, flush=True)
+            report["slowest_s"] = max(report["slowest_s"], round(time.perf_counter() - began, 3))
+            if progress and report["cases"] % 100 == 0:
+                part = f" (shard {index} of {shards})" if shards > 1 else ""
+                print(f"{pipeline}{part}: case {i + 1}/{cases_count}, {report['cases']} run, "
+                      f"{len(report['violations'])} violations", file=sys.stderr, flush=True)
     finally:
         pool.shutdown(wait=False)
     return report
+
+
+def merge(reports):
+    """One report from reports of disjoint parts of the same pipeline's sequence.
+
+    Example:
+        >>> merge([run("translate", 10, shard=(0, 2)), run("translate", 10, shard=(1, 2))])["cases"]
+        10
+    """
+    if not reports or len({r["pipeline"] for r in reports}) != 1:
+        raise ValueError("reports must be a non-empty list of one pipeline's reports")
+    out = {"pipeline": reports[0]["pipeline"], "violations": []}
+    for key in ("cases", "results", "clear_errors"):
+        out[key] = sum(r[key] for r in reports)
+    out["slowest_s"] = max(r["slowest_s"] for r in reports)
+    out["violations"] = sorted((v for r in reports for v in r["violations"]),
+                               key=lambda v: v["case"])
+    return {k: out[k] for k in ("pipeline", "cases", "results", "clear_errors", "slowest_s",
+                                "violations")}
+
+
+def _run_shard(pipeline, cases_count, seed, timeout, start, shard):
+    # One worker process per shard: one TensorFlow thread each, so workers share the
+    # cores instead of fighting over them.
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return run(pipeline, cases_count, seed, timeout, progress=True, start=start, shard=shard)
+
+
+def run_parallel(pipeline, cases_count=200, seed=0, timeout=60.0, start=0, workers=2):
+    """``run`` split over ``workers`` processes; the merged report equals one process's
+    (same cases, same outcomes) apart from the timings."""
+    if not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    if workers == 1:
+        return run(pipeline, cases_count, seed, timeout, progress=True, start=start)
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # a forked TensorFlow is not safe
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_run_shard, pipeline, cases_count, seed, timeout, start,
+                               (k, workers)) for k in range(workers)]
+        return merge([f.result() for f in futures])
 
 
 def main(argv=None):
@@ -285,8 +342,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per call")
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes per pipeline, each running every n-th case")
+    parser.add_argument("--start", type=int, default=0,
+                        help="skip the sequence's first cases (to finish a split run)")
     args = parser.parse_args(argv)
-    reports = [run(p, args.cases, args.seed, args.timeout, progress=True) for p in args.pipelines]
+    if args.workers < 1 or args.start < 0:
+        parser.error("--workers must be >= 1 and --start >= 0")
+    reports = [run_parallel(p, args.cases, args.seed, args.timeout, args.start, args.workers)
+               for p in args.pipelines]
     if args.json:
         print(json.dumps(reports, indent=1))
     else:

@@ -69,6 +69,37 @@ def test_a_broken_promise_is_reported(monkeypatch):
     assert len(report["violations"]) == 3 and "RuntimeError: boom" in report["violations"][0]["error"]
 
 
+def test_disjoint_parts_merge_into_the_whole_run(monkeypatch):
+    def judge(pipeline, value):  # cheap and deterministic, so the outcomes can be compared
+        if isinstance(value, bytes):
+            raise RuntimeError("bytes")
+        if isinstance(value, str) and len(value) % 2:
+            raise ValueError("odd text")
+        return "ok"
+
+    monkeypatch.setattr(fuzz, "_call", judge)
+    whole = fuzz.run("translate", 60, seed=2)
+    parts = fuzz.merge([fuzz.run("translate", 60, seed=2, shard=(k, 3)) for k in range(3)])
+    drop = ("slowest_s",)
+    assert {k: v for k, v in parts.items() if k not in drop} == \
+        {k: v for k, v in whole.items() if k not in drop}
+    assert whole["violations"] and whole["clear_errors"] and whole["results"]
+    tail = fuzz.run("translate", 60, seed=2, start=45)
+    assert tail["cases"] == 15
+    assert tail["violations"] == [v for v in whole["violations"] if v["case"] >= 45]
+    with pytest.raises(ValueError, match="shard"):
+        fuzz.run("translate", 5, shard=(3, 3))
+    with pytest.raises(ValueError, match="reports"):
+        fuzz.merge([whole, {**whole, "pipeline": "caption"}])
+
+
+def test_worker_processes_run_the_real_pipeline():
+    one = fuzz.run("caption", 6, seed=5)
+    two = fuzz.run_parallel("caption", 6, seed=5, workers=2)
+    assert two["cases"] == 6 and two["violations"] == []
+    assert (two["results"], two["clear_errors"]) == (one["results"], one["clear_errors"])
+
+
 # -- the bugs the harness found, pinned --------------------------------------------------
 def test_an_image_cut_inside_its_header_is_a_value_error():
     import pipelines
