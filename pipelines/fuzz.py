@@ -15,8 +15,9 @@ from the command line:
     python -m pipelines.fuzz transcribe translate stylize --cases 2000 --json
     python -m pipelines.fuzz translate --cases 10000 --workers 2 --json   # both cores
 
-A long run can be split: ``--start 5000`` runs the same seeded sequence from case 5000 on,
-and ``merge`` adds reports of disjoint parts into the report of the whole.
+A long run can be split: ``--cases 5000`` runs the first half of the 10,000-case sequence,
+``--cases 10000 --start 5000`` the second, and ``--merge part1.json part2.json`` adds the
+parts' ``--json`` outputs into the report of the whole.
 
 Example:
     >>> report = run("caption", 200, seed=0)
@@ -335,9 +336,21 @@ def run_parallel(pipeline, cases_count=200, seed=0, timeout=60.0, start=0, worke
         return merge([f.result() for f in futures])
 
 
+def merge_files(paths):
+    """Merge the ``--json`` outputs of disjoint parts of one run, pipeline by pipeline."""
+    by_pipeline = {}
+    for path in paths:
+        with open(path) as f:
+            for report in json.load(f):
+                by_pipeline.setdefault(report["pipeline"], []).append(report)
+    return [merge(reports) for reports in by_pipeline.values()]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Fuzz the pipelines' input contract.")
-    parser.add_argument("pipelines", nargs="+", choices=sorted(ARGUMENT))
+    # no argparse choices: with nargs="*" they reject an empty list (a --merge run)
+    parser.add_argument("pipelines", nargs="*", metavar="PIPELINE",
+                        help=f"one or more of {sorted(ARGUMENT)}")
     parser.add_argument("--cases", type=int, default=1000, help="cases per pipeline")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds allowed per call")
@@ -346,11 +359,21 @@ def main(argv=None):
                         help="processes per pipeline, each running every n-th case")
     parser.add_argument("--start", type=int, default=0,
                         help="skip the sequence's first cases (to finish a split run)")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="instead of fuzzing, merge the --json outputs of parts of one run")
     args = parser.parse_args(argv)
     if args.workers < 1 or args.start < 0:
         parser.error("--workers must be >= 1 and --start >= 0")
-    reports = [run_parallel(p, args.cases, args.seed, args.timeout, args.start, args.workers)
-               for p in args.pipelines]
+    if bool(args.merge) == bool(args.pipelines):
+        parser.error("give either PIPELINE names or --merge files")
+    unknown = sorted(set(args.pipelines) - set(ARGUMENT))
+    if unknown:
+        parser.error(f"unknown PIPELINE {unknown}; choose from {sorted(ARGUMENT)}")
+    if args.merge:
+        reports = merge_files(args.merge)
+    else:
+        reports = [run_parallel(p, args.cases, args.seed, args.timeout, args.start, args.workers)
+                   for p in args.pipelines]
     if args.json:
         print(json.dumps(reports, indent=1))
     else:

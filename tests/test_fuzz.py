@@ -2,6 +2,7 @@
 result or a clear ValueError/TypeError naming its argument, for every seeded hostile
 input. README's reliability section has the long runs."""
 
+import json
 import struct
 
 import numpy as np
@@ -87,10 +88,25 @@ def test_disjoint_parts_merge_into_the_whole_run(monkeypatch):
     tail = fuzz.run("translate", 60, seed=2, start=45)
     assert tail["cases"] == 15
     assert tail["violations"] == [v for v in whole["violations"] if v["case"] >= 45]
+    head = fuzz.run("translate", 45, seed=2)  # the same sequence, cut: the parts of a split run
+    assert head["cases"] + tail["cases"] == whole["cases"]
     with pytest.raises(ValueError, match="shard"):
         fuzz.run("translate", 5, shard=(3, 3))
     with pytest.raises(ValueError, match="reports"):
         fuzz.merge([whole, {**whole, "pipeline": "caption"}])
+
+
+def test_the_command_line_merges_part_files(tmp_path, capsys):
+    part = {"pipeline": "translate", "cases": 2, "results": 1, "clear_errors": 1,
+            "slowest_s": 0.5, "violations": [{"case": 7, "input": "x", "error": "E"}]}
+    (tmp_path / "a.json").write_text(json.dumps([part]))
+    (tmp_path / "b.json").write_text(json.dumps([{**part, "slowest_s": 0.9, "violations": []}]))
+    assert fuzz.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json"]) == 1
+    merged = json.loads(capsys.readouterr().out)
+    assert merged == [{"pipeline": "translate", "cases": 4, "results": 2, "clear_errors": 2,
+                       "slowest_s": 0.9, "violations": part["violations"]}]
+    with pytest.raises(SystemExit):
+        fuzz.main(["translate", "--merge", str(tmp_path / "a.json")])
 
 
 def test_worker_processes_run_the_real_pipeline():
