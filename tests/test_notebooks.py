@@ -1,29 +1,65 @@
-"""Execute every notebook at small scale (PIPELINES_NOTEBOOK_SCALE=small)."""
+"""Every notebook executes at small scale (PIPELINES_NOTEBOOK_SCALE=small) through the same
+tool that makes the committed full-scale outputs, and the committed notebooks are exactly
+what tools/make_notebooks.py generates."""
 
 import glob
 import os
+import sys
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import make_notebooks  # noqa: E402
+import run_notebooks  # noqa: E402
+
 NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS
+    assert NOTEBOOKS and len(NOTEBOOKS) == len(make_notebooks.NOTEBOOKS)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
-def test_notebook_executes_at_small_scale(path, monkeypatch):
-    monkeypatch.setenv("PIPELINES_NOTEBOOK_SCALE", "small")
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    monkeypatch.setenv("PYTHONPATH", ROOT)
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": ROOT}}).execute()
+def test_notebook_executes_at_small_scale(path, tmp_path):
+    name = os.path.basename(path)[:-6]
+    run_notebooks.execute(name, "small", str(tmp_path), timeout=900)
+    nb = nbformat.read(str(tmp_path / f"{name}.ipynb"), as_version=4)
+    assert nb.metadata["pipelines_run"]["scale"] == "small"
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
                for o in outputs), "the notebook should draw its plots"
+    committed = nbformat.read(path, as_version=4)
+    assert [c.source for c in nb.cells] == [c.source for c in committed.cells]
+
+
+def test_committed_notebooks_are_generated_and_regenerating_keeps_run_outputs(tmp_path):
+    make_notebooks.main(str(tmp_path))
+    for path in NOTEBOOKS:
+        fresh = nbformat.read(str(tmp_path / os.path.basename(path)), as_version=4)
+        committed = nbformat.read(path, as_version=4)
+        assert [(c.id, c.source) for c in fresh.cells] == \
+            [(c.id, c.source) for c in committed.cells], f"run tools/make_notebooks.py ({path})"
+    # a run's outputs survive regeneration where the cell is unchanged, and only there
+    target = str(tmp_path / "video_annotation.ipynb")
+    nb = nbformat.read(target, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    shown = nbformat.v4.new_output("stream", name="stdout", text="measured\n")
+    code[0].outputs, code[1].outputs = [shown], [shown]
+    code[1].source += "\n# edited since the run"
+    nb.metadata["pipelines_run"] = {"scale": "full", "seconds": 1.0}
+    nbformat.write(nb, target)
+    make_notebooks.main(str(tmp_path))
+    again = nbformat.read(target, as_version=4)
+    code = [c for c in again.cells if c.cell_type == "code"]
+    assert code[0].outputs[0].text == "measured\n" and code[1].outputs == []
+    assert again.metadata["pipelines_run"]["scale"] == "full"
+
+
+def test_unknown_notebook_and_scale_are_refused():
+    with pytest.raises(ValueError, match="name"):
+        run_notebooks.execute("nope")
+    with pytest.raises(ValueError, match="scale"):
+        run_notebooks.execute("video_annotation", scale="huge")

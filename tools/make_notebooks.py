@@ -504,16 +504,36 @@ print("export == Python:", served["caption"])"""),
 ]
 
 
-def main():
-    os.makedirs(os.path.join(ROOT, "notebooks"), exist_ok=True)
+NOTEBOOKS = (("image_captioning", CAPTIONING), ("speech_recognition", SPEECH),
+             ("neural_translation", TRANSLATION), ("style_transfer", STYLE),
+             ("video_annotation", VIDEO))
+
+
+def _keep_outputs(cells, path):
+    """Carry the outputs of a committed full-scale run over to every cell whose source is
+    unchanged, so regenerating changes only what changed (``tools/run_notebooks.py``)."""
+    if not os.path.exists(path):
+        return {}
+    old = nbformat.read(path, as_version=4)
+    by_id = {c.get("id"): c for c in old.cells}
+    for cell in cells:
+        before = by_id.get(cell["id"])
+        if cell.cell_type == "code" and before is not None and before.source == cell.source:
+            cell["outputs"] = before.get("outputs", [])
+            cell["execution_count"] = before.get("execution_count")
+    return {k: v for k, v in old.metadata.items() if k == "pipelines_run"}
+
+
+def main(out_dir=os.path.join(ROOT, "notebooks")):
+    os.makedirs(out_dir, exist_ok=True)
     kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    for name, cells in (("image_captioning", CAPTIONING), ("speech_recognition", SPEECH),
-                        ("neural_translation", TRANSLATION), ("style_transfer", STYLE),
-                        ("video_annotation", VIDEO)):
+    for name, cells in NOTEBOOKS:
+        cells = [nbformat.from_dict(dict(c)) for c in cells]  # copies: main() may run twice
         for i, cell in enumerate(cells):
             cell["id"] = f"{name}-{i:02d}"  # stable ids: regenerating changes only what changed
-        nbformat.write(new_notebook(cells=cells, metadata=kernel),
-                       os.path.join(ROOT, "notebooks", f"{name}.ipynb"))
+        path = os.path.join(out_dir, f"{name}.ipynb")
+        run = _keep_outputs(cells, path)
+        nbformat.write(new_notebook(cells=cells, metadata={**kernel, **run}), path)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,85 @@
+"""Execute notebooks in place and keep their outputs (the committed full-scale runs).
+
+    python tools/run_notebooks.py video_annotation            # full scale: minutes to an hour
+    python tools/run_notebooks.py neural_translation --scale small --output-dir /tmp/nb
+
+CI executes every notebook at small scale on a copy (``tests/test_notebooks.py``) and never
+writes it back; this script is how the outputs on the repository page are made. Each run
+records its scale, date, machine and wall time in the notebook's ``pipelines_run``
+metadata, and ``tools/make_notebooks.py`` keeps the outputs of every cell it leaves unchanged.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOK_DIR = os.path.join(ROOT, "notebooks")
+
+
+def available():
+    return sorted(f[:-6] for f in os.listdir(NOTEBOOK_DIR) if f.endswith(".ipynb"))
+
+
+def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200):
+    """Run ``notebooks/<name>.ipynb`` at ``scale`` and write it, outputs included, to
+    ``output_dir``; returns the wall time in seconds.
+
+    Example:
+        >>> execute("video_annotation", scale="small", output_dir="/tmp/nb")  # doctest: +SKIP
+    """
+    if name not in available():
+        raise ValueError(f"name must be one of {available()}, got {name!r}")
+    if scale not in ("small", "full"):
+        raise ValueError(f"scale must be 'small' or 'full', got {scale!r}")
+    nb = nbformat.read(os.path.join(NOTEBOOK_DIR, f"{name}.ipynb"), as_version=4)
+    env = {"PIPELINES_NOTEBOOK_SCALE": scale, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits this process's environment
+    start = time.time()
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": ROOT}})
+        client.on_cell_executed = lambda cell, cell_index, execute_reply: print(
+            f"{name}: cell {cell_index + 1}/{len(nb.cells)} done at {time.time() - start:.0f} s",
+            file=sys.stderr, flush=True)
+        client.execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = round(time.time() - start, 1)
+    nb.metadata["pipelines_run"] = {
+        "scale": scale, "date": datetime.date.today().isoformat(), "seconds": seconds,
+        "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU"}
+    os.makedirs(output_dir, exist_ok=True)
+    nbformat.write(nb, os.path.join(output_dir, f"{name}.ipynb"))
+    return seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="+", metavar="NAME", help=f"any of {available()}")
+    parser.add_argument("--scale", default="full", choices=("small", "full"))
+    parser.add_argument("--output-dir", default=NOTEBOOK_DIR)
+    parser.add_argument("--timeout", type=int, default=7200, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(available()))
+    if unknown:
+        parser.error(f"unknown notebook {unknown}; choose from {available()}")
+    for name in args.names:
+        seconds = execute(name, args.scale, args.output_dir, args.timeout)
+        print(f"{name}: executed at {args.scale} scale in {seconds:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
