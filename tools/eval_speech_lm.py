@@ -1,0 +1,113 @@
+"""Measure the word n-gram language model in CTC beam search on the built-in corpus.
+
+    python tools/eval_speech_lm.py                       # bundled model, corpus at data/speech_en
+
+Builds the language model from the training split's transcripts only (the held-out splits'
+sentences are never in it), tunes ``lm_weight`` and ``word_score`` on ``val``, then scores
+greedy decoding and the language-model search on ``test``, ``test_natural`` and ``real``
+with the same acoustic logits. Writes ``benchmarks/results/speech_lm.json``.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import tensorflow as tf  # noqa: E402
+
+from tasks.core import metrics  # noqa: E402
+from tasks.speech.data import make_training_dataset  # noqa: E402
+from tasks.speech.language_model import WordDecoder, write_arpa  # noqa: E402
+from tasks.speech.presets import DEFAULT_PRESET  # noqa: E402
+from tasks.speech.recipe import read_split  # noqa: E402
+from tasks.speech.task import SpeechTask  # noqa: E402
+
+SPLITS = ("val", "test", "test_natural", "real")
+
+
+def split_log_probs(task, data_dir, split, limit=None):
+    """(list of [frames, V] log-probabilities, references, greedy transcripts) of one split."""
+    ds = make_training_dataset(read_split(data_dir, split, limit), task.preprocessor, 32,
+                               labels="text")
+    logits_fn = tf.function(lambda f, n: tf.nn.log_softmax(
+        task.model({"features": f, "frames": n}, training=False)), reduce_retracing=True)
+    rows, refs, greedy = [], [], []
+    for inputs, texts in ds:
+        log_probs = logits_fn(inputs["features"], inputs["frames"]).numpy()
+        greedy += task.decode_batch(log_probs, beam_width=1)
+        rows += list(log_probs)
+        refs += [t.decode("utf-8") for t in texts.numpy()]
+    return rows, refs, greedy
+
+
+def decode_rows(decoder, rows):
+    # rows differ in length (bucketed batches); padded frames are a certain blank anyway
+    return [decoder.decode(row[None])[0] for row in rows]
+
+
+def score(refs, hyps):
+    return {"wer": round(metrics.wer(refs, hyps), 2), "cer": round(metrics.cer(refs, hyps), 2)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.path.join(ROOT, "data", "speech_en"))
+    parser.add_argument("--model", default=DEFAULT_PRESET, help="preset name or saved task")
+    parser.add_argument("--order", type=int, default=3)
+    parser.add_argument("--beam-size", type=int, default=50)
+    parser.add_argument("--arpa", default=os.path.join(ROOT, "runs", "speech_lm", "lm.arpa"))
+    parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
+                                                          "speech_lm.json"))
+    parser.add_argument("--limit", type=int, default=None, help="utterances per split")
+    args = parser.parse_args(argv)
+
+    texts = [e["text"] for e in read_split(args.data_dir, "train")]
+    start = time.time()
+    write_arpa(texts, args.arpa, args.order)
+    results = {"order": args.order, "train_sentences": len(texts),
+               "arpa_bytes": os.path.getsize(args.arpa),
+               "build_seconds": round(time.time() - start, 1), "beam_size": args.beam_size}
+    task = (SpeechTask.load(args.model) if os.path.isdir(args.model)
+            else SpeechTask.from_preset(args.model))
+    data = {}
+    for split in SPLITS:
+        start = time.time()
+        data[split] = split_log_probs(task, args.data_dir, split, args.limit)
+        print(split, len(data[split][1]), "utterances,", f"{time.time() - start:.0f} s",
+              file=sys.stderr, flush=True)
+
+    rows, refs, greedy = data["val"]
+    grid = {}
+    for lm_weight, word_score in itertools.product((0.5, 1.0, 1.5, 2.0, 3.0), (-1.0, 0.0, 1.0, 2.0)):
+        decoder = WordDecoder(args.arpa, task.config["alphabet"], lm_weight, word_score,
+                              args.beam_size)
+        grid[(lm_weight, word_score)] = score(refs, decode_rows(decoder, rows))
+        print("val", lm_weight, word_score, grid[(lm_weight, word_score)], file=sys.stderr,
+              flush=True)
+    best = min(grid, key=lambda k: (grid[k]["wer"], grid[k]["cer"]))
+    results["val_grid"] = [{"lm_weight": k[0], "word_score": k[1], **v} for k, v in grid.items()]
+    results["lm_weight"], results["word_score"] = best
+    decoder = WordDecoder(args.arpa, task.config["alphabet"], *best, args.beam_size)
+    for split in SPLITS:
+        rows, refs, greedy = data[split]
+        start = time.time()
+        hyps = decode_rows(decoder, rows)
+        seconds = time.time() - start
+        results[split] = {"utterances": len(refs), "greedy": score(refs, greedy),
+                          "word_lm": score(refs, hyps),
+                          "lm_seconds_per_utterance": round(seconds / len(refs), 4),
+                          "examples": [{"reference": r, "greedy": g, "word_lm": h}
+                                       for r, g, h in list(zip(refs, greedy, hyps))[:5]]}
+        print(split, results[split]["greedy"], "->", results[split]["word_lm"], flush=True)
+    os.makedirs(os.path.dirname(args.results), exist_ok=True)
+    with open(args.results, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
