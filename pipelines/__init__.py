@@ -87,7 +87,8 @@ def _in_groups(items, run):
     return results
 
 
-def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return_timestamps=False):
+def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return_timestamps=False,
+               language_model=None):
     """Transcribe one recording or a list of recordings (a list in gives a list out).
 
     Args:
@@ -101,7 +102,10 @@ def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return
         beam_width: CTC beam width (1 = greedy); default from the model's config.
         sampling_rate: the rate of array inputs, in Hz (required for arrays).
         return_timestamps: False, or "word" for ``{"text", "words": [{"word", "start",
-            "end"}]}`` with times in seconds from the greedy alignment.
+            "end"}]}`` with times in seconds from the alignment the text came from.
+        language_model: None for the model's default, True to decode with its word
+            language model (lexicon beam search, Python side; ``beam_width`` is its beam),
+            False for the graph's CTC decoding (what an export serves).
 
     Example:
         >>> pipelines.transcribe("hello.wav")
@@ -110,12 +114,15 @@ def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return
         {'text': 'hello world', 'words': [{'word': 'hello', 'start': 0.32, 'end': 0.64}, ...]}
     """
     _check_positive("beam_width", beam_width)
+    if language_model not in (None, True, False):
+        raise TypeError(f"language_model must be None, True or False, got {language_model!r}")
     if return_timestamps not in (False, None, "word"):
         raise ValueError(f"return_timestamps must be False or 'word', got {return_timestamps!r}")
     sources, was_list = to_audio_batch(audio, sampling_rate)
     with _graph_input_errors("audio"):
         results = MODELS.get("transcribe", model).transcribe_sources(
-            sources, beam_width=beam_width, timestamps=return_timestamps == "word")
+            sources, beam_width=beam_width, timestamps=return_timestamps == "word",
+            language_model=language_model)
     return results if was_list else results[0]
 
 

@@ -38,7 +38,7 @@ def test_every_context_gets_a_distribution_that_sums_to_one(order):
 
 
 def test_kenlm_reads_the_arpa_file_as_written(tmp_path):
-    from flashlight.lib.text.decoder import KenLM
+    from flashlight.lib.text.decoder.kenlm import KenLM
     from flashlight.lib.text.dictionary import Dictionary
 
     sentences = _sentences()
@@ -84,3 +84,53 @@ def test_bad_arguments_are_refused(tmp_path):
     decoder = WordDecoder(write_arpa(["a b c"], str(tmp_path / "lm.arpa"), 2), ALPHABET)
     with pytest.raises(ValueError, match="log_probs"):
         decoder.decode(np.zeros([1, 5, 7], np.float32))
+
+
+# -- in the task, the pipeline and the CLI ------------------------------------------------
+@pytest.fixture(scope="module")
+def task_with_lm(saved_speech_dir, speech_examples, tmp_path_factory):
+    from tasks.core.task import Task
+
+    task = Task.load(saved_speech_dir)  # a copy: the session's fixture stays LM-free
+    arpa = write_arpa([e["text"] for e in speech_examples],
+                      str(tmp_path_factory.mktemp("lm") / "fixture.arpa"), order=3)
+    task.attach_language_model(arpa, lm_weight=0.5, word_score=0.0, beam_size=16)
+    return task
+
+
+def test_the_pipeline_decodes_with_the_language_model_and_keeps_it_when_saved(
+        task_with_lm, speech_examples, tmp_path):
+    import os
+
+    import pipelines
+    from tasks.core.task import Task
+
+    paths, texts = [e["audio"] for e in speech_examples], [e["text"] for e in speech_examples]
+    graph = pipelines.transcribe(paths, model=task_with_lm, language_model=False)
+    with_lm = pipelines.transcribe(paths, model=task_with_lm)  # the model's default: on
+    assert with_lm == texts and graph == texts  # the overfit model knows them either way
+    stamped = pipelines.transcribe(paths[0], model=task_with_lm, return_timestamps="word")
+    assert [w["word"] for w in stamped["words"]] == texts[0].split()
+    assert all(0 <= w["start"] < w["end"] for w in stamped["words"])
+    saved = task_with_lm.save(str(tmp_path / "with_lm"))
+    assert os.path.isfile(os.path.join(saved, "lm.arpa"))
+    reloaded = Task.load(saved)
+    assert reloaded.config["language_model"]["lm_weight"] == 0.5
+    assert pipelines.transcribe(paths, model=reloaded) == texts
+    os.remove(os.path.join(saved, "lm.arpa"))
+    with pytest.raises(ValueError, match="lm.arpa"):
+        pipelines.transcribe(paths[0], model=Task.load(saved))
+
+
+def test_language_model_argument_is_checked(overfit_speech_task, exported_speech_dir,
+                                            speech_examples):
+    import pipelines
+
+    path = speech_examples[0]["audio"]
+    with pytest.raises(ValueError, match="no language model"):
+        pipelines.transcribe(path, model=overfit_speech_task, language_model=True)
+    with pytest.raises(TypeError, match="language_model"):
+        pipelines.transcribe(path, model=overfit_speech_task, language_model="yes")
+    with pytest.raises(ValueError, match="language_model"):
+        pipelines.transcribe(path, model=exported_speech_dir, language_model=True)
+    assert pipelines.transcribe(path, model=exported_speech_dir, language_model=False)

@@ -234,6 +234,8 @@ class Task:
         model = cls.load_model_file(path)
         policy = overrides.pop("dtype_policy", None)
         task = cls({**meta["config"], **overrides}, preprocessor=preprocessor, model=model)
+        # where files a task keeps beside its model (e.g. a language model) are found
+        task.directory = os.path.abspath(path)
         # a model file keeps the policy it was saved with
         return task if policy is None else task.with_dtype_policy(policy)
 
@@ -252,6 +254,7 @@ class Task:
             return self
         task = type(self)({**self.config, "dtype_policy": policy}, preprocessor=self.preprocessor)
         task.model.set_weights(self.model.get_weights())
+        task.directory = getattr(self, "directory", None)
         return task
 
     def save_model_file(self, path):

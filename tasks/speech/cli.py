@@ -12,7 +12,9 @@ def _transcribe(args):
 
     files = cli.expand_inputs(args.audio, AUDIO_TYPES, "audio")
     results = pipelines.transcribe(files, model=args.model, beam_width=args.beam,
-                                   return_timestamps="word" if args.timestamps else False)
+                                   return_timestamps="word" if args.timestamps else False,
+                                   language_model={"auto": None, "on": True,
+                                                   "off": False}[args.language_model])
     cli.print_results(files, results, "transcript", args.json)
 
 
@@ -53,6 +55,8 @@ def register(commands):
     p.add_argument("--model", default=None, help="preset, saved task dir or exported SavedModel")
     p.add_argument("--beam", type=cli.positive_int, default=None, help="CTC beam width (1 = greedy)")
     p.add_argument("--timestamps", action="store_true", help="word start/end times (seconds)")
+    p.add_argument("--language-model", choices=("auto", "on", "off"), default="auto",
+                   help="decode with the model's word language model (auto: when it has one)")
     p.add_argument("--json", action="store_true", help="one JSON object per file")
 
     p = commands.task_verb("train", "speech", "train a recognizer on LJSpeech-layout splits", _train)

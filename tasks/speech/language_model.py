@@ -147,8 +147,9 @@ class WordDecoder:
 
     def __init__(self, arpa_path, alphabet=" 'abcdefghijklmnopqrstuvwxyz", lm_weight=1.0,
                  word_score=0.0, beam_size=50, beam_threshold=25.0):
-        from flashlight.lib.text.decoder import (CriterionType, KenLM, LexiconDecoder,
+        from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder,
                                                  LexiconDecoderOptions, SmearingMode, Trie)
+        from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary
 
         if not os.path.isfile(arpa_path):
@@ -190,13 +191,19 @@ class WordDecoder:
                              f"got shape {log_probs.shape}")
         if lengths is None:
             lengths = [log_probs.shape[1]] * log_probs.shape[0]
-        out = []
-        for row, length in zip(log_probs, lengths):
-            emissions = np.ascontiguousarray(row[:int(length)])
-            if not len(emissions):
-                out.append("")
-                continue
-            best = self._decoder.decode(emissions.ctypes.data, emissions.shape[0],
-                                        emissions.shape[1])[0]
-            out.append(" ".join(self.words.get_entry(i) for i in best.words if i >= 0))
-        return out
+        return [self.decode_with_path(row[:int(length)])[0] for row, length in zip(log_probs, lengths)]
+
+    def decode_with_path(self, log_probs):
+        """One recording's ``[frames, V]`` log-probabilities -> (transcript, the label of
+        every frame on the best path), the path for word timestamps. Not thread-safe: the
+        search keeps its state in the decoder."""
+        emissions = np.ascontiguousarray(log_probs, np.float32)
+        if emissions.ndim != 2 or emissions.shape[1] != len(self.alphabet) + 1:
+            raise ValueError(f"log_probs must be [frames, {len(self.alphabet) + 1}], got shape "
+                             f"{emissions.shape}")
+        if not len(emissions):
+            return "", np.zeros([0], np.int64)
+        best = self._decoder.decode(emissions.ctypes.data, emissions.shape[0], emissions.shape[1])[0]
+        text = " ".join(self.words.get_entry(i) for i in best.words if i >= 0)
+        # the search's token sequence has one boundary token before and after the frames
+        return text, np.asarray(best.tokens[1:-1], np.int64)

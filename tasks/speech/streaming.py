@@ -79,15 +79,28 @@ def _pad_logits(logits_list):
     return out
 
 
-def transcribe_sources(task, sources, beam_width=None, timestamps=False):
+def transcribe_sources(task, sources, beam_width=None, timestamps=False, language_model=None):
     """Recordings (:class:`pipelines.inputs.AudioSource`) -> transcripts.
 
     With ``timestamps`` each result is ``{"text", "words": [{"word", "start", "end"}]}``
-    from the greedy CTC alignment (so the text is the greedy transcript).
+    from the CTC alignment: the greedy one, or the language-model search's best path.
+    ``language_model`` (None = the model's default) decodes the stitched logits with the
+    task's word language model instead of the graph's CTC decoder; ``beam_width`` is then
+    that search's beam.
     """
+    use_lm = task.uses_language_model(language_model)
     logits = stitched_logits(task, sources)
+    alphabet = task.preprocessor.alphabet
+    if use_lm:
+        log_probs = [tf.nn.log_softmax(x).numpy() for x in logits]
+        decoded = task.decode_with_language_model(log_probs, beam_width)
+        if not timestamps:
+            return [text for text, _ in decoded]
+        results = []
+        for x, (text, path) in zip(log_probs, decoded):
+            results.append({"text": text, "words": word_timestamps(x, alphabet, path=path)})
+        return results
     if timestamps:
-        alphabet = task.preprocessor.alphabet
         results = []
         for x in logits:
             words = word_timestamps(tf.nn.log_softmax(x).numpy(), alphabet)

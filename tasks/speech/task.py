@@ -8,6 +8,10 @@ Example:
     ['the quick brown fox']
 """
 
+import os
+import shutil
+import threading
+
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -51,6 +55,9 @@ class SpeechTask(Task):
         "subsampling_channels": 32,
         "spec_augment": None,
         "beam_width": 1,
+        # None, or {"file", "lm_weight", "word_score", "beam_size"}: a word n-gram language
+        # model (ARPA, kept beside the model) for Python-side lexicon beam search
+        "language_model": None,
         "dtype_policy": "float32",
         "strategy": None,
     }
@@ -129,11 +136,11 @@ class SpeechTask(Task):
         texts = [t.decode("utf-8") for t in texts.numpy()]
         return (texts, logits.numpy()) if return_logits else texts
 
-    def transcribe_sources(self, sources, beam_width=None, timestamps=False):
+    def transcribe_sources(self, sources, beam_width=None, timestamps=False, language_model=None):
         """Recordings of any length (``pipelines.inputs.AudioSource``) -> transcripts."""
         from tasks.speech.streaming import transcribe_sources
 
-        return transcribe_sources(self, sources, beam_width, timestamps)
+        return transcribe_sources(self, sources, beam_width, timestamps, language_model)
 
     def transcribe_wav(self, wavs, beam_width=None):
         """WAV files as bytes -> list of str (the exported graph's path)."""
@@ -159,6 +166,79 @@ class SpeechTask(Task):
                 tf.TensorSpec([None], tf.int32, name="lengths")]),
         }
 
+    # -- the optional word language model (Python side; exports decode in the graph) ----
+    LANGUAGE_MODEL_FILE = "lm.arpa"
+
+    def attach_language_model(self, arpa_path, lm_weight=1.0, word_score=0.0, beam_size=50):
+        """Decode with a word n-gram language model (``language_model.write_arpa``) by default;
+        :meth:`save` keeps the ARPA file beside the model.
+
+        Example:
+            >>> task.attach_language_model("lm.arpa", lm_weight=1.5, word_score=1.0)
+            >>> task.save("runs/asr_with_lm")
+        """
+        if not os.path.isfile(arpa_path):
+            raise ValueError(f"arpa_path must be an ARPA file, got {arpa_path!r}")
+        self.config["language_model"] = {"file": self.LANGUAGE_MODEL_FILE,
+                                          "lm_weight": float(lm_weight),
+                                          "word_score": float(word_score),
+                                          "beam_size": int(beam_size)}
+        self._language_model_source = os.path.abspath(arpa_path)
+        self.__dict__.pop("_word_decoders", None)
+
+    def language_model_path(self):
+        """The ARPA file of this task's language model, or None when it has none."""
+        spec = self.config.get("language_model")
+        if not spec:
+            return None
+        source = getattr(self, "_language_model_source", None)
+        if source is None and getattr(self, "directory", None):
+            source = os.path.join(self.directory, spec["file"])
+        if source is None or not os.path.isfile(source):
+            raise ValueError(f"the model's language model file {spec['file']!r} is missing "
+                             f"(looked in {getattr(self, 'directory', None)!r})")
+        return source
+
+    def uses_language_model(self, language_model=None):
+        """Resolve the ``language_model`` argument: None = the model's default."""
+        if language_model not in (None, True, False):
+            raise TypeError(f"language_model must be None, True or False, got {language_model!r}")
+        has = bool(self.config.get("language_model"))
+        if language_model and not has:
+            raise ValueError("language_model=True, but this model has no language model "
+                             "(see SpeechTask.attach_language_model)")
+        return has if language_model is None else language_model
+
+    def word_decoder(self, beam_size=None):
+        """The cached lexicon beam search over this task's language model."""
+        from tasks.speech.language_model import WordDecoder
+
+        spec = self.config["language_model"]
+        beam_size = spec["beam_size"] if beam_size is None else int(beam_size)
+        cache = self.__dict__.setdefault("_word_decoders", {})
+        lock = self.__dict__.setdefault("_word_decoder_lock", threading.Lock())
+        with lock:
+            if beam_size not in cache:
+                decoder = WordDecoder(self.language_model_path(), self.config["alphabet"],
+                                      spec["lm_weight"], spec["word_score"], beam_size)
+                cache[beam_size] = (decoder, threading.Lock())  # one search at a time
+        return cache[beam_size]
+
+    def decode_with_language_model(self, log_probs, beam_size=None):
+        """Log-probabilities ``[frames, V]`` of each recording -> (transcript, frame path) each;
+        the path is the label of every frame, for word timestamps."""
+        decoder, lock = self.word_decoder(beam_size)
+        with lock:
+            return [decoder.decode_with_path(x) for x in log_probs]
+
+    def save(self, path):
+        super().save(path)
+        if self.config.get("language_model"):
+            source, target = self.language_model_path(), os.path.join(path, self.LANGUAGE_MODEL_FILE)
+            if os.path.abspath(source) != os.path.abspath(target):
+                shutil.copyfile(source, target)
+        return path
+
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self, dataset, beam_width=None, limit=None):
         """Decode a ``make_training_dataset(..., labels="text")`` dataset: WER, CER (jiwer)."""
@@ -175,14 +255,15 @@ class SpeechTask(Task):
                 "examples": len(hyps), "transcripts": hyps, "references": refs}
 
 
-def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0):
+def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0, path=None):
     """Greedy CTC alignment of one utterance -> ``[{"word", "start", "end"}]`` in seconds.
 
     ``log_probs`` is ``[frames, V]`` (id 0 the blank, id i the character
     ``alphabet[i - 1]``). A word starts at the first frame of its first character and
-    ends after the last frame of its last character.
+    ends after the last frame of its last character. ``path`` (a label per frame, e.g.
+    from the language-model search) replaces the greedy alignment.
     """
-    best = np.argmax(log_probs, axis=-1)
+    best = np.argmax(log_probs, axis=-1) if path is None else np.asarray(path)
     if best.size == 0:
         return []
     previous = np.concatenate([[0], best[:-1]])
@@ -210,10 +291,11 @@ class ExportedTranscriber(ExportedModel):
     whose Python side stitches windows.
     """
 
-    def transcribe_sources(self, sources, beam_width=None, timestamps=False):
+    def transcribe_sources(self, sources, beam_width=None, timestamps=False, language_model=None):
         from tasks.speech.streaming import WINDOW_SECONDS, _read_16k
 
-        self.refuse_options(beam_width=beam_width, return_timestamps=timestamps or None)
+        self.refuse_options(beam_width=beam_width, return_timestamps=timestamps or None,
+                            language_model=language_model or None)
         for s in sources:
             if s.seconds > WINDOW_SECONDS:
                 raise ValueError(f"{s.what} lasts {s.seconds:.1f} s; an exported model transcribes "
