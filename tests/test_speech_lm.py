@@ -117,6 +117,12 @@ def test_the_pipeline_decodes_with_the_language_model_and_keeps_it_when_saved(
     reloaded = Task.load(saved)
     assert reloaded.config["language_model"]["lm_weight"] == 0.5
     assert pipelines.transcribe(paths, model=reloaded) == texts
+    from tasks.speech.data import make_training_dataset
+
+    ds = make_training_dataset(speech_examples, reloaded.preprocessor, 3, labels="text")
+    scored = reloaded.evaluate(ds)  # the model's default: with the language model
+    assert scored["transcripts"] == texts and scored["wer"] == 0.0
+    assert reloaded.evaluate(ds, language_model=False)["transcripts"] == texts
     os.remove(os.path.join(saved, "lm.arpa"))
     with pytest.raises(ValueError, match="lm.arpa"):
         pipelines.transcribe(paths[0], model=Task.load(saved))

@@ -83,7 +83,8 @@ def main(argv=None):
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
                "parameters": task.model.count_params(), "config": config}
     for beam in (1, 8):
-        scores = evaluate_splits(task, args.data_dir, SPLITS, beam_width=beam, limit=args.limit)
+        scores = evaluate_splits(task, args.data_dir, SPLITS, beam_width=beam, limit=args.limit,
+                                 language_model=False)  # the network alone
         for split, r in scores.items():
             results[f"{split}_beam{beam}"] = {"wer": round(r["wer"], 2), "cer": round(r["cer"], 2),
                                               "examples": r["examples"], "seconds": r["seconds"]}

@@ -5,6 +5,8 @@ import json
 from pipelines import cli
 
 AUDIO_TYPES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".au")
+LM_CHOICES = {"auto": None, "on": True, "off": False}
+LM_HELP = "decode with the model's word language model (auto: when it has one)"
 
 
 def _transcribe(args):
@@ -13,8 +15,7 @@ def _transcribe(args):
     files = cli.expand_inputs(args.audio, AUDIO_TYPES, "audio")
     results = pipelines.transcribe(files, model=args.model, beam_width=args.beam,
                                    return_timestamps="word" if args.timestamps else False,
-                                   language_model={"auto": None, "on": True,
-                                                   "off": False}[args.language_model])
+                                   language_model=LM_CHOICES[args.language_model])
     cli.print_results(files, results, "transcript", args.json)
 
 
@@ -34,7 +35,8 @@ def _evaluate(args):
     from tasks.speech.recipe import evaluate_splits
 
     task = cli.load_task("transcribe", args.model)
-    result = evaluate_splits(task, args.data, [args.split], args.beam, args.limit)[args.split]
+    result = evaluate_splits(task, args.data, [args.split], args.beam, args.limit,
+                             language_model=LM_CHOICES[args.language_model])[args.split]
     print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()
                       if k not in ("transcripts", "references")}))
 
@@ -55,8 +57,7 @@ def register(commands):
     p.add_argument("--model", default=None, help="preset, saved task dir or exported SavedModel")
     p.add_argument("--beam", type=cli.positive_int, default=None, help="CTC beam width (1 = greedy)")
     p.add_argument("--timestamps", action="store_true", help="word start/end times (seconds)")
-    p.add_argument("--language-model", choices=("auto", "on", "off"), default="auto",
-                   help="decode with the model's word language model (auto: when it has one)")
+    p.add_argument("--language-model", choices=sorted(LM_CHOICES), default="auto", help=LM_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
 
     p = commands.task_verb("train", "speech", "train a recognizer on LJSpeech-layout splits", _train)
@@ -81,6 +82,7 @@ def register(commands):
     p.add_argument("--split", default="test")
     p.add_argument("--model", default=None)
     p.add_argument("--beam", type=cli.positive_int, default=None)
+    p.add_argument("--language-model", choices=sorted(LM_CHOICES), default="auto", help=LM_HELP)
     p.add_argument("--limit", type=cli.positive_int, default=None,
                    help="score only the first N utterances")
 

@@ -50,14 +50,16 @@ def train(data_dir, output, preset="bigru", epochs=10, steps_per_epoch=1000, bat
     return task
 
 
-def evaluate_splits(task, data_dir, splits=("test",), beam_width=None, limit=None, batch_size=32):
-    """WER/CER (percent) per split, plus decoding time; transcripts kept under ``examples``."""
+def evaluate_splits(task, data_dir, splits=("test",), beam_width=None, limit=None, batch_size=32,
+                    language_model=None):
+    """WER/CER (percent) per split, plus decoding time; transcripts kept under ``examples``.
+    ``language_model``: None = the model's default, True/False to force it on or off."""
     results = {}
     for split in splits:
         examples = read_split(data_dir, split, limit)
         ds = make_training_dataset(examples, task.preprocessor, batch_size, labels="text")
         start = time.time()
-        result = task.evaluate(ds, beam_width=beam_width)
+        result = task.evaluate(ds, beam_width=beam_width, language_model=language_model)
         result["seconds"] = round(time.time() - start, 2)
         results[split] = result
     return results

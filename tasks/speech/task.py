@@ -240,14 +240,22 @@ class SpeechTask(Task):
         return path
 
     # -- evaluation ---------------------------------------------------------------------
-    def evaluate(self, dataset, beam_width=None, limit=None):
-        """Decode a ``make_training_dataset(..., labels="text")`` dataset: WER, CER (jiwer)."""
+    def evaluate(self, dataset, beam_width=None, limit=None, language_model=None):
+        """Decode a ``make_training_dataset(..., labels="text")`` dataset: WER, CER (jiwer).
+
+        ``language_model`` as in :meth:`transcribe_sources` (None = the model's default)."""
         beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
+        use_lm = self.uses_language_model(language_model)
         decode = self._compiled(beam_width, "features")
         hyps, refs = [], []
         for inputs, texts in dataset:
-            out, _ = decode(inputs["features"], inputs["frames"])
-            hyps += [s.decode("utf-8") for s in out.numpy()]
+            out, logits = decode(inputs["features"], inputs["frames"])
+            if use_lm:
+                log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32)).numpy()
+                hyps += [text for text, _ in self.decode_with_language_model(
+                    list(log_probs), beam_width if beam_width > 1 else None)]
+            else:
+                hyps += [s.decode("utf-8") for s in out.numpy()]
             refs += [s.decode("utf-8") for s in texts.numpy()]
             if limit and len(hyps) >= limit:
                 break
