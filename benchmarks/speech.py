@@ -162,7 +162,36 @@ def _peer(task, data_dir, splits, limit):
             "pocketsphinx": {"wer": round(100 * jiwer.wer(refs, hyps), 2), "rtf": round(ps_time / seconds, 4)},
             "ours": {"wer": round(100 * jiwer.wer(refs, ours), 2), "rtf": round(our_time / seconds, 4)},
         }
+        if task.config.get("language_model"):
+            start = time.perf_counter()
+            with_lm = []
+            for i in range(0, len(audio), 16):
+                with_lm += _lm_transcribe(task, audio[i: i + 16])
+            lm_time = time.perf_counter() - start
+            out[split]["ours_word_lm"] = {"wer": round(100 * jiwer.wer(refs, with_lm), 2),
+                                          "rtf": round(lm_time / seconds, 4)}
     return out
+
+
+def _lm_transcribe(task, clips):
+    """The network, then the word language model's search (what pipelines.transcribe does
+    for a model that has one)."""
+    import tensorflow as tf
+
+    from tasks.core.audio import pad_batch
+
+    audio, lengths = pad_batch(clips)
+    logits = task.logits(audio, lengths)
+    log_probs = tf.nn.log_softmax(logits).numpy()
+    return [text for text, _ in task.decode_with_language_model(list(log_probs))]
+
+
+def _rtf_lm(task, audio, repeats):
+    _lm_transcribe(task, [audio])  # warm: loads the language model
+    start = time.perf_counter()
+    for _ in range(repeats):
+        _lm_transcribe(task, [audio])
+    return (time.perf_counter() - start) / repeats / (len(audio) / 16000)
 
 
 def main(argv=None):
@@ -208,6 +237,8 @@ def main(argv=None):
     repeats = 2 if quick else 10
     result["rtf_5s_greedy"] = round(_rtf(task, clip, 1, repeats), 4)
     result["rtf_5s_beam8"] = round(_rtf(task, clip, 8, repeats), 4)
+    if task.config.get("language_model"):
+        result["rtf_5s_word_lm"] = round(_rtf_lm(task, clip, repeats), 4)
     clips = [load_audio(e["audio"]) for e in train[:32]]
     from tasks.core.audio import pad_batch
 
