@@ -6,12 +6,17 @@ Builds the language model from the training split's transcripts only (the held-o
 sentences are never in it), tunes ``lm_weight`` and ``word_score`` on ``val``, then scores
 greedy decoding and the language-model search on ``test``, ``test_natural`` and ``real``
 with the same acoustic logits. Writes ``benchmarks/results/speech_lm.json``.
+
+``--attach DIR`` then gives the saved task at ``DIR`` (the bundled model's directory for the
+default) the language model with the tuned weights: ``lm.arpa`` beside its model and the
+``language_model`` entry of its ``task.json``; the network's files are left as they are.
 """
 
 import argparse
 import itertools
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -64,6 +69,8 @@ def main(argv=None):
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
                                                           "speech_lm.json"))
     parser.add_argument("--limit", type=int, default=None, help="utterances per split")
+    parser.add_argument("--attach", default=None, metavar="DIR",
+                        help="give the saved task at DIR this language model, tuned weights")
     args = parser.parse_args(argv)
 
     texts = [e["text"] for e in read_split(args.data_dir, "train")]
@@ -107,6 +114,23 @@ def main(argv=None):
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
     with open(args.results, "w") as f:
         json.dump(results, f, indent=1)
+    if args.attach:
+        attach(args.attach, args.arpa, *best, args.beam_size)
+
+
+def attach(task_dir, arpa, lm_weight, word_score, beam_size):
+    """Give a saved speech task a language model without rewriting its network's files."""
+    meta_path = os.path.join(task_dir, "task.json")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    if meta.get("task") != "speech":
+        raise ValueError(f"task_dir must hold a saved speech task, got {meta.get('task')!r}")
+    shutil.copyfile(arpa, os.path.join(task_dir, SpeechTask.LANGUAGE_MODEL_FILE))
+    meta["config"]["language_model"] = {"file": SpeechTask.LANGUAGE_MODEL_FILE,
+                                        "lm_weight": lm_weight, "word_score": word_score,
+                                        "beam_size": beam_size}
+    with open(meta_path, "w") as f:
+        json.dump(meta, f, indent=1)
 
 
 if __name__ == "__main__":
