@@ -140,3 +140,25 @@ def test_language_model_argument_is_checked(overfit_speech_task, exported_speech
     with pytest.raises(ValueError, match="language_model"):
         pipelines.transcribe(path, model=exported_speech_dir, language_model=True)
     assert pipelines.transcribe(path, model=exported_speech_dir, language_model=False)
+
+
+def test_a_long_recording_is_searched_in_pieces_cut_between_words(tmp_path):
+    path = write_arpa(_sentences(), str(tmp_path / "lm.arpa"), order=3)
+    text = " ".join(["open the door now please"] * 12)
+    clip = _emissions(text)  # 3 frames a character: 1,068 frames
+    whole = WordDecoder(path, ALPHABET, beam_size=20, max_frames=5000)
+    pieces = WordDecoder(path, ALPHABET, beam_size=20, max_frames=100)
+    one, one_path = whole.decode_with_path(clip)
+    many, many_path = pieces.decode_with_path(clip)
+    assert one == many == text
+    def spelled(path):  # CTC collapse: repeats merged, blanks dropped
+        keep = [k for i, k in enumerate(path) if k != 0 and (i == 0 or k != path[i - 1])]
+        return " ".join("".join(ALPHABET[k - 1] for k in keep).split())
+
+    assert len(one_path) == len(many_path) == len(clip)
+    assert spelled(one_path) == spelled(many_path) == text
+    from tasks.speech.language_model import cut_points
+
+    cuts = cut_points(clip, 100, IDS[" "])
+    assert cuts[0] == 0 and cuts[-1] == len(clip) and max(np.diff(cuts)) <= 100
+    assert all(np.argmax(clip[c]) == IDS[" "] for c in cuts[1:-1])  # at spaces, never in a word

@@ -146,7 +146,7 @@ class WordDecoder:
     """
 
     def __init__(self, arpa_path, alphabet=" 'abcdefghijklmnopqrstuvwxyz", lm_weight=1.0,
-                 word_score=0.0, beam_size=50, beam_threshold=25.0):
+                 word_score=0.0, beam_size=50, beam_threshold=25.0, max_frames=1000):
         from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder,
                                                  LexiconDecoderOptions, SmearingMode, Trie)
         from flashlight.lib.text.decoder.kenlm import KenLM
@@ -158,7 +158,9 @@ class WordDecoder:
             raise ValueError("alphabet must contain the space, the word boundary")
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
-        self.alphabet = alphabet
+        if max_frames < 50:
+            raise ValueError(f"max_frames must be >= 50, got {max_frames}")
+        self.alphabet, self.max_frames = alphabet, int(max_frames)
         self.token_ids = {ch: i + 1 for i, ch in enumerate(alphabet)}
         self.blank, self.space = 0, self.token_ids[" "]
         words = [w for w in arpa_words(arpa_path) if all(ch in self.token_ids for ch in w)]
@@ -196,14 +198,42 @@ class WordDecoder:
     def decode_with_path(self, log_probs):
         """One recording's ``[frames, V]`` log-probabilities -> (transcript, the label of
         every frame on the best path), the path for word timestamps. Not thread-safe: the
-        search keeps its state in the decoder."""
+        search keeps its state in the decoder.
+
+        A recording longer than ``max_frames`` is searched in pieces cut between words
+        (see ``cut_points``), so memory stays bounded for any length."""
         emissions = np.ascontiguousarray(log_probs, np.float32)
         if emissions.ndim != 2 or emissions.shape[1] != len(self.alphabet) + 1:
             raise ValueError(f"log_probs must be [frames, {len(self.alphabet) + 1}], got shape "
                              f"{emissions.shape}")
-        if not len(emissions):
-            return "", np.zeros([0], np.int64)
-        best = self._decoder.decode(emissions.ctypes.data, emissions.shape[0], emissions.shape[1])[0]
-        text = " ".join(self.words.get_entry(i) for i in best.words if i >= 0)
-        # the search's token sequence has one boundary token before and after the frames
-        return text, np.asarray(best.tokens[1:-1], np.int64)
+        texts, paths = [], []
+        cuts = cut_points(emissions, self.max_frames, self.space)
+        for start, stop in zip(cuts[:-1], cuts[1:]):
+            piece = np.ascontiguousarray(emissions[start:stop])
+            best = self._decoder.decode(piece.ctypes.data, piece.shape[0], piece.shape[1])[0]
+            texts.append(" ".join(self.words.get_entry(i) for i in best.words if i >= 0))
+            # the search's token sequence has one boundary token before and after the frames
+            paths.append(np.asarray(best.tokens[1:-1], np.int64))
+        path = np.concatenate(paths) if paths else np.zeros([0], np.int64)
+        return " ".join(t for t in texts if t), path
+
+
+def cut_points(log_probs, max_frames, space_id):
+    """Frame indices ``[0, ..., len]`` cutting a long recording into pieces of at most
+    ``max_frames``, each cut where the greedy path is at a space (else a blank) in the second
+    half of the allowed span, so no word is cut in two."""
+    total = len(log_probs)
+    cuts = [0]
+    if total == 0:
+        return [0, 0]
+    best = np.argmax(log_probs, axis=-1)
+    while total - cuts[-1] > max_frames:
+        lo, hi = cuts[-1] + max_frames // 2, cuts[-1] + max_frames
+        for kind in (space_id, 0):
+            found = np.flatnonzero(best[lo:hi] == kind)
+            if found.size:
+                cuts.append(lo + int(found[-1]))
+                break
+        else:
+            cuts.append(hi)
+    return cuts + [total]
