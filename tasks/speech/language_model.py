@@ -172,8 +172,9 @@ class WordDecoder:
         trie = Trie(len(alphabet) + 1, self.space)
         for w in words:
             _, score = self.lm.score(start, self.words.get_index(w))
-            trie.insert([self.token_ids[ch] for ch in w] + [self.space],
-                        self.words.get_index(w), score)
+            # spelled without a trailing space: the network emits spaces only between
+            # words, and the search takes the space as the silence token there
+            trie.insert([self.token_ids[ch] for ch in w], self.words.get_index(w), score)
         trie.smear(SmearingMode.MAX)
         self._trie = trie  # the decoder keeps a pointer to it
         options = LexiconDecoderOptions(beam_size=beam_size, beam_size_token=len(alphabet) + 1,
