@@ -63,3 +63,19 @@ def test_unknown_notebook_and_scale_are_refused():
         run_notebooks.execute("nope")
     with pytest.raises(ValueError, match="scale"):
         run_notebooks.execute("video_annotation", scale="huge")
+
+
+def test_printed_streams_are_tidied_for_readers():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    stream = lambda text, name="stderr": nbformat.v4.new_output("stream", name=name, text=text)  # noqa: E731
+    nb.cells[0].outputs = [
+        stream("I0000 00:00:1796145294.846217   31268 port.cc:153] oneDNN custom operations\n"),
+        stream("\rclips:   0%|          | 0/4"), stream("\rclips:  50%|#####     | 2/4"),
+        stream("\rclips: 100%|##########| 4/4\n"),
+        stream("trained\n", "stdout"),
+        nbformat.v4.new_output("display_data", data={"image/png": "AAAA"}),
+    ]
+    run_notebooks.tidy_streams(nb)
+    kinds = [(o.output_type, o.get("text")) for o in nb.cells[0].outputs]
+    assert kinds == [("stream", "clips: 100%|##########| 4/4\n"), ("stream", "trained\n"),
+                     ("display_data", None)]

@@ -13,6 +13,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import sys
 import time
 
@@ -25,6 +26,38 @@ NOTEBOOK_DIR = os.path.join(ROOT, "notebooks")
 
 def available():
     return sorted(f[:-6] for f in os.listdir(NOTEBOOK_DIR) if f.endswith(".ipynb"))
+
+
+# TensorFlow's C++ start-up lines (I0000 ...port.cc...) reach the kernel's stderr before its
+# logging is configured, whatever TF_CPP_MIN_LOG_LEVEL says
+_NATIVE_LOG = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl)")
+
+
+def tidy_streams(nb):
+    """Keep what a reader should see of each printed stream: a progress bar's last state
+    (not every ``\r`` redraw), without TensorFlow's native start-up log lines."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []  # a progress bar arrives as one stream output per redraw: join them first
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream"
+                    and merged[-1]["name"] == out["name"]):
+                merged[-1]["text"] += out["text"]
+            else:
+                merged.append(out)
+        outputs = []
+        for out in merged:
+            if out.get("output_type") == "stream":
+                lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in out["text"].split("\n")]
+                text = "\n".join(line for line in lines if not _NATIVE_LOG.match(line))
+                if not text.strip():
+                    continue
+                out["text"] = text
+            outputs.append(out)
+        cell["outputs"] = outputs
+    return nb
 
 
 def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200):
@@ -58,6 +91,7 @@ def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200):
             else:
                 os.environ[k] = v
     seconds = round(time.time() - start, 1)
+    tidy_streams(nb)
     nb.metadata["pipelines_run"] = {
         "scale": scale, "date": datetime.date.today().isoformat(), "seconds": seconds,
         "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU"}
