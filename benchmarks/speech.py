@@ -176,14 +176,10 @@ def _peer(task, data_dir, splits, limit):
 def _lm_transcribe(task, clips):
     """The network, then the word language model's search (what pipelines.transcribe does
     for a model that has one)."""
-    import tensorflow as tf
-
     from tasks.core.audio import pad_batch
 
     audio, lengths = pad_batch(clips)
-    logits = task.logits(audio, lengths)
-    log_probs = tf.nn.log_softmax(logits).numpy()
-    return [text for text, _ in task.decode_with_language_model(list(log_probs))]
+    return [text for text, _ in task.decode_with_language_model(list(task.logits(audio, lengths)))]
 
 
 def _rtf_lm(task, audio, repeats):

@@ -52,7 +52,7 @@ def split_log_probs(task, data_dir, split, limit=None):
 
 def decode_rows(decoder, rows):
     # rows differ in length (bucketed batches); padded frames are a certain blank anyway
-    return [decoder.decode(row[None])[0] for row in rows]
+    return [decoder.decode_with_path(row)[0] for row in rows]
 
 
 def score(refs, hyps):

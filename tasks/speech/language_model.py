@@ -63,8 +63,8 @@ def estimate(sentences, order=3):
     for n in range(order - 1, 0, -1):
         cont = collections.Counter(g[1:] for g in raw[n])
         counts[n - 1] = collections.Counter(
-            {g: (raw[n - 1][g] if g[0] == BOS else cont.get(g, 0)) for g in raw[n - 1]})
-        counts[n - 1] = collections.Counter({g: c for g, c in counts[n - 1].items() if c > 0})
+            {g: (raw[n - 1][g] if g[0] == BOS else cont[g]) for g in raw[n - 1]
+             if g[0] == BOS or g in cont})
     counts[0].pop((BOS,), None)  # <s> starts sentences but is never predicted
     vocab = sorted({g[0] for g in counts[0]} | {UNK})  # what the uniform floor spreads over
     probs, weights = [dict() for _ in range(order)], [dict() for _ in range(order)]
@@ -226,7 +226,7 @@ def cut_points(log_probs, max_frames, space_id):
     total = len(log_probs)
     cuts = [0]
     if total == 0:
-        return [0, 0]
+        return cuts  # no pieces: the empty transcript
     best = np.argmax(log_probs, axis=-1)
     while total - cuts[-1] > max_frames:
         lo, hi = cuts[-1] + max_frames // 2, cuts[-1] + max_frames

@@ -92,14 +92,11 @@ def transcribe_sources(task, sources, beam_width=None, timestamps=False, languag
     logits = stitched_logits(task, sources)
     alphabet = task.preprocessor.alphabet
     if use_lm:
-        log_probs = [tf.nn.log_softmax(x).numpy() for x in logits]
-        decoded = task.decode_with_language_model(log_probs, beam_width)
+        decoded = task.decode_with_language_model(logits, beam_width)
         if not timestamps:
             return [text for text, _ in decoded]
-        results = []
-        for x, (text, path) in zip(log_probs, decoded):
-            results.append({"text": text, "words": word_timestamps(x, alphabet, path=path)})
-        return results
+        return [{"text": text, "words": word_timestamps(x, alphabet, path=path)}
+                for x, (text, path) in zip(logits, decoded)]
     if timestamps:
         results = []
         for x in logits:

@@ -224,12 +224,15 @@ class SpeechTask(Task):
                 cache[beam_size] = (decoder, threading.Lock())  # one search at a time
         return cache[beam_size]
 
-    def decode_with_language_model(self, log_probs, beam_size=None):
-        """Log-probabilities ``[frames, V]`` of each recording -> (transcript, frame path) each;
-        the path is the label of every frame, for word timestamps."""
+    def decode_with_language_model(self, logits, beam_size=None):
+        """Logits ``[frames, V]`` of each recording -> (transcript, frame path) each; the path
+        is the label of every frame, for word timestamps."""
+        from scipy.special import log_softmax
+
         decoder, lock = self.word_decoder(beam_size)
         with lock:
-            return [decoder.decode_with_path(x) for x in log_probs]
+            return [decoder.decode_with_path(log_softmax(np.asarray(x, np.float32), axis=-1))
+                    for x in logits]
 
     def save(self, path):
         super().save(path)
@@ -244,6 +247,7 @@ class SpeechTask(Task):
         """Decode a ``make_training_dataset(..., labels="text")`` dataset: WER, CER (jiwer).
 
         ``language_model`` as in :meth:`transcribe_sources` (None = the model's default)."""
+        lm_beam = beam_width  # None: the language model's own beam
         beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
         use_lm = self.uses_language_model(language_model)
         decode = self._compiled(beam_width, "features")
@@ -251,9 +255,8 @@ class SpeechTask(Task):
         for inputs, texts in dataset:
             out, logits = decode(inputs["features"], inputs["frames"])
             if use_lm:
-                log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32)).numpy()
                 hyps += [text for text, _ in self.decode_with_language_model(
-                    list(log_probs), beam_width if beam_width > 1 else None)]
+                    list(logits.numpy()), lm_beam)]
             else:
                 hyps += [s.decode("utf-8") for s in out.numpy()]
             refs += [s.decode("utf-8") for s in texts.numpy()]
