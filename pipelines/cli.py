@@ -87,13 +87,15 @@ def results_only_on_stdout():
         yield
 
 
-def load_task(pipeline, model):
-    """A preset or saved task for verbs that need a Task (evaluate, export), not an export."""
+def load_task(pipeline, model, fresh=False, argument="--model"):
+    """A preset or saved task for verbs that need a Task (evaluate, export, training further),
+    not an export; ``fresh``: a copy of its own, not the one the pipelines share."""
     from pipelines.models import MODELS
 
-    task = MODELS.get(pipeline, model)
+    task = MODELS.load_uncached(pipeline, model) if fresh else MODELS.get(pipeline, model)
     if not hasattr(task, "export"):
-        raise ValueError("--model must be a preset or a saved task directory here")
+        raise ValueError(f"{argument} must be a preset or a saved task directory here, "
+                         f"not an exported SavedModel")
     return task
 
 

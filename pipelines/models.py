@@ -25,6 +25,15 @@ class ModelCache:
             return self._models[key]
 
     @staticmethod
+    def load_uncached(pipeline, model=None):
+        """A new copy of the model, not shared with the pipelines (for training it further).
+
+        Example:
+            >>> task = MODELS.load_uncached("translate", "debian_en_fr_transformer")
+        """
+        return ModelCache._load(pipeline, model)
+
+    @staticmethod
     def _load(pipeline, model):
         from tasks.core.export import ExportedModel  # TensorFlow is imported on first use only
 

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from tasks.core.training import WarmupCosine, latest_step, resolve_strategy
+from tasks.core.training import (WarmupCosine, continued_training, latest_step,
+                                  record_training_seconds, resolve_strategy)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -18,6 +19,20 @@ def _run(*args, check=True):
     return subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, check=False, timeout=600)
 
+
+def test_a_continued_run_reports_the_whole_training_time_and_the_earlier_scores(tmp_path):
+    import json
+
+    assert record_training_seconds(str(tmp_path / "work"), 30.04) == [30.0]
+    runs = record_training_seconds(str(tmp_path / "work"), 12.0)
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"train_runs_seconds": [100.0, 50.0], "config": {"epochs": 3},
+                                   "test_beam4": {"bleu": 30.0}, "parameters": 7}))
+    total, config = continued_training(str(earlier), "weights/x", runs, {"epochs": 8},
+                                       keep=lambda key: key.startswith("test_"))
+    assert total == [100.0, 50.0, 30.0, 12.0]
+    assert config == {"epochs": 8, "continued_from": "weights/x", "earlier": {"epochs": 3},
+                      "earlier_results": {"test_beam4": {"bleu": 30.0}}}
 
 def test_warmup_cosine_schedule():
     schedule = WarmupCosine(1.0, total_steps=110, warmup_steps=10, final_ratio=0.1)

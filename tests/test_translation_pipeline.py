@@ -149,6 +149,29 @@ def test_translation_train_evaluate_export(tmp_path, capsys):
     assert os.path.isfile(tmp_path / "sm" / "saved_model.pb")
 
 
+def test_train_continue_from_fine_tunes_a_trained_translator(saved_translation_dir,
+                                                            exported_translation_dir, tmp_path,
+                                                            capsys):
+    import numpy as np
+
+    from tasks.core.task import Task
+
+    data = os.path.join(HERE, "fixtures", "debian_en_fr_tiny")
+    out = str(tmp_path / "more")
+    # --vocabulary-size and --preset belong to a new model: a continued one keeps its own
+    assert main(["train", "translation", "--data", data, "--output", out, "--epochs", "1",
+                 "--steps-per-epoch", "2", "--batch-size", "4", "--vocabulary-size", "300",
+                 "--continue-from", saved_translation_dir]) == 0
+    capsys.readouterr()
+    before, after = Task.load(saved_translation_dir), Task.load(out)
+    assert after.config["vocabulary"] == before.config["vocabulary"]
+    old, new = before.model.get_weights(), after.model.get_weights()
+    assert [w.shape for w in old] == [w.shape for w in new]
+    assert any(not np.array_equal(a, b) for a, b in zip(old, new))  # it trained
+    assert main(["train", "translation", "--data", data, "--output", str(tmp_path / "no"),
+                 "--continue-from", exported_translation_dir]) == 2
+    assert "--continue-from" in capsys.readouterr().err
+
 PO = '''# French translations for demo.
 msgid ""
 msgstr ""

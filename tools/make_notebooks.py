@@ -195,7 +195,7 @@ evaluate BLEU/chrF and placeholder preservation, translate software strings with
 placeholders, and export a SavedModel that takes strings and returns strings.
 
 `PIPELINES_NOTEBOOK_SCALE=small` (what CI uses) trains a tiny model on the eight committed
-fixture pairs for seconds; the default `full` scale builds the corpus (about a minute) and
+fixture pairs for seconds; the default `full` scale builds the corpus (about 5 minutes) and
 trains the `transformer_small` preset for a few minutes (the bundled model's recipe is
 `tools/train_default_translator.py`)."""),
     new_code_cell("""import os, tempfile, time

@@ -78,7 +78,9 @@ def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200):
     os.environ.update(env)  # the kernel inherits this process's environment
     start = time.time()
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        # no per-cell timing metadata: it would differ on every run and tools/make_notebooks.py
+        # does not keep it
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                                 resources={"metadata": {"path": ROOT}})
         client.on_cell_executed = lambda cell, cell_index, execute_reply: print(
             f"{name}: cell {cell_index + 1}/{len(nb.cells)} done at {time.time() - start:.0f} s",

@@ -22,7 +22,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
-from tasks.core.training import record_training_seconds  # noqa: E402
+from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
 from tasks.speech.corpus import build_corpus  # noqa: E402
 from tasks.speech.presets import DEFAULT_ARCHITECTURE, WEIGHTS_DIR  # noqa: E402
 from tasks.speech.recipe import evaluate_splits, train  # noqa: E402
@@ -73,13 +73,9 @@ def main(argv=None):
     runs = record_training_seconds(args.work_dir)
     config = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
               "batch_size": args.batch_size, "learning_rate": args.learning_rate}
-    if args.continue_from:
-        with open(args.earlier_results) as f:
-            earlier = json.load(f)  # the model's earlier training, which this run continues
-        runs = earlier["train_runs_seconds"] + runs
-        config = {**config, "continued_from": args.continue_from,
-                  "earlier": earlier.get("config"), "earlier_results": {
-                      k: v for k, v in earlier.items() if k.endswith(("_beam1", "_beam8"))}}
+    if args.continue_from:  # the model's earlier training, which this run continues
+        runs, config = continued_training(args.earlier_results, args.continue_from, runs, config,
+                                          keep=lambda key: key.endswith(("_beam1", "_beam8")))
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
                "parameters": task.model.count_params(), "config": config}
     for beam in (1, 8):

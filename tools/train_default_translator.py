@@ -3,6 +3,10 @@
     python tools/train_default_translator.py                  # build the corpus if needed, train, score
     python tools/train_default_translator.py --evaluate-only  # score the model at --output
 
+    python tools/train_default_translator.py --continue-from tasks/translation/weights/debian_en_fr_transformer \
+        --work-dir runs/translation_more --output runs/translation_more/model \
+        --results runs/translation_more/results.json --epochs 8 --learning-rate 5e-4
+
 Resumable: re-running continues from ``<work-dir>/checkpoints`` (the vocabulary is kept
 in ``<work-dir>/vocabulary.json``) and adds the time of each run to
 ``<work-dir>/train_seconds.json``. Writes the model to
@@ -18,7 +22,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
-from tasks.core.training import record_training_seconds  # noqa: E402
+from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
 from tasks.translation.corpus import build_corpus  # noqa: E402
 from tasks.translation.presets import WEIGHTS_DIR  # noqa: E402
 from tasks.translation.recipe import evaluate_split, train  # noqa: E402
@@ -43,6 +47,13 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="score only N test pairs")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="skip training; score the model already at --output")
+    parser.add_argument("--continue-from", default=None,
+                        help="a saved translation task to train further (weights and vocabulary "
+                             "kept, new schedule); the training time in --earlier-results is "
+                             "added to this run's")
+    parser.add_argument("--earlier-results", default=os.path.join(
+        ROOT, "benchmarks", "results", "translation_default.json"),
+        help="with --continue-from: the results of the model it continues")
     args = parser.parse_args(argv)
 
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
@@ -50,10 +61,11 @@ def main(argv=None):
     if args.evaluate_only:
         task = Task.load(args.output)
     else:
+        start_from = Task.load(args.continue_from) if args.continue_from else None
         task = train(args.data_dir, args.work_dir, preset=args.preset, epochs=args.epochs,
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                      learning_rate=args.learning_rate, vocabulary_size=args.vocabulary_size,
-                     seed=args.seed, verbose=2)
+                     seed=args.seed, verbose=2, task=start_from)
         record_training_seconds(args.work_dir, task.training_seconds)
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
@@ -61,12 +73,14 @@ def main(argv=None):
         # scoring again without the training runs' folder: keep the recorded times
         with open(args.results) as f:
             runs = json.load(f).get("train_runs_seconds") or []
+    config = {"preset": args.preset, "epochs": args.epochs,
+              "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
+              "learning_rate": args.learning_rate, "vocabulary_size": args.vocabulary_size}
+    if args.continue_from:  # the model's earlier training, which this run continues
+        runs, config = continued_training(args.earlier_results, args.continue_from, runs, config,
+                                          keep=lambda key: key.startswith("test_"))
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
-               "parameters": task.model.count_params(),
-               "config": {"preset": args.preset, "epochs": args.epochs,
-                          "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
-                          "learning_rate": args.learning_rate,
-                          "vocabulary_size": args.vocabulary_size}}
+               "parameters": task.model.count_params(), "config": config}
     results["decoding"] = {k: task.config[k] for k in ("constrain_placeholders", "length_penalty")}
     for beam in (1, 4):
         r = evaluate_split(task, args.data_dir, "test", beam_width=beam, limit=args.limit)

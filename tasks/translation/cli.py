@@ -40,13 +40,15 @@ def _train(args):
     val_pairs = read_files(args.val) if args.val else None
     if args.data is None and train_pairs is None:
         raise cli.UsageError("give --data DIR (train.tsv/val.tsv) or --train FILE...")
+    start_from = (cli.load_task("translate", args.continue_from, fresh=True,
+                                argument="--continue-from") if args.continue_from else None)
     with cli.results_only_on_stdout():
         task = train(args.data, args.output, args.preset, args.epochs, args.steps_per_epoch,
                      args.batch_size, args.learning_rate, args.checkpoint_dir,
                      train_pairs=train_pairs, val_pairs=val_pairs,
                      vocabulary_size=args.vocabulary_size, seed=args.seed,
                      jit_compile={"auto": "auto", "on": True, "off": False}[args.jit],
-                     verbose=cli.keras_verbosity())
+                     verbose=cli.keras_verbosity(), task=start_from)
     print(json.dumps({"saved": args.output, "train_seconds": round(task.training_seconds, 1)}))
 
 
@@ -89,6 +91,10 @@ def register(commands):
     p.add_argument("--output", required=True, help="directory for the trained task")
     p.add_argument("--preset", default="transformer_small",
                    help="transformer, transformer_small, rnn_gru or rnn_lstm")
+    p.add_argument("--continue-from", default=None, metavar="MODEL",
+                   help="fine-tune a trained translator instead of starting from --preset: a "
+                        "preset (debian_en_fr_transformer) or a saved task directory; its "
+                        "vocabulary is kept")
     p.add_argument("--epochs", type=cli.positive_int, default=10)
     p.add_argument("--steps-per-epoch", type=cli.positive_int, default=1000)
     p.add_argument("--batch-size", type=cli.positive_int, default=64)

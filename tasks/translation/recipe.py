@@ -49,13 +49,15 @@ def read_files(paths):
 def train(data_dir, output, preset="transformer_small", epochs=10, steps_per_epoch=1000,
           batch_size=64, learning_rate=1e-3, checkpoint_dir=None, train_pairs=None,
           val_pairs=None, vocabulary_size=8000, val_limit=500, seed=0, jit_compile="auto",
-          verbose="auto", **overrides):
+          verbose="auto", task=None, **overrides):
     """Train (or resume) a translator and save it to ``output``.
 
     Pairs come from ``data_dir/{train,val}.tsv`` unless ``train_pairs``/``val_pairs``
     are given. The vocabulary learned on the first run is kept in
     ``output/vocabulary.json``, so re-running the same call after an interruption
     resumes from ``checkpoint_dir`` (default ``output/checkpoints``) with the same model.
+    ``task``: a loaded :class:`TranslationTask` to train further on a fresh schedule (its
+    weights and its vocabulary are kept; ``preset`` and ``vocabulary_size`` are unused).
     """
     keras.utils.set_random_seed(seed)
     if train_pairs is None:
@@ -63,22 +65,17 @@ def train(data_dir, output, preset="transformer_small", epochs=10, steps_per_epo
     if val_pairs is None and data_dir and os.path.isfile(os.path.join(data_dir, "val.tsv")):
         val_pairs = read_split(data_dir, "val", val_limit)
     spec = TranslationTask.presets.get(preset)
-    if spec is None or "config" not in spec:
+    if task is not None:
+        if not isinstance(task, TranslationTask):
+            raise TypeError(f"task must be a TranslationTask, got {type(task).__name__}")
+    elif spec is None or "config" not in spec:
         raise ValueError(f"preset={preset!r} is not an architecture preset; choose from "
                          f"{sorted(k for k, v in TranslationTask.presets.items() if 'config' in v)}")
     os.makedirs(output, exist_ok=True)
-    vocab_path = os.path.join(output, "vocabulary.json")
-    if os.path.exists(vocab_path):
-        with open(vocab_path) as f:
-            vocabulary = json.load(f)
-    else:
-        texts = [p["source"] for p in train_pairs] + [p["target"] for p in train_pairs]
-        from tasks.translation.tokenizer import learn_vocabulary
-
-        vocabulary = learn_vocabulary(texts, vocabulary_size)
-        with open(vocab_path, "w") as f:
-            json.dump(vocabulary, f)
-    task = TranslationTask({**spec["config"], "vocabulary": vocabulary}, **overrides)
+    if task is None:
+        vocabulary = _vocabulary(os.path.join(output, "vocabulary.json"), train_pairs,
+                                 vocabulary_size)
+        task = TranslationTask({**spec["config"], "vocabulary": vocabulary}, **overrides)
     train_ds = make_training_dataset(train_pairs, task.preprocessor, batch_size, training=True,
                                      seed=seed, repeat=True)
     val_ds = val_pairs and make_training_dataset(val_pairs, task.preprocessor, batch_size)
@@ -86,6 +83,21 @@ def train(data_dir, output, preset="transformer_small", epochs=10, steps_per_epo
                         warmup_steps=min(1000, epochs * steps_per_epoch // 10),
                         checkpoint_dir=checkpoint_dir, jit_compile=jit_compile, verbose=verbose)
     return task
+
+
+def _vocabulary(path, train_pairs, size):
+    """The subword vocabulary kept at ``path`` (so a resumed run builds the same model),
+    learned from ``train_pairs`` on the first run."""
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    from tasks.translation.tokenizer import learn_vocabulary
+
+    texts = [p["source"] for p in train_pairs] + [p["target"] for p in train_pairs]
+    vocabulary = learn_vocabulary(texts, size)
+    with open(path, "w") as f:
+        json.dump(vocabulary, f)
+    return vocabulary
 
 
 def evaluate_split(task, data_dir, split="test", beam_width=None, limit=None):
