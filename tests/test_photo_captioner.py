@@ -70,17 +70,39 @@ def test_the_graph_caption_equals_the_python_reference(task, side_by_side):
         assert task.caption(photo[None]) == [template_caption(detections)]
     detections = task.detect(side_by_side[None])[0]
     assert sorted(d["label"] for d in detections) == ["Cat", "Cat", "Coffee cup", "Coffee cup"], detections
-    assert task.caption(side_by_side[None]) == ["a cat and a coffee cup"]  # each class once
+    assert task.caption(side_by_side[None]) == ["two cats and two coffee cups"]  # each class once
+    uncounted = PhotoCaptioningTask(task.config, model=task.model, count_objects=False)
+    assert uncounted.caption(side_by_side[None]) == ["a cat and a coffee cup"]
+    assert uncounted.caption(side_by_side[None]) == [template_caption(detections, count_objects=False)]
     assert [d["score"] for d in detections] == sorted((d["score"] for d in detections), reverse=True)
     assert all(d["score"] >= 0.5 and 0 <= min(d["box"]) <= max(d["box"]) <= 1 for d in detections)
 
+
+
+def test_counts_in_the_graph_equal_the_python_reference(task):
+    import tensorflow as tf
+
+    labels = task.config["labels"]
+    rows = ([["Dog", "Dog", "Person"], ["Person"] * 3 + ["Cattle"] * 2,
+             ["Computer mouse"] * 13 + ["Box"], []]
+            + [[label] for label in labels] + [[label] * 2 for label in labels])
+    width = max(len(r) for r in rows)
+    detections = {"classes": tf.constant([[labels.index(x) for x in r] + [0] * (width - len(r))
+                                          for r in rows], tf.int32),
+                  "count": tf.constant([len(r) for r in rows], tf.int32)}
+    captions = [c.decode() for c in task.captions_from_detections(detections).numpy()]
+    assert captions == [template_caption([{"label": x} for x in r]) for r in rows]
+    assert captions[:4] == ["two dogs and a person", "three people and two cows",
+                            "many computer mice and a box", ABSTAIN]
 
 def test_fewer_objects_per_caption_and_a_stricter_threshold(task, side_by_side):
     strict = PhotoCaptioningTask(task.config, model=task.model, max_objects=1, score_threshold=0.99,
                                  abstain="nothing sure")
     assert strict.caption(side_by_side[None]) == ["nothing sure"]
     one = PhotoCaptioningTask(task.config, model=task.model, max_objects=1)
-    assert one.caption(side_by_side[None]) == [caption_phrase(task.detect(side_by_side[None])[0][0]["label"])]
+    detections = task.detect(side_by_side[None])[0]
+    assert one.caption(side_by_side[None]) == [template_caption(detections, max_objects=1)]
+    assert one.caption(side_by_side[None]) == [caption_phrase(detections[0]["label"], 2)]
 
 
 def test_bytes_and_pixels_agree_and_the_export_serves_the_same(task, side_by_side, tmp_path):
@@ -153,7 +175,7 @@ def test_the_export_serves_in_a_stock_tensorflow_env(task, side_by_side, tmp_pat
     out = _serve(stock_python, str(tmp_path / "export"), paths)
     assert out["modules"] == [] and out["signatures"] == ["caption_pixels", "serving_default"]
     expected = task.caption([open(p, "rb").read() for p in paths])
-    assert expected == ["a cat and a coffee cup", "a cat", ABSTAIN]
+    assert expected == ["two cats and two coffee cups", "a cat", ABSTAIN]
     assert out["bytes"] == expected and out["bytes_one"] == expected[:1]
     assert out["pixels"] == task.caption(np.stack(photos))
 

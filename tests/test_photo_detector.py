@@ -218,7 +218,12 @@ def test_template_captions_name_each_object_once_or_abstain():
     assert template_caption([]) == ABSTAIN == "a photo"
     assert template_caption([{"label": "Cat"}]) == "a cat"
     assert template_caption([{"label": "Person"}, {"label": "Laptop"}, {"label": "Person"}]) == \
-        "a person and a laptop"
+        "two people and a laptop"
+    assert template_caption([{"label": "Person"}, {"label": "Laptop"}, {"label": "Person"}],
+                            count_objects=False) == "a person and a laptop"
+    assert template_caption([{"label": "Box"}] * 3 + [{"label": "Cattle"}] * 2 +
+                            [{"label": "Computer mouse"}] * 13) == \
+        "three boxes, two cows and many computer mice"
     assert template_caption([{"label": n} for n in ("Dog", "Box", "Book", "Car")]) == \
         "a dog, a box and a book"
     assert template_caption([{"label": "Computer mouse"}, {"label": "Ear"}]) == \

@@ -13,6 +13,7 @@ Example:
     detector(photo)            # [{"label": "Cat", "score": 0.85, "box": [y0, x0, y1, x1]}]
 """
 
+import collections
 import json
 import math
 import os
@@ -142,36 +143,63 @@ class SSDDetections(keras.layers.Layer):
 ABSTAIN = "a photo"
 
 
-# classes whose name is not a countable English noun phrase after "a"/"an"
+# classes whose name is not a countable English noun phrase after "a"/"an", and their plurals
 PHRASES = {"Cattle": "a cow", "High heels": "a pair of high heels", "Footwear": "a shoe"}
+PLURALS = {"Cattle": "cows", "High heels": "pairs of high heels", "Footwear": "shoes",
+           "Person": "people", "Computer mouse": "computer mice"}
+# counts a caption spells out; above them it says "many"
+NUMBER_WORDS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve")
 
 
-def caption_phrase(label):
-    """A detector class -> the noun phrase a caption uses for one of it.
+def caption_phrase(label, count=1):
+    """A detector class and how many of it -> the noun phrase a caption uses.
 
     Example:
         >>> caption_phrase("Coffee cup"), caption_phrase("Umbrella"), caption_phrase("Cattle")
         ('a coffee cup', 'an umbrella', 'a cow')
+        >>> caption_phrase("Dog", 2), caption_phrase("Person", 3), caption_phrase("Box", 20)
+        ('two dogs', 'three people', 'many boxes')
     """
+    if count > 1:
+        word = NUMBER_WORDS[count - 2] if count - 2 < len(NUMBER_WORDS) else "many"
+        return f"{word} {plural_phrase(label)}"
     if label in PHRASES:
         return PHRASES[label]
     word = label.lower()
     return ("an " if word[:1] in ("a", "e", "i", "o", "u") else "a ") + word
 
 
-def template_caption(detections, max_objects=3):
-    """Detections (best first) -> a plain sentence naming each object class once, or
-    :data:`ABSTAIN` when there is none. The Python reference of the graph that
+def plural_phrase(label):
+    """A detector class -> its plural noun phrase, without a number.
+
+    Example:
+        >>> plural_phrase("Bottle"), plural_phrase("Box"), plural_phrase("Person")
+        ('bottles', 'boxes', 'people')
+    """
+    if label in PLURALS:
+        return PLURALS[label]
+    word = label.lower()
+    return word + ("es" if word.endswith(("s", "x", "z", "ch", "sh")) else "s")
+
+
+def template_caption(detections, max_objects=3, count_objects=True):
+    """Detections (best first) -> a plain sentence naming each object class once (with how
+    many of it were found, when ``count_objects``), or :data:`ABSTAIN` when there is none.
+    The Python reference of the graph that
     :class:`tasks.captioning.photo_task.PhotoCaptioningTask` runs.
 
     Example:
         >>> template_caption([{"label": "Person"}, {"label": "Laptop"}, {"label": "Person"}])
-        'a person and a laptop'
+        'two people and a laptop'
+        >>> template_caption([{"label": "Dog"}, {"label": "Dog"}], count_objects=False)
+        'a dog'
         >>> template_caption([])
         'a photo'
     """
+    counts = collections.Counter(d["label"] for d in detections)
     labels = list(dict.fromkeys(d["label"] for d in detections))[:max_objects]
-    phrases = [caption_phrase(label) for label in labels]
+    phrases = [caption_phrase(label, counts[label] if count_objects else 1) for label in labels]
     if not phrases:
         return ABSTAIN
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]

@@ -3,7 +3,8 @@
 The emoji captioner knows only synthetic scenes. This task wraps the Open Images
 SSD-MobileNetV2 (23 classes, ``tasks/captioning/photo_detector.py``) and turns its
 detections into a plain sentence in TF ops: each object class once, best first, at most
-``max_objects`` of them; below ``score_threshold`` nothing is claimed and the caption is the
+``max_objects`` of them, with how many of it were found ("two dogs and a person"; config
+``count_objects``); below ``score_threshold`` nothing is claimed and the caption is the
 abstention ``"a photo"``. Everything from the image bytes to the sentence is one graph, so
 the export serves exactly what the Python task returns.
 
@@ -25,8 +26,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.captioning.photo_detector import (ABSTAIN, SSDDetections, caption_phrase,
-                                             read_detector_folder)
+from tasks.captioning.photo_detector import (ABSTAIN, NUMBER_WORDS, SSDDetections,
+                                             caption_phrase, plural_phrase, read_detector_folder)
 from tasks.captioning.presets import photo_presets
 from tasks.captioning.task import ExportedCaptioner, score_captions
 from tasks.core.images import ImagePreprocessor
@@ -65,6 +66,7 @@ class PhotoCaptioningTask(Task):
         "iou_threshold": 0.5,
         "max_detections": 10,
         "max_objects": 3,          # object words per caption
+        "count_objects": True,     # "two dogs" for two Dog detections (else "a dog")
         "abstain": ABSTAIN,        # the caption when nothing reaches score_threshold
         "anchor_options": {},
         "dtype_policy": "float32",
@@ -85,6 +87,9 @@ class PhotoCaptioningTask(Task):
                                   anchor_options=c["anchor_options"])
         self._labels = tf.constant(labels + [""])  # "" names an empty detection slot
         self._phrases = tf.constant([caption_phrase(label) for label in labels])
+        self._plurals = tf.constant([plural_phrase(label) for label in labels])
+        # index n - 2 names a count n; the last entry ("many") every count past the list
+        self._numbers = tf.constant(list(NUMBER_WORDS) + ["many"])
 
     @classmethod
     def from_detector(cls, folder, **config):
@@ -120,11 +125,19 @@ class PhotoCaptioningTask(Task):
     def captions_from_detections(self, detections):
         """The detections dict -> one sentence per image ``[B]`` (tf.string)."""
         limit, abstain = int(self.config["max_objects"]), self.config["abstain"]
+        counting = bool(self.config["count_objects"])
 
         def one(args):
             classes, count = args
-            unique, _ = tf.unique(classes[:count])  # keeps first (best-scoring) occurrences
-            phrases = tf.gather(self._phrases, unique[:limit])
+            # keeps first (best-scoring) occurrences, and how many of each there are
+            unique, _, counts = tf.unique_with_counts(classes[:count])
+            unique, counts = unique[:limit], counts[:limit]
+            phrases = tf.gather(self._phrases, unique)
+            if counting:
+                several = tf.gather(self._numbers, tf.minimum(tf.maximum(counts - 2, 0),
+                                                               len(NUMBER_WORDS)))
+                several = tf.strings.join([several, tf.gather(self._plurals, unique)], " ")
+                phrases = tf.where(counts > 1, several, phrases)
             n = tf.size(phrases)
             listed = tf.strings.reduce_join(phrases[:-1], separator=", ")
             return tf.case([(tf.equal(n, 0), lambda: tf.constant(abstain)),
