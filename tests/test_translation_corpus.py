@@ -68,3 +68,13 @@ def test_split_assignment_is_by_package_name():
     assert not set(corpus.TEST_PACKAGES) & set(corpus.VAL_PACKAGES)
     names = [p for p, _ in corpus.PINNED_PACKAGES]
     assert len(names) == len(set(names)) and set(corpus.TEST_PACKAGES) <= set(names)
+
+
+def test_corpus_versions_only_add_training_packages():
+    assert corpus.VERSIONS[corpus.VERSION] == corpus.PINNED_PACKAGES
+    first, newest = corpus.VERSIONS[1], corpus.VERSIONS[corpus.VERSION]
+    assert newest[:len(first)] == first and len(first) == 54
+    assert {corpus.split_of(name) for name, _ in newest[len(first):]} == {"train"}
+    with pytest.raises(ValueError, match="version"):
+        corpus.build_corpus("unused", version=7)
+

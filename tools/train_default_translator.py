@@ -3,9 +3,13 @@
     python tools/train_default_translator.py                  # build the corpus if needed, train, score
     python tools/train_default_translator.py --evaluate-only  # score the model at --output
 
+    python tools/train_default_translator.py --epochs 13 --data-dir data/translation_fr_v1 --corpus-version 1
     python tools/train_default_translator.py --continue-from tasks/translation/weights/debian_en_fr_transformer \
         --work-dir runs/translation_more --output runs/translation_more/model \
-        --results runs/translation_more/results.json --epochs 8 --learning-rate 5e-4
+        --results runs/translation_more/results.json --epochs 20 --learning-rate 6e-4 --seed 5
+
+(the bundled model's two training stages: from scratch on corpus version 1, then continued
+on version 2).
 
 Resumable: re-running continues from ``<work-dir>/checkpoints`` (the vocabulary is kept
 in ``<work-dir>/vocabulary.json``) and adds the time of each run to
@@ -23,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
 from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
-from tasks.translation.corpus import build_corpus  # noqa: E402
+from tasks.translation.corpus import VERSION as CORPUS_VERSION, build_corpus  # noqa: E402
 from tasks.translation.presets import WEIGHTS_DIR  # noqa: E402
 from tasks.translation.recipe import evaluate_split, train  # noqa: E402
 
@@ -33,6 +37,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.path.join(ROOT, "data", "translation_fr"))
+    parser.add_argument("--corpus-version", type=int, default=CORPUS_VERSION,
+                        help="the corpus version to build at --data-dir when it is missing "
+                             "(1: the bundled model's first training stage)")
     parser.add_argument("--work-dir", default=os.path.join(ROOT, "runs", "default_translation"))
     parser.add_argument("--output", default=os.path.join(WEIGHTS_DIR, "debian_en_fr_transformer"))
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
@@ -57,7 +64,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
-        build_corpus(args.data_dir)
+        build_corpus(args.data_dir, version=args.corpus_version)
     if args.evaluate_only:
         task = Task.load(args.output)
     else:
