@@ -74,8 +74,15 @@ def test_printed_streams_are_tidied_for_readers():
         stream("\rclips: 100%|##########| 4/4\n"),
         stream("trained\n", "stdout"),
         nbformat.v4.new_output("display_data", data={"image/png": "AAAA"}),
+        stream("/x/tqdm/auto.py:21: TqdmWarning: IProgress not found. Please update jupyter\n"
+               "  from .autonotebook import tqdm as notebook_tqdm\n"
+               "INFO:tensorflow:Assets written to: /tmp/export/assets\n"
+               "/x/keras/a.py:9: UserWarning: something a reader should see\n"
+               "  source line\n"),
     ]
     run_notebooks.tidy_streams(nb)
     kinds = [(o.output_type, o.get("text")) for o in nb.cells[0].outputs]
     assert kinds == [("stream", "clips: 100%|##########| 4/4\n"), ("stream", "trained\n"),
-                     ("display_data", None)]
+                     ("display_data", None),
+                     ("stream", "/x/keras/a.py:9: UserWarning: something a reader should see\n"
+                                "  source line\n")]

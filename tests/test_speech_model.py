@@ -134,6 +134,8 @@ def test_word_timestamps_from_the_alignment():
     words = word_timestamps(log_probs, alphabet, frame_seconds=0.04)
     assert words == [{"word": "ab", "start": 0.04, "end": 0.2}, {"word": "b", "start": 0.32,
                                                                  "end": 0.4}]
+    # plain floats, not numpy scalars (which print as np.float64(0.04) under numpy 2)
+    assert {type(w[k]) for w in words for k in ("start", "end")} == {float}
     assert word_timestamps(np.zeros([0, 4]), alphabet) == []
 
 

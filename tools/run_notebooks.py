@@ -31,11 +31,31 @@ def available():
 # TensorFlow's C++ start-up lines (I0000 ...port.cc...) reach the kernel's stderr before its
 # logging is configured, whatever TF_CPP_MIN_LOG_LEVEL says
 _NATIVE_LOG = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl)")
+# library warnings that say nothing about the notebook (Python prints each as the warning
+# line, then the source line that raised it, indented) and TensorFlow's export chatter
+_NOISE_WARNING = re.compile(r"^\S+\.py:\d+: (TqdmWarning: IProgress not found|"
+                            r"UserWarning: `shuffle=True` was passed)")
+_NOISE_LINE = re.compile(r"^INFO:tensorflow:Assets written to: ")
+
+
+def _readable(lines):
+    """Drop native log lines, the known noise warnings (and their source lines) and
+    TensorFlow's export chatter."""
+    kept, skip_source = [], False
+    for line in lines:
+        if skip_source and line.startswith("  "):
+            skip_source = False
+            continue
+        skip_source = bool(_NOISE_WARNING.match(line))
+        if not (skip_source or _NATIVE_LOG.match(line) or _NOISE_LINE.match(line)):
+            kept.append(line)
+    return kept
 
 
 def tidy_streams(nb):
     """Keep what a reader should see of each printed stream: a progress bar's last state
-    (not every ``\r`` redraw), without TensorFlow's native start-up log lines."""
+    (not every ``\r`` redraw), without TensorFlow's native start-up log lines, its export
+    chatter, or library warnings that say nothing about the notebook."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -51,7 +71,7 @@ def tidy_streams(nb):
         for out in merged:
             if out.get("output_type") == "stream":
                 lines = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in out["text"].split("\n")]
-                text = "\n".join(line for line in lines if not _NATIVE_LOG.match(line))
+                text = "\n".join(_readable(lines))
                 if not text.strip():
                     continue
                 out["text"] = text

@@ -288,8 +288,9 @@ def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0
             start = i
         elif char == " " and start is not None:
             words.append({"word": "".join(chars[start:i]),
-                          "start": round(offset + emitted[start] * frame_seconds, 3),
-                          "end": round(offset + (ends[i - 1] + 1) * frame_seconds, 3)})
+                          # plain floats (not numpy scalars): they print and serialise plainly
+                          "start": round(float(offset + emitted[start] * frame_seconds), 3),
+                          "end": round(float(offset + (ends[i - 1] + 1) * frame_seconds), 3)})
             start = None
     return words
 
