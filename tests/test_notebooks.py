@@ -77,6 +77,8 @@ def test_printed_streams_are_tidied_for_readers():
         stream("/x/tqdm/auto.py:21: TqdmWarning: IProgress not found. Please update jupyter\n"
                "  from .autonotebook import tqdm as notebook_tqdm\n"
                "INFO:tensorflow:Assets written to: /tmp/export/assets\n"
+               "WARNING:tensorflow:5 out of the last 11 calls to <function f at 0x7f> triggered "
+               "tf.function retracing. Tracing is expensive\n"
                "/x/keras/a.py:9: UserWarning: something a reader should see\n"
                "  source line\n"),
     ]

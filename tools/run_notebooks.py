@@ -32,10 +32,12 @@ def available():
 # logging is configured, whatever TF_CPP_MIN_LOG_LEVEL says
 _NATIVE_LOG = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl)")
 # library warnings that say nothing about the notebook (Python prints each as the warning
-# line, then the source line that raised it, indented) and TensorFlow's export chatter
+# line, then the source line that raised it, indented), TensorFlow's export chatter, and its
+# retracing hint (each decoding setting and input kind is traced once or twice, by design)
 _NOISE_WARNING = re.compile(r"^\S+\.py:\d+: (TqdmWarning: IProgress not found|"
                             r"UserWarning: `shuffle=True` was passed)")
-_NOISE_LINE = re.compile(r"^INFO:tensorflow:Assets written to: ")
+_NOISE_LINE = re.compile(r"^(INFO:tensorflow:Assets written to: |WARNING:tensorflow:\d+ out of the "
+                         r"last \d+ calls to .* triggered tf\.function retracing)")
 
 
 def _readable(lines):
