@@ -72,9 +72,13 @@ def test_split_assignment_is_by_package_name():
 
 def test_corpus_versions_only_add_training_packages():
     assert corpus.VERSIONS[corpus.VERSION] == corpus.PINNED_PACKAGES
-    first, newest = corpus.VERSIONS[1], corpus.VERSIONS[corpus.VERSION]
-    assert newest[:len(first)] == first and len(first) == 54
-    assert {corpus.split_of(name) for name, _ in newest[len(first):]} == {"train"}
+    # each version extends the one before with training packages only, so a model trained
+    # on one version is scored on the same val and test splits in every version
+    assert [len(corpus.VERSIONS[v]) for v in sorted(corpus.VERSIONS)] == [54, 130, 323]
+    for version in sorted(corpus.VERSIONS)[1:]:
+        before, after = corpus.VERSIONS[version - 1], corpus.VERSIONS[version]
+        assert after[:len(before)] == before
+        assert {corpus.split_of(name) for name, _ in after[len(before):]} == {"train"}
     with pytest.raises(ValueError, match="version"):
         corpus.build_corpus("unused", version=7)
 

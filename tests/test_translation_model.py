@@ -168,6 +168,15 @@ def test_long_text_is_split_into_sentences(overfit_translation_task, tiny_pairs)
     assert out.count(alone[1].rstrip(".")) >= 15  # each sentence went through the model
 
 
+def test_long_text_is_translated_segment_by_segment(overfit_translation_task, tiny_pairs):
+    task = overfit_translation_task
+    a, b = tiny_pairs[3]["source"] + ".", tiny_pairs[4]["source"] + "."
+    text = " ".join([a, b] * 3)
+    assert len(text.split()) >= task.config["segment_words"]
+    alone = task.translate([a, b], beam_width=1)
+    assert task.translate([text], beam_width=1) == [" ".join(alone * 3)]
+
+
 def test_save_load_and_export_keep_outputs(overfit_translation_task, saved_translation_dir,
                                            exported_translation_dir):
     from tasks.translation.task import ExportedTranslator

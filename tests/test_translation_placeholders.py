@@ -9,8 +9,9 @@ import tensorflow as tf
 from tasks.translation.cleaning import PLACEHOLDER
 from tasks.translation.placeholders import (protect, protect_py, put_accelerator,
                                             put_accelerator_py, restore, restore_py,
-                                            split_sentences, split_sentences_py,
-                                            take_accelerator, take_accelerator_py)
+                                            split_segments, split_segments_py, split_sentences,
+                                            split_sentences_py, take_accelerator,
+                                            take_accelerator_py)
 
 RAW = ["Delete %s from {folder}?", "%d files, %d dirs", "no placeholders", "",
        "%1$s and %2$s", "Copy %(count)s of $1 to ${dest}", "%-10s|%5.2f|%lu"]
@@ -55,6 +56,27 @@ def test_graph_equals_python_on_the_heldout_split(heldout_pairs):
             m for m in PLACEHOLDER.findall(r) if m in protect_py(s)[1])
     sentences = split_sentences(tf.constant(targets)).to_list()
     assert [[x.decode() for x in row] for row in sentences] == [split_sentences_py(t) for t in targets]
+
+
+def test_split_segments_graph_equals_python(heldout_pairs):
+    texts = [p[k] for p in heldout_pairs for k in ("source", "target")] + [OPTION_LIST, "", "  "]
+    segments = split_segments(tf.constant(texts)).to_list()
+    assert [[x.decode() for x in row] for row in segments] == [split_segments_py(t) for t in texts]
+
+
+OPTION_LIST = ("Usage: fuser [-a|-s] NAME... Show which processes use the files. "
+               "-a,--all display unused files too -k, --kill kill processes "
+               "-s,--signal SIGNAL send this signal. Use -f to force it.")
+
+
+def test_split_segments_cuts_option_lists_into_entries():
+    assert split_segments_py(OPTION_LIST) == [
+        "Usage: fuser [-a|-s] NAME...", "Show which processes use the files.",
+        "-a,--all display unused files too", "-k, --kill kill processes",
+        "-s,--signal SIGNAL send this signal.", "Use -f to force it."]
+    # one option in prose is not a list: the sentence stays whole
+    assert split_segments_py("Use -f to force it and -- to end the options.") == [
+        "Use -f to force it and -- to end the options."]
 
 
 def test_split_sentences_keeps_end_marks():

@@ -404,7 +404,7 @@ def build_corpus(root, packages=None, allow_other_version=False, progress=True, 
 
     Example:
         >>> build_corpus("data/translation_fr")["statistics"]["train"]["pairs"]
-        178752
+        302645
     """
     from tqdm.auto import tqdm
 

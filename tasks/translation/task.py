@@ -2,8 +2,8 @@
 greedy or with beam search.
 
 Inference is one graph, the same in Python and in the export: placeholders protected
-as ``<phN>``, texts too long for the model split into sentences, subword tokenisation,
-cached decoding, detokenisation, sentences joined, placeholders restored.
+as ``<phN>``, long texts split into segments (sentences, option-list entries), subword tokenisation,
+cached decoding, detokenisation, segments joined, placeholders restored.
 
 Example:
     >>> pairs = read_tsv_pairs("data/translation_fr/train.tsv")
@@ -58,6 +58,10 @@ class TranslationTask(Task):
         "jit_compile": "auto",
         # constrained decoding: every <phN> of the source exactly once in the raw output
         "constrain_placeholders": True,
+        # A text of at least this many words is translated segment by segment (sentences,
+        # and the entries of option lists: placeholders.split_segments); 0 splits only a
+        # text too long for source_length. 10 was the best of 10/15/20/30 on val.
+        "segment_words": 10,
     }
 
     @classmethod
@@ -173,26 +177,31 @@ class TranslationTask(Task):
     def translate_protected(self, texts, beam_width=None, max_length=None, jit_compile=False):
         """Strings [B] in the corpus form (placeholders as ``<phN>``) -> strings [B].
 
-        A text whose pieces do not fit ``source_length`` is split into sentences; all
-        units of the batch are decoded together and joined back per text.
+        A text whose pieces do not fit ``source_length``, or of at least
+        ``config['segment_words']`` words, is split into segments (sentences, and the
+        entries of option lists); all units of the batch are decoded together and joined
+        back per text with spaces.
         """
         texts = tf.convert_to_tensor(texts, tf.string)
-        sentences = placeholders.split_sentences(texts)
-        # One tokenizer call for the texts and their sentences: the tokenizer is the larger
+        segments = placeholders.split_segments(texts)
+        # One tokenizer call for the texts and their segments: the tokenizer is the larger
         # half of this graph, and tracing it twice doubled the time to build it.
         count = tf.shape(texts, out_type=tf.int64)[0]
-        pieces = self.preprocessor.tokenizer(tf.concat([texts, sentences.flat_values], 0))
+        pieces = self.preprocessor.tokenizer(tf.concat([texts, segments.flat_values], 0))
         lengths = tf.cast(pieces.row_lengths()[:count], tf.int32)
-        too_long = lengths > self.config["source_length"] - 1
+        split = lengths > self.config["source_length"] - 1
+        if self.config["segment_words"]:
+            words = tf.cast(tf.strings.split(texts).row_lengths(), tf.int32)
+            split |= words >= int(self.config["segment_words"])
         whole = tf.RaggedTensor.from_row_lengths(texts, tf.ones_like(lengths, tf.int64))
-        units = tf.concat([whole, sentences], axis=1)
+        units = tf.concat([whole, segments], axis=1)
         rows = tf.concat([whole.with_flat_values(tf.range(count)),
-                          sentences.with_flat_values(count + tf.range(
-                              tf.shape(sentences.flat_values, out_type=tf.int64)[0]))], axis=1)
-        keep_whole = (~too_long & (lengths > 0))[:, None]
+                          segments.with_flat_values(count + tf.range(
+                              tf.shape(segments.flat_values, out_type=tf.int64)[0]))], axis=1)
+        keep_whole = (~split & (lengths > 0))[:, None]
         first = tf.ragged.range(units.row_lengths()) == 0
         keep = tf.where(first.flat_values, tf.gather(keep_whole[:, 0], first.value_rowids()),
-                        tf.gather(too_long, first.value_rowids()))
+                        tf.gather(split, first.value_rowids()))
         units = tf.ragged.boolean_mask(units, first.with_flat_values(keep))
         rows = tf.ragged.boolean_mask(rows, first.with_flat_values(keep))
         source = frame(tf.gather(pieces, rows.flat_values), self.preprocessor.source_length)
