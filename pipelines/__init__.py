@@ -131,8 +131,9 @@ def translate(text, *, model=None, beam_width=None, max_length=None):
 
     Placeholders (``%s``, ``%1$d``, ``{name}``, ``%(count)s``, ``$1`` ...) come out
     exactly once each, as written. Each line is translated on its own and the layout
-    (line breaks, indentation, trailing spaces) is kept; a line too long for the model
-    is split into sentences. "" gives "".
+    (line breaks, indentation, trailing spaces) is kept; a line of 10 words or more, or
+    too long for the model, is translated in segments (sentences, option-list entries).
+    "" gives "".
 
     Args:
         text: a str (or UTF-8 bytes), or a list of them (run as one batch); at most

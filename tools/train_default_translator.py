@@ -88,7 +88,8 @@ def main(argv=None):
                                           keep=lambda key: key.startswith("test_"))
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
                "parameters": task.model.count_params(), "config": config}
-    results["decoding"] = {k: task.config[k] for k in ("constrain_placeholders", "length_penalty")}
+    results["decoding"] = {k: task.config[k] for k in ("constrain_placeholders", "length_penalty",
+                                                      "segment_words")}
     for beam in (1, 4):
         r = evaluate_split(task, args.data_dir, "test", beam_width=beam, limit=args.limit)
         results[f"test_beam{beam}"] = {k: (round(v, 2) if isinstance(v, float) else v)
