@@ -26,8 +26,10 @@ def _overfit(clips):
     keras.utils.set_random_seed(0)
     task = VideoTask.from_examples(clips, **TINY_VIDEO)
     ds = make_dataset(clips, task.preprocessor, batch_size=4, training=True, repeat=True)
-    task.compile(learning_rate=1e-2, total_steps=150, warmup_steps=10, jit_compile=False)
-    task.fit(ds, epochs=1, steps_per_epoch=150, verbose=0)
+    # 250 steps: at 150 a clean-clone CI run once ended at 93.75 % frame accuracy (the
+    # threaded CPU kernels are not bit-reproducible), below the test's 95
+    task.compile(learning_rate=1e-2, total_steps=250, warmup_steps=10, jit_compile=False)
+    task.fit(ds, epochs=1, steps_per_epoch=250, verbose=0)
     return task
 
 
