@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tasks.core.decoding import beam_search, greedy_search
+from tasks.core.decoding import beam_search, greedy_search, in_length_order
 
 START, END, PAD = 2, 3, 0
 V = 6
@@ -179,3 +179,100 @@ def test_exact_counts_fit_missing_tokens_before_the_length_limit():
                                [[5]], V, END)  # no limits given: the cut row misses it
     out = greedy_search(step, state, START, END, 5, limits=limits).numpy()
     assert out.tolist() == [[4, 4, 4, PAD, PAD]] * 2
+
+
+def reference_beam_search(table, batch, k, max_length, alpha, limits):
+    """The textbook search in numpy: all k * vocab continuations ranked at every step, and
+    every beam run until it ends or reaches its example's limit."""
+    log_table = np.log(np.asarray(table, np.float64) + 1e-9)
+    penalty = lambda n: ((5.0 + n) / 6.0) ** alpha  # noqa: E731
+    outputs, scores = [], []
+    for b in range(batch):
+        log_probs = np.array([0.0] + [-1e9] * (k - 1))
+        sequences, lengths = np.zeros((k, max_length), int), np.zeros(k, int)
+        finished, tokens = np.full(k, limits[b] <= 0), np.full(k, START)
+        for t in range(max_length):
+            if finished.all():
+                break
+            step = log_table[tokens].copy()
+            step[finished] = -1e9
+            step[finished, PAD] = 0.0
+            candidates = log_probs[:, None] + step
+            new_lengths = lengths + ~finished
+            ranking = (candidates / penalty(new_lengths)[:, None]).ravel()
+            best = np.argsort(-ranking, kind="stable")[:k]
+            beam, tokens = best // V, best % V
+            log_probs = candidates.ravel()[best]
+            sequences = sequences[beam]
+            sequences[:, t] = tokens
+            lengths = new_lengths[beam]
+            finished = finished[beam] | (tokens == END) | (t + 1 >= limits[b])
+        final = log_probs / penalty(lengths)
+        outputs.append(sequences[np.argmax(final)])
+        scores.append(final.max())
+    return np.array(outputs), np.array(scores)
+
+
+@pytest.mark.parametrize("alpha,beam_width", [(0.0, 2), (0.6, 3), (1.5, 3)])
+def test_beam_search_equals_the_textbook_search(alpha, beam_width):
+    # Ranking each beam's best k tokens and freezing examples whose best finished beam no
+    # live beam can overtake are shortcuts: the results must not change.
+    rng = np.random.default_rng(int(alpha * 10) + beam_width)
+    limits = np.array([8, 3, 6, 8, 1])
+    for _ in range(5):
+        table = rng.dirichlet(np.full(V, 0.3), size=V)
+        table[:, START] = 0.0
+        table /= table.sum(-1, keepdims=True)
+        out, scores = beam_search(table_step(table), initial_state(5), START, END, 8,
+                                  beam_width=beam_width, alpha=alpha, limits=limits)
+        want, want_scores = reference_beam_search(table, 5, beam_width, 8, alpha, limits)
+        np.testing.assert_array_equal(out.numpy(), want)
+        np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-4)
+
+
+def test_beam_search_stops_once_no_live_beam_can_win():
+    # <end> at 0.9 from the start; the other beams could wander on to the length cap,
+    # but their scores can only fall below the finished one's.
+    table = np.zeros((V, V))
+    table[START] = [0, 0, 0, 0.9, 0.05, 0.05]
+    table[4] = table[5] = [0, 0, 0, 0.02, 0.49, 0.49]
+    table[END] = table[PAD] = [1.0, 0, 0, 0, 0, 0]
+    out, _ = beam_search(table_step(table), initial_state(1), START, END, 40, beam_width=3)
+    assert out.numpy()[0, :2].tolist() == [END, PAD]
+    calls = tf.Variable(0)
+    step = table_step(table)
+
+    def counted(tokens, state, index):
+        calls.assign_add(1)
+        return step(tokens, state, index)
+
+    tf.function(lambda: beam_search(counted, initial_state(1), START, END, 40, beam_width=3))()
+    assert calls.numpy() <= 3  # not 40
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 64])
+def test_in_length_order_decodes_sorted_chunks_and_keeps_the_input_order(chunk_size):
+    rng = np.random.default_rng(chunk_size)
+    lengths = rng.integers(1, 9, size=10)
+    inputs = np.stack([np.pad(np.arange(1, n + 1) * 10 + i, (0, 8 - n)) for i, n in enumerate(lengths)])
+    seen = []
+
+    def search(chunk):  # records each chunk's lengths; returns rows unchanged
+        seen.append(tf.reduce_sum(tf.cast(chunk > 0, tf.int32), axis=1))
+        return chunk
+
+    out = in_length_order(search, tf.constant(inputs, tf.int32), tf.constant(lengths), chunk_size)
+    np.testing.assert_array_equal(out.numpy(), inputs)
+    chunks = tf.function(lambda x, n: in_length_order(
+        lambda c: tf.concat([c[:, :1], tf.fill([tf.shape(c)[0], 1], tf.reduce_max(c))], 1),
+        x, n, chunk_size))(tf.constant(inputs, tf.int32), tf.constant(lengths))
+    # a chunk's maximum is shared by its rows: rows of one chunk have neighbouring lengths
+    order = np.argsort(lengths, kind="stable")
+    groups = [order[i:i + chunk_size] for i in range(0, 10, chunk_size)]
+    for group in groups:
+        assert len(set(chunks.numpy()[group, 1].tolist())) == 1
+        assert chunks.numpy()[group, 1][0] == inputs[group].max()
+    empty = in_length_order(search, tf.zeros([0, 8], tf.int32), tf.zeros([0], tf.int32), 4)
+    assert empty.shape[0] == 0
+    with pytest.raises(ValueError, match="chunk_size"):
+        in_length_order(search, tf.constant(inputs), tf.constant(lengths), 0)

@@ -47,7 +47,7 @@ def test_fixed_size_caches_step_like_growing_ones(untrained, tiny_pairs):
         logits, fixed = seq2seq.step(x["target_in"][:, t], fixed, t, fixed_context)
         np.testing.assert_allclose(logits.numpy(), expected.numpy(), atol=2e-5)
     if untrained.config["architecture"] == "transformer":
-        assert fixed["self0"][0].shape[1] == 16 and grown["self0"][0].shape[1] == 12
+        assert fixed["self0"][0].shape[2] == 16 and grown["self0"][0].shape[2] == 12  # [rows, heads, t, dim]
 
 
 def test_source_padding_changes_no_logit(untrained, tiny_pairs):
