@@ -58,15 +58,15 @@ def test_graph_equals_python_on_the_heldout_split(heldout_pairs):
     assert [[x.decode() for x in row] for row in sentences] == [split_sentences_py(t) for t in targets]
 
 
+OPTION_LIST = ("Usage: fuser [-a|-s] NAME... Show which processes use the files. "
+               "-a,--all display unused files too -k, --kill kill processes "
+               "-s,--signal SIGNAL send this signal. Use -f to force it.")
+
+
 def test_split_segments_graph_equals_python(heldout_pairs):
     texts = [p[k] for p in heldout_pairs for k in ("source", "target")] + [OPTION_LIST, "", "  "]
     segments = split_segments(tf.constant(texts)).to_list()
     assert [[x.decode() for x in row] for row in segments] == [split_segments_py(t) for t in texts]
-
-
-OPTION_LIST = ("Usage: fuser [-a|-s] NAME... Show which processes use the files. "
-               "-a,--all display unused files too -k, --kill kill processes "
-               "-s,--signal SIGNAL send this signal. Use -f to force it.")
 
 
 def test_split_segments_cuts_option_lists_into_entries():

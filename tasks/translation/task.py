@@ -2,8 +2,9 @@
 greedy or with beam search.
 
 Inference is one graph, the same in Python and in the export: placeholders protected
-as ``<phN>``, long texts split into segments (sentences, option-list entries), subword tokenisation,
-cached decoding, detokenisation, segments joined, placeholders restored.
+as ``<phN>``, long texts split into segments (sentences, option-list entries), subword
+tokenisation, cached decoding (segments in length-sorted chunks), detokenisation, segments
+joined, placeholders restored.
 
 Example:
     >>> pairs = read_tsv_pairs("data/translation_fr/train.tsv")
