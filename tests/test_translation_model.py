@@ -203,3 +203,26 @@ def test_load_under_another_dtype_policy_keeps_the_weights(overfit_translation_t
     assert Task.load(saved_translation_dir).model.get_layer("seq2seq").compute_dtype == "float32"
     with pytest.raises(ValueError, match="policy"):
         task.with_dtype_policy("half")
+
+
+def test_a_shallower_student_keeps_the_chosen_decoder_blocks(tiny_pairs):
+    options = {"hidden_dim": 32, "encoder_layers": 1, "decoder_layers": 3, "num_heads": 2,
+               "intermediate_dim": 64, "dropout": 0.0}
+    teacher = tiny_translation_task(tiny_pairs, options=options)
+    x, _ = _batch(teacher, tiny_pairs[:3])
+    same = teacher.with_decoder_layers([0, 1, 2])
+    np.testing.assert_allclose(same.model(x).numpy(), teacher.model(x).numpy(), atol=1e-6)
+    student = teacher.with_decoder_layers([2])
+    assert student.config["options"]["decoder_layers"] == 1
+    assert student.config["vocabulary"] == teacher.config["vocabulary"]
+    mine, theirs = student.model.get_layer("seq2seq"), teacher.model.get_layer("seq2seq")
+    for a, b in zip(mine.decoder_blocks[0].get_weights(), theirs.decoder_blocks[2].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(mine.encoder_blocks[0].get_weights(), theirs.encoder_blocks[0].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert student.model.count_params() < teacher.model.count_params()
+    for bad in ([], [3], [-1]):
+        with pytest.raises(ValueError, match="decoder_blocks"):
+            teacher.with_decoder_layers(bad)
+    with pytest.raises(ValueError, match="architecture"):
+        tiny_translation_task(tiny_pairs, "rnn").with_decoder_layers([0])

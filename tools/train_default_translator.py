@@ -58,6 +58,9 @@ def main(argv=None):
                         help="a saved translation task to train further (weights and vocabulary "
                              "kept, new schedule); the training time in --earlier-results is "
                              "added to this run's")
+    parser.add_argument("--keep-decoder-blocks", default=None,
+                        help="with --continue-from: keep only these decoder blocks, e.g. '0' "
+                             "(a shallower, faster student started from the model)")
     parser.add_argument("--earlier-results", default=os.path.join(
         ROOT, "benchmarks", "results", "translation_default.json"),
         help="with --continue-from: the results of the model it continues")
@@ -69,6 +72,10 @@ def main(argv=None):
         task = Task.load(args.output)
     else:
         start_from = Task.load(args.continue_from) if args.continue_from else None
+        if args.keep_decoder_blocks:
+            if start_from is None:
+                parser.error("--keep-decoder-blocks needs --continue-from")
+            start_from = start_from.with_decoder_layers(args.keep_decoder_blocks.split(","))
         task = train(args.data_dir, args.work_dir, preset=args.preset, epochs=args.epochs,
                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                      learning_rate=args.learning_rate, vocabulary_size=args.vocabulary_size,
@@ -83,6 +90,8 @@ def main(argv=None):
     config = {"preset": args.preset, "epochs": args.epochs,
               "steps_per_epoch": args.steps_per_epoch, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate, "vocabulary_size": args.vocabulary_size}
+    if args.keep_decoder_blocks:
+        config["keep_decoder_blocks"] = args.keep_decoder_blocks
     if args.continue_from:  # the model's earlier training, which this run continues
         runs, config = continued_training(args.earlier_results, args.continue_from, runs, config,
                                           keep=lambda key: key.startswith("test_"))

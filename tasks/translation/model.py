@@ -163,6 +163,25 @@ class TransformerSeq2Seq(layers.Layer):
         scores = ops.where(mask[:, None, None, :], scores, -1e9)
         return ops.softmax(scores, axis=-1)
 
+    def copy_weights_from(self, other, decoder_blocks):
+        """Take every weight of ``other`` (a built ``TransformerSeq2Seq`` of the same widths),
+        with decoder block ``i`` of this layer copied from ``other``'s block
+        ``decoder_blocks[i]``: a shallower decoder started from a trained one."""
+        if len(decoder_blocks) != len(self.decoder_blocks):
+            raise ValueError(f"decoder_blocks must name {len(self.decoder_blocks)} of the other "
+                             f"model's blocks, got {list(decoder_blocks)}")
+        if not all(0 <= i < len(other.decoder_blocks) for i in decoder_blocks):
+            raise ValueError(f"decoder_blocks must be in 0..{len(other.decoder_blocks) - 1}, "
+                             f"got {list(decoder_blocks)}")
+        pairs = [(self.embedding, other.embedding), (self.source_positions, other.source_positions),
+                 (self.target_positions, other.target_positions),
+                 (self.encoder_norm, other.encoder_norm), (self.decoder_norm, other.decoder_norm)]
+        pairs += list(zip(self.encoder_blocks, other.encoder_blocks))
+        pairs += [(mine, other.decoder_blocks[i]) for mine, i in zip(self.decoder_blocks,
+                                                                      decoder_blocks)]
+        for mine, theirs in pairs:
+            mine.set_weights(theirs.get_weights())
+
     def get_config(self):
         return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
                 "source_length": self.source_length, "target_length": self.target_length,
