@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tasks.core.decoding import beam_search, greedy_search, in_length_order
+from tasks.core.decoding import beam_search, greedy_search, in_length_order, top_k
 
 START, END, PAD = 2, 3, 0
 V = 6
@@ -185,6 +185,7 @@ def reference_beam_search(table, batch, k, max_length, alpha, limits):
     """The textbook search in numpy: all k * vocab continuations ranked at every step, and
     every beam run until it ends or reaches its example's limit."""
     log_table = np.log(np.asarray(table, np.float64) + 1e-9)
+    vocabulary = log_table.shape[1]
     penalty = lambda n: ((5.0 + n) / 6.0) ** alpha  # noqa: E731
     outputs, scores = [], []
     for b in range(batch):
@@ -201,7 +202,7 @@ def reference_beam_search(table, batch, k, max_length, alpha, limits):
             new_lengths = lengths + ~finished
             ranking = (candidates / penalty(new_lengths)[:, None]).ravel()
             best = np.argsort(-ranking, kind="stable")[:k]
-            beam, tokens = best // V, best % V
+            beam, tokens = best // vocabulary, best % vocabulary
             log_probs = candidates.ravel()[best]
             sequences = sequences[beam]
             sequences[:, t] = tokens
@@ -228,6 +229,37 @@ def test_beam_search_equals_the_textbook_search(alpha, beam_width):
         want, want_scores = reference_beam_search(table, 5, beam_width, 8, alpha, limits)
         np.testing.assert_array_equal(out.numpy(), want)
         np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-4)
+
+
+@pytest.mark.parametrize("width", [2048, 2100, 3000])
+def test_top_k_equals_tf_top_k_with_ties_and_minus_infinity(width):
+    # Few distinct values, so most of the top k are ties that must go to the lower index.
+    rng = np.random.default_rng(width)
+    values = rng.integers(0, 40, size=(7, width)).astype(np.float32)
+    values[0] = -np.inf
+    values[1, : width - 2] = -np.inf  # fewer finite entries than k in the last block
+    values[2, rng.integers(0, width, size=3)] = 100.0
+    for k in (1, 2, 4):
+        want = tf.math.top_k(values, k)
+        got = top_k(tf.constant(values), k)
+        np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+        np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+
+
+def test_beam_search_over_a_large_vocabulary_equals_the_textbook_search():
+    # 2,100 tokens: the two-stage top-k path (the small tables above use tf.math.top_k)
+    rng = np.random.default_rng(7)
+    size = 2100
+    table = rng.dirichlet(np.full(size, 0.05), size=size)
+    table[:, START] = 0.0
+    table[:, END] += 0.02
+    table /= table.sum(-1, keepdims=True)
+    limits = np.array([6, 2, 6])
+    out, scores = beam_search(table_step(table), initial_state(3), START, END, 6,
+                              beam_width=4, alpha=0.6, limits=limits)
+    want, want_scores = reference_beam_search(table, 3, 4, 6, 0.6, limits)
+    np.testing.assert_array_equal(out.numpy(), want)
+    np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-4)
 
 
 def test_beam_search_stops_once_no_live_beam_can_win():
