@@ -156,6 +156,8 @@ class TransformerCaptionDecoder(layers.Layer):
         state, context = {}, {}
         for i, block in enumerate(self.blocks):
             context[f"cross{i}"] = transformer_step.cross_attention_context(block, memory)
+            context[f"projection{i}"] = transformer_step.self_attention_projection(
+                block, memory.dtype)
             state[f"self{i}"] = transformer_step.empty_self_attention(block, batch, memory.dtype)
         return state, context
 
@@ -168,7 +170,8 @@ class TransformerCaptionDecoder(layers.Layer):
         new_state = {}
         for i, block in enumerate(self.blocks):
             x, new_state[f"self{i}"] = transformer_step.decoder_block_step(
-                block, x, state[f"self{i}"], context[f"cross{i}"])
+                block, x, state[f"self{i}"], context[f"cross{i}"],
+                projection=context[f"projection{i}"])
         return self.head(self.final_norm(x))[:, 0], new_state
 
     def cross_attention_maps(self, tokens, grid):

@@ -124,6 +124,8 @@ class TransformerSeq2Seq(layers.Layer):
             context["cache_length"] = ops.convert_to_tensor(cache_length, "int32")
         for i, block in enumerate(self.decoder_blocks):
             context[f"cross{i}"] = transformer_step.cross_attention_context(block, memory)
+            context[f"projection{i}"] = transformer_step.self_attention_projection(
+                block, memory.dtype)
             state[f"self{i}"] = transformer_step.empty_self_attention(
                 block, batch, memory.dtype, cache_length or 0)
         return state, context
@@ -138,7 +140,8 @@ class TransformerSeq2Seq(layers.Layer):
         for i, block in enumerate(self.decoder_blocks):
             x, new_state[f"self{i}"] = transformer_step.decoder_block_step(
                 block, x, state[f"self{i}"], context[f"cross{i}"], context["mask"],
-                write_index=index if "cache_length" in context else None)
+                write_index=index if "cache_length" in context else None,
+                projection=context[f"projection{i}"])
         return self._logits(x)[:, 0], new_state
 
     def cross_attention(self, source, target_in):
