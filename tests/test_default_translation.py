@@ -21,7 +21,7 @@ SAMPLE = 100
 # measured on the sample with beam 4: BLEU, chrF, placeholder preservation (percent of
 # the 48 sources with placeholders; placeholder-constrained decoding keeps all of them, and
 # the target is 99.5)
-MEASURED = {"bleu": 52.29, "chrf": 68.21, "placeholder_preservation": 100.0}
+MEASURED = {"bleu": 48.35, "chrf": 66.59, "placeholder_preservation": 100.0}
 MARGIN = {"bleu": 3.0, "chrf": 3.0, "placeholder_preservation": 0.5}
 
 
