@@ -214,8 +214,9 @@ def reference_beam_search(table, batch, k, max_length, alpha, limits):
     return np.array(outputs), np.array(scores)
 
 
+@pytest.mark.parametrize("drop_finished", [False, True])
 @pytest.mark.parametrize("alpha,beam_width", [(0.0, 2), (0.6, 3), (1.5, 3)])
-def test_beam_search_equals_the_textbook_search(alpha, beam_width):
+def test_beam_search_equals_the_textbook_search(alpha, beam_width, drop_finished):
     # Ranking each beam's best k tokens and freezing examples whose best finished beam no
     # live beam can overtake are shortcuts: the results must not change.
     rng = np.random.default_rng(int(alpha * 10) + beam_width)
@@ -225,13 +226,14 @@ def test_beam_search_equals_the_textbook_search(alpha, beam_width):
         table[:, START] = 0.0
         table /= table.sum(-1, keepdims=True)
         out, scores = beam_search(table_step(table), initial_state(5), START, END, 8,
-                                  beam_width=beam_width, alpha=alpha, limits=limits)
+                                  beam_width=beam_width, alpha=alpha, limits=limits,
+                                  drop_finished=drop_finished)
         want, want_scores = reference_beam_search(table, 5, beam_width, 8, alpha, limits)
         np.testing.assert_array_equal(out.numpy(), want)
         np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-4)
 
 
-@pytest.mark.parametrize("width", [2048, 2100, 3000])
+@pytest.mark.parametrize("width", [2048, 2053, 3000])  # 2053: prime, padded
 def test_top_k_equals_tf_top_k_with_ties_and_minus_infinity(width):
     # Few distinct values, so most of the top k are ties that must go to the lower index.
     rng = np.random.default_rng(width)
@@ -260,6 +262,37 @@ def test_beam_search_over_a_large_vocabulary_equals_the_textbook_search():
     want, want_scores = reference_beam_search(table, 3, 4, 6, 0.6, limits)
     np.testing.assert_array_equal(out.numpy(), want)
     np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-4)
+
+
+@pytest.mark.parametrize("beam_width", [1, 2])
+def test_finished_examples_leave_the_step_and_the_others_keep_their_rows(beam_width):
+    # Example e ends after e + 1 tokens. Its id travels in the state (per row) and in
+    # the context (per example): both must stay aligned with the rows as examples drop.
+    ids = tf.constant([2, 0, 3, 1])
+    rows_seen = tf.Variable(0)
+
+    def step(tokens, state, index, context):
+        tf.debugging.assert_equal(tf.shape(tokens)[0] % tf.shape(context["id"])[0], 0)
+        beams = tf.shape(tokens)[0] // tf.shape(context["id"])[0]
+        tf.debugging.assert_equal(state["id"], tf.repeat(context["id"], beams))
+        rows_seen.assign_add(tf.shape(tokens)[0])
+        wanted = tf.where(index >= state["id"], END, 4)
+        return tf.one_hot(wanted, V) * 9.0, state
+
+    def run(drop):
+        rows_seen.assign(0)
+        search = (lambda *a, **kw: greedy_search(*a, **kw)) if beam_width == 1 else (
+            lambda *a, **kw: beam_search(*a, beam_width=beam_width, **kw)[0])
+        out = tf.function(lambda: search(step, {"id": ids}, START, END, 6,
+                                         context={"id": ids}, drop_finished=drop))()
+        return out.numpy().tolist(), int(rows_seen.numpy())
+
+    kept, all_rows = run(False)
+    dropped, live_rows = run(True)
+    assert dropped == kept == [[4, 4, END, 0, 0, 0], [END, 0, 0, 0, 0, 0],
+                               [4, 4, 4, END, 0, 0], [4, END, 0, 0, 0, 0]]
+    assert all_rows == 4 * 4 * beam_width  # every row until the last example ends
+    assert live_rows == (4 + 3 + 2 + 1) * beam_width  # only the live examples' rows
 
 
 def test_beam_search_stops_once_no_live_beam_can_win():

@@ -156,22 +156,32 @@ class TransformerCaptionDecoder(layers.Layer):
         state, context = {}, {}
         for i, block in enumerate(self.blocks):
             context[f"cross{i}"] = transformer_step.cross_attention_context(block, memory)
-            context[f"projection{i}"] = transformer_step.self_attention_projection(
-                block, memory.dtype)
             state[f"self{i}"] = transformer_step.empty_self_attention(block, batch, memory.dtype)
         return state, context
 
-    def step(self, tokens, state, index, context):
+    def decoding_step(self):
+        """:meth:`step` with each block's fused self-attention projection built once, here
+        (call it where the search is traced, outside its loop), for ``tasks.core.decoding``."""
+        projections = [transformer_step.self_attention_projection(block, self.compute_dtype)
+                       for block in self.blocks]
+
+        def step(tokens, state, index, context):
+            return self.step(tokens, state, index, context, projections)
+
+        return step
+
+    def step(self, tokens, state, index, context, projections=None):
         """Feed one token per row at position ``index``; returns (logits, state).
 
         Rows are images times beams in image-major order (``tasks.core.decoding``).
+        ``projections``: see :meth:`decoding_step` (None: the projection layers are called).
         """
         x = self.embedding(tokens[:, None], start_index=index)
         new_state = {}
         for i, block in enumerate(self.blocks):
             x, new_state[f"self{i}"] = transformer_step.decoder_block_step(
                 block, x, state[f"self{i}"], context[f"cross{i}"],
-                projection=context[f"projection{i}"])
+                projection=None if projections is None else projections[i])
         return self.head(self.final_norm(x))[:, 0], new_state
 
     def cross_attention_maps(self, tokens, grid):

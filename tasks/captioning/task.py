@@ -75,10 +75,11 @@ class CaptioningTask(Task):
         grid = self.model.get_layer("image_encoder")(pixels, training=False)
         state, context = decoder.initial_state(grid)
         if beam_width == 1:
-            return decoding.greedy_search(decoder.step, state, START_ID, END_ID, max_length,
-                                          context=context)
-        ids, _ = decoding.beam_search(decoder.step, state, START_ID, END_ID, max_length, beam_width,
-                                      self.config["length_penalty"], context=context)
+            return decoding.greedy_search(decoder.decoding_step(), state, START_ID, END_ID,
+                                          max_length, context=context, drop_finished=True)
+        ids, _ = decoding.beam_search(decoder.decoding_step(), state, START_ID, END_ID, max_length,
+                                      beam_width, self.config["length_penalty"], context=context,
+                                      drop_finished=True)
         return ids
 
     def captions_from_pixels(self, pixels, beam_width=None, max_length=None):

@@ -52,9 +52,11 @@ def _invariant(tensor):
     return tf.TensorShape([None if i == 0 or d == 0 else d for i, d in enumerate(shape.as_list())])
 
 
-def _loop(cond, body, loop_vars, max_length):
-    """tf.while_loop whose outputs keep the inputs' shapes, state axes allowed to grow."""
-    invariants = tuple(tf.nest.map_structure(_invariant, v) if i == 2 else
+def _loop(cond, body, loop_vars, max_length, changing=(2,)):
+    """tf.while_loop whose outputs keep the inputs' shapes, but for the loop variables at
+    ``changing`` (the state, and the live rows' tensors when finished rows are dropped):
+    their first axis and initially empty axes may change."""
+    invariants = tuple(tf.nest.map_structure(_invariant, v) if i in changing else
                        tf.nest.map_structure(lambda x: x.shape, v)
                        for i, v in enumerate(loop_vars))
 
@@ -78,32 +80,68 @@ def _call(step_fn, tokens, state, index, context):
     return step_fn(tokens, state, index, context)
 
 
+class _Live:
+    """The examples a search still decodes, when ``drop_finished`` removes the others.
+
+    Full-size results (``[batch, ...]``) are read for the live examples with
+    :meth:`take` and written back with :meth:`put`; without dropping both are the
+    identity and nothing is copied.
+    """
+
+    def __init__(self, drop, examples):
+        self.drop, self.examples = drop, examples
+
+    def take(self, full):
+        return tf.gather(full, self.examples) if self.drop else full
+
+    def put(self, full, part):
+        return tf.tensor_scatter_nd_update(full, self.examples[:, None], part) if self.drop else part
+
+
+def _keep(done, tensors):
+    """``tensors`` (a nest with the live examples' rows first) without the ``done`` ones."""
+    kept = tf.cast(tf.where(~done)[:, 0], tf.int32)
+    return kept, tf.cond(tf.reduce_any(done),
+                         lambda: tf.nest.map_structure(lambda x: tf.gather(x, kept), tensors),
+                         lambda: tensors)
+
+
 def greedy_search(step_fn, state, start_id, end_id, max_length, pad_id=0, context=None,
-                  limits=None):
+                  limits=None, drop_finished=False):
     """Arg-max decoding. Returns int32 ``[batch, max_length]`` (no start token).
 
     ``limits`` (int ``[batch]``, optional): at most that many tokens for each example.
+    ``drop_finished``: see :func:`beam_search`.
     """
     batch = _batch_size(state, context)
     limits = _limits(limits, batch, max_length)
     tokens = tf.fill([batch], tf.constant(start_id, tf.int32))
     output = tf.fill([batch, max_length], tf.constant(pad_id, tf.int32))
     finished = limits <= 0
+    has_context, context = context is not None, {} if context is None else context
 
-    def cond(t, tokens, state, output, finished):
-        return (t < max_length) & ~tf.reduce_all(finished)
+    def cond(t, tokens, state, output, finished, examples, context):
+        return (t < max_length) & (tf.size(examples) > 0 if drop_finished
+                                   else ~tf.reduce_all(finished))
 
-    def body(t, tokens, state, output, finished):
-        logits, state = _call(step_fn, tokens, state, t, context)
+    def body(t, tokens, state, output, finished, examples, context):
+        live = _Live(drop_finished, examples)
+        logits, state = _call(step_fn, tokens, state, t, context if has_context else None)
+        done = live.take(finished)
         next_tokens = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        next_tokens = tf.where(finished, pad_id, next_tokens)
-        output = _write_column(output, t, next_tokens)
-        finished = finished | (next_tokens == end_id) | (t + 1 >= limits)
-        return t + 1, next_tokens, state, output, finished
+        next_tokens = tf.where(done, pad_id, next_tokens)
+        output = live.put(output, _write_column(live.take(output), t, next_tokens))
+        done = done | (next_tokens == end_id) | (t + 1 >= live.take(limits))
+        finished = live.put(finished, done)
+        if drop_finished:
+            kept, (next_tokens, state, context) = _keep(done, (next_tokens, state, context))
+            examples = tf.gather(examples, kept)
+        return t + 1, next_tokens, state, output, finished, examples, context
 
-    _, _, _, output, _ = _loop(cond, body, (tf.constant(0), tokens, state, output, finished),
-                               max_length)
-    return output
+    loop_vars = (tf.constant(0), tokens, state, output, finished, tf.range(batch), context)
+    outputs = _loop(cond, body, loop_vars, max_length,
+                    changing=(1, 2, 5, 6) if drop_finished else (2,))
+    return outputs[3]
 
 
 def exact_counts(step_fn, state, counts, groups, vocabulary_size, end_id, limits=None):
@@ -172,7 +210,8 @@ def top_k(values, k, block=128):
     the ``k``-th largest entry, so the best blocks hold them all. On 2 CPU cores this
     took a beam search's top-4 over 256 rows of 8,260 logits from 7.3-8.4 ms to 1.6 ms:
     TF's kernel pays per entry what a block maximum pays per block. Falls back to
-    ``tf.math.top_k`` when the last axis is unknown or under ``4 * k`` blocks long.
+    ``tf.math.top_k`` when the last axis is unknown or under ``4 * k`` blocks long. A
+    block size near ``block`` that divides the axis is used when there is one.
 
     Example:
         >>> scores, ids = top_k(logits, 4)   # logits [rows, vocab]
@@ -181,6 +220,9 @@ def top_k(values, k, block=128):
     if values.shape.rank != 2 or size is None or size < 4 * k * block:
         return tf.math.top_k(values, k=k)
     rows = tf.shape(values)[0]
+    # a block size that divides the axis spares a padded copy of it (8,260 = 59 x 140)
+    block = min(range(block // 2, 2 * block + 1),
+                key=lambda b: (size % b != 0, abs(b - block)))
     count = -(-size // block)
     if count * block > size:  # pad the last block with entries that never win
         lowest = tf.constant(float("-inf") if values.dtype.is_floating else values.dtype.min,
@@ -219,11 +261,18 @@ def _settled(log_probs, lengths, finished, limits, alpha):
 
 
 def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alpha=0.6, pad_id=0,
-                context=None, limits=None):
+                context=None, limits=None, drop_finished=False):
     """Beam search with GNMT length penalty ``alpha``.
 
     Returns ``(tokens int32 [batch, max_length], scores float32 [batch])`` for the best
     beam. ``beam_width=1`` gives exactly the greedy result.
+
+    ``drop_finished``: once all beams of an example have finished, the step no longer
+    sees its rows: the state and the context (whose tensors must then all have the
+    example axis first) shrink to the live examples. The results are the same; a batch
+    whose outputs differ in length costs what its live rows need instead of its longest
+    row's length times its size. The shapes change as rows drop, so leave it off to
+    compile the loop with XLA.
     """
     if beam_width < 1:
         raise ValueError(f"beam_width must be >= 1, got {beam_width}")
@@ -236,14 +285,20 @@ def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alph
     lengths = tf.zeros([batch, k], tf.int32)
     finished = tf.tile((limits <= 0)[:, None], [1, k])
     tokens = tf.fill([batch * k], tf.constant(start_id, tf.int32))
-    # Rows of one example move together; this offsets beam indices to rows.
-    row_offset = tf.range(batch)[:, None] * k
+    has_context, context = context is not None, {} if context is None else context
 
-    def cond(t, tokens, state, log_probs, sequences, lengths, finished):
-        return (t < max_length) & ~tf.reduce_all(finished)
+    def cond(t, tokens, state, log_probs, sequences, lengths, finished, examples, context):
+        return (t < max_length) & (tf.size(examples) > 0 if drop_finished
+                                   else ~tf.reduce_all(finished))
 
-    def body(t, tokens, state, log_probs, sequences, lengths, finished):
-        logits, state = _call(step_fn, tokens, state, t, context)
+    def body(t, tokens, state, all_log_probs, all_sequences, all_lengths, all_finished,
+             examples, context):
+        live = _Live(drop_finished, examples)
+        log_probs, sequences = live.take(all_log_probs), live.take(all_sequences)
+        lengths, finished, row_limits = (live.take(all_lengths), live.take(all_finished),
+                                         live.take(limits))
+        batch = tf.shape(log_probs)[0]
+        logits, state = _call(step_fn, tokens, state, t, context if has_context else None)
         logits = tf.cast(logits, tf.float32)
         # The best k continuations overall are among each beam's best k tokens (a beam's
         # ranking is monotonic in its token's logit), so rank k*k candidates, not k*vocab:
@@ -271,15 +326,24 @@ def beam_search(step_fn, state, start_id, end_id, max_length, beam_width=4, alph
         sequences = _write_column(sequences, t, token_index)
         lengths = tf.gather(new_lengths, beam_index, batch_dims=1)
         finished = (tf.gather(finished, beam_index, batch_dims=1) | (token_index == end_id)
-                    | (t + 1 >= limits)[:, None])
-        finished |= _settled(log_probs, lengths, finished, limits, alpha)[:, None]
-        if k > 1:  # with one beam the order never changes
-            rows = tf.reshape(beam_index + row_offset, [-1])
-            state = tf.nest.map_structure(lambda x: tf.gather(x, rows), state)
-        return t + 1, tf.reshape(token_index, [-1]), state, log_probs, sequences, lengths, finished
+                    | (t + 1 >= row_limits)[:, None])
+        finished |= _settled(log_probs, lengths, finished, row_limits, alpha)[:, None]
+        # Rows of one example move together: beam indices offset by example.
+        rows = beam_index + tf.range(batch)[:, None] * k
+        if drop_finished:
+            kept, (rows, token_index, context) = _keep(tf.reduce_all(finished, axis=-1),
+                                                       (rows, token_index, context))
+            examples = tf.gather(examples, kept)
+        if k > 1 or drop_finished:  # with one beam the order never changes
+            state = tf.nest.map_structure(lambda x: tf.gather(x, tf.reshape(rows, [-1])), state)
+        return (t + 1, tf.reshape(token_index, [-1]), state, live.put(all_log_probs, log_probs),
+                live.put(all_sequences, sequences), live.put(all_lengths, lengths),
+                live.put(all_finished, finished), examples, context)
 
-    loop_vars = (tf.constant(0), tokens, state, log_probs, sequences, lengths, finished)
-    _, _, _, log_probs, sequences, lengths, _ = _loop(cond, body, loop_vars, max_length)
+    loop_vars = (tf.constant(0), tokens, state, log_probs, sequences, lengths, finished,
+                 tf.range(batch), context)
+    _, _, _, log_probs, sequences, lengths, _, _, _ = _loop(
+        cond, body, loop_vars, max_length, changing=(1, 2, 7, 8) if drop_finished else (2,))
     scores = log_probs / length_penalty(lengths, alpha)
     best = tf.argmax(scores, axis=-1, output_type=tf.int32)
     return tf.gather(sequences, best, batch_dims=1), tf.gather(scores, best, batch_dims=1)

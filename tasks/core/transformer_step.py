@@ -57,7 +57,7 @@ def self_attention_projection(block, dtype):
     ``[hidden, 3 * heads * head_dim]`` and bias, for ``decoder_block_step(...,
     projection=...)``.
 
-    Build it once per search (it goes in the decoding context): one matmul then
+    Build it once per search, outside its loop (a model's ``decoding_step``): one matmul then
     replaces three einsums and their bias additions at every step, which took the
     projections of 4 rows from 0.66 to 0.24 ms on 2 CPU cores (the same numbers).
     """

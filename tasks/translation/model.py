@@ -5,7 +5,8 @@ The training graph is a Keras functional model
 ``seq2seq`` layer. Both layers expose the same decoding interface:
 ``encode(source) -> (memory, mask)``, ``decoding_state(source) -> (state, context)`` and
 ``step(tokens, state, index, context) -> (logits, state)``, the cached one-token step that
-``tasks.core.decoding`` drives; training and decoding share every weight, and tests
+``tasks.core.decoding`` drives (``decoding_step()`` returns it with whatever it can
+precompute for a whole search); training and decoding share every weight, and tests
 hold the step equal to the forward pass. Source, target and output share one embedding matrix
 (a joint vocabulary), which saves a third of the parameters of a small model.
 
@@ -124,16 +125,26 @@ class TransformerSeq2Seq(layers.Layer):
             context["cache_length"] = ops.convert_to_tensor(cache_length, "int32")
         for i, block in enumerate(self.decoder_blocks):
             context[f"cross{i}"] = transformer_step.cross_attention_context(block, memory)
-            context[f"projection{i}"] = transformer_step.self_attention_projection(
-                block, memory.dtype)
             state[f"self{i}"] = transformer_step.empty_self_attention(
                 block, batch, memory.dtype, cache_length or 0)
         return state, context
 
-    def step(self, tokens, state, index, context):
+    def decoding_step(self):
+        """:meth:`step` with each block's fused self-attention projection built once, here
+        (call it where the search is traced, outside its loop), for ``tasks.core.decoding``."""
+        projections = [transformer_step.self_attention_projection(block, self.compute_dtype)
+                       for block in self.decoder_blocks]
+
+        def step(tokens, state, index, context):
+            return self.step(tokens, state, index, context, projections)
+
+        return step
+
+    def step(self, tokens, state, index, context, projections=None):
         """Feed one token per row at position ``index``; returns (logits, state).
 
         Rows are examples times beams in example-major order (``tasks.core.decoding``).
+        ``projections``: see :meth:`decoding_step` (None: the projection layers are called).
         """
         x = self._embed(tokens[:, None], self.target_positions, start_index=index)
         new_state = {}
@@ -141,7 +152,7 @@ class TransformerSeq2Seq(layers.Layer):
             x, new_state[f"self{i}"] = transformer_step.decoder_block_step(
                 block, x, state[f"self{i}"], context[f"cross{i}"], context["mask"],
                 write_index=index if "cache_length" in context else None,
-                projection=context[f"projection{i}"])
+                projection=None if projections is None else projections[i])
         return self._logits(x)[:, 0], new_state
 
     def cross_attention(self, source, target_in):
@@ -285,6 +296,10 @@ class RecurrentSeq2Seq(layers.Layer):
         del cache_length
         memory, mask, states = self._encode_states(source)
         return {f"h{i}": s for i, s in enumerate(states)}, {"memory": memory, "mask": mask}
+
+    def decoding_step(self):
+        """The step function for ``tasks.core.decoding`` (the common interface)."""
+        return self.step
 
     def step(self, tokens, state, index, context):
         """One token per row (examples times beams, example-major) -> (logits, state)."""

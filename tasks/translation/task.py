@@ -21,7 +21,7 @@ import re
 import keras
 import tensorflow as tf
 
-from tasks.core import decoding, metrics
+from tasks.core import batching, decoding, metrics
 from tasks.core.export import ExportedModel
 from tasks.core.task import Task, register_task
 from tasks.translation import placeholders
@@ -65,6 +65,9 @@ class TranslationTask(Task):
         "segment_words": 10,
         # Segments decoded together at most, in order of length (decoding.in_length_order)
         "decode_batch_size": 64,
+        # Python batches (translate, evaluate) in flight at once, one thread each: the
+        # decoder's many small ops leave a second core idle (tasks.core.batching)
+        "decode_workers": 2,
     }
 
     @classmethod
@@ -130,7 +133,7 @@ class TranslationTask(Task):
         limits = self._limits(tf.reduce_sum(tf.cast(source_ids != PAD_ID, tf.int32), axis=1))
         seq2seq = self.model.get_layer("seq2seq")
         state, context = seq2seq.decoding_state(source_ids, cache_length)
-        step = seq2seq.step
+        step = seq2seq.decoding_step()
         if self.config["constrain_placeholders"]:
             # each source placeholder exactly once in the output: its token is banned once
             # used, and the end token while one is still missing
@@ -141,12 +144,14 @@ class TranslationTask(Task):
             step, state = decoding.exact_counts(
                 step, state, counts, groups, self.preprocessor.vocabulary_size, END_ID,
                 limits=tf.minimum(limits, max_length))
+        # finished examples leave the loop, except where XLA needs fixed shapes
+        drop = cache_length is None
         if beam_width == 1:
             return decoding.greedy_search(step, state, START_ID, END_ID, max_length,
-                                          context=context, limits=limits)
+                                          context=context, limits=limits, drop_finished=drop)
         ids, _ = decoding.beam_search(step, state, START_ID, END_ID, max_length, beam_width,
                                       self.config["length_penalty"], context=context,
-                                      limits=limits)
+                                      limits=limits, drop_finished=drop)
         return ids
 
     def use_jit(self):
@@ -259,7 +264,20 @@ class TranslationTask(Task):
     def translate(self, texts, beam_width=None, max_length=None, batch_size=64):
         """List of str -> list of str, in graph calls of at most ``batch_size`` texts."""
         beam_width, max_length = self._check_options(beam_width, max_length)
-        return _by_length(self._compiled(beam_width, max_length), list(texts), batch_size)
+        return self._in_batches(self._compiled(beam_width, max_length), texts, batch_size)
+
+    def _in_batches(self, fn, texts, batch_size):
+        """``fn`` (strings [B] -> strings [B]) over ``texts`` in batches of similar length,
+        ``config['decode_workers']`` at once.
+
+        A batch decodes until its longest member ends, so sorting by length first keeps
+        short texts out of long texts' batches (several times faster on mixed input).
+        """
+        def run(batch):
+            return [t.decode("utf-8") for t in fn(tf.constant(batch, tf.string)).numpy()]
+
+        return batching.map_batches(run, list(texts), batch_size, key=len,
+                                    workers=int(self.config["decode_workers"]))
 
     def serving_endpoints(self):
         def serve(texts):
@@ -274,8 +292,8 @@ class TranslationTask(Task):
         translation holds exactly the same ``<phN>`` tokens, before any repair),
         and the translations."""
         beam_width, max_length = self._check_options(beam_width, max_length)
-        hyps = _by_length(self._compiled(beam_width, max_length, raw=False),
-                          [p["source"] for p in pairs], batch_size)
+        hyps = self._in_batches(self._compiled(beam_width, max_length, raw=False),
+                                [p["source"] for p in pairs], batch_size)
         refs = [[p["target"] for p in pairs]]
         with_ph = [(p["source"], h) for p, h in zip(pairs, hyps) if _PLACEHOLDER_TOKEN.search(p["source"])]
         kept = sum(collections.Counter(_PLACEHOLDER_TOKEN.findall(s))
@@ -288,24 +306,6 @@ class TranslationTask(Task):
             "examples": len(hyps),
             "translations": hyps,
         }
-
-
-def _by_length(fn, texts, batch_size):
-    """``fn`` (strings [B] -> strings [B]) over ``texts`` in batches of similar length.
-
-    A batch decodes until its longest member ends, so sorting by length first keeps
-    short texts out of long texts' batches (several times faster on mixed input).
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        results = fn(tf.constant([texts[i] for i in chunk], tf.string)).numpy()
-        for i, text in zip(chunk, results):
-            out[i] = text.decode("utf-8")
-    return out
 
 
 class ExportedTranslator(ExportedModel):
