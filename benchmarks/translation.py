@@ -5,11 +5,13 @@ Prints one JSON object.
         --output benchmarks/results/translation_speed.json --peer
     python benchmarks/translation.py --dtype-policy mixed_bfloat16 --peer \
         --output benchmarks/results/translation_speed_bfloat16.json
+    python benchmarks/translation.py --data data/translation_fr --peer --intra-op-threads 1 \
+        --output benchmarks/results/translation_speed_intra1.json
     python benchmarks/translation.py --quick     # seconds, on the committed fixtures; the tests
 
 Measures training tokens/s (target tokens, the default architecture on length-bucketed
 batches) with XLA on and off, the tf.data pipeline alone, translation sentences/s for
-a batch of 64 and single-sentence latency p50/p95 (beam 4 and greedy), the same with the
+batches of 64 (``decode_workers`` of them in flight) and single-sentence latency p50/p95 (beam 4 and greedy), the same with the
 decoding loop compiled by XLA (``jit_compile=True``, timed after its compilations), and, with
 ``--peer``, BLEU, chrF and sentences/s of Apertium (Debian ``apertium`` with
 ``apertium-eng-spa`` and ``apertium-fr-es``, English -> Spanish -> French) next to ours
@@ -155,9 +157,15 @@ def main(argv=None):
     parser.add_argument("--skip-speed", action="store_true",
                         help="only the --peer comparison (e.g. while the machine is busy)")
     parser.add_argument("--output", default=None)
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="threads per op (TensorFlow's default: one per core); 1 lets the "
+                             "decode_workers batches in flight share the cores")
     args = parser.parse_args(argv)
 
     import tensorflow as tf
+
+    if args.intra_op_threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
 
     from tasks.translation.recipe import read_split
 
@@ -169,7 +177,9 @@ def main(argv=None):
     steps, batch = (2, 4) if quick else (20, 64)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, TF {tf.__version__}",
               "model": model_name, "parameters": task.model.count_params(),
-              "dtype_policy": args.dtype_policy}
+              "dtype_policy": args.dtype_policy,
+              "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or "default",
+              "decode_workers": task.config["decode_workers"]}
     if not args.skip_speed:
         # --quick (the test suite) times the XLA step only: no other test compiles a training
         # step with XLA, and every other training test runs the plain one
