@@ -160,15 +160,9 @@ class TransformerCaptionDecoder(layers.Layer):
         return state, context
 
     def decoding_step(self):
-        """:meth:`step` with each block's fused self-attention projection built once, here
-        (call it where the search is traced, outside its loop), for ``tasks.core.decoding``."""
-        projections = [transformer_step.self_attention_projection(block, self.compute_dtype)
-                       for block in self.blocks]
-
-        def step(tokens, state, index, context):
-            return self.step(tokens, state, index, context, projections)
-
-        return step
+        """:meth:`step` for ``tasks.core.decoding``, each block's fused self-attention
+        projection built once per search (``transformer_step.with_projections``)."""
+        return transformer_step.with_projections(self.step, self.blocks, self.compute_dtype)
 
     def step(self, tokens, state, index, context, projections=None):
         """Feed one token per row at position ``index``; returns (logits, state).

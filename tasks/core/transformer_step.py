@@ -70,6 +70,23 @@ def self_attention_projection(block, dtype):
     return ops.cast(kernel, dtype), ops.cast(ops.concatenate(biases, axis=0), dtype)
 
 
+def with_projections(step, blocks, dtype):
+    """``step(tokens, state, index, context, projections)`` as a decoding step function
+    ``(tokens, state, index, context)``, with each block's
+    :func:`self_attention_projection` built once, here: call it where the search is
+    traced, outside its loop.
+
+    Example:
+        >>> step_fn = with_projections(decoder.step, decoder.blocks, decoder.compute_dtype)
+    """
+    projections = [self_attention_projection(block, dtype) for block in blocks]
+
+    def fused(tokens, state, index, context):
+        return step(tokens, state, index, context, projections)
+
+    return fused
+
+
 def empty_self_attention(block, batch, dtype, length=0):
     """Self-attention keys and values ``[batch, heads, length, head_dim]``: empty ones
     that grow (``length=0``) or fixed-size ones for ``decoder_block_step(...,

@@ -130,15 +130,9 @@ class TransformerSeq2Seq(layers.Layer):
         return state, context
 
     def decoding_step(self):
-        """:meth:`step` with each block's fused self-attention projection built once, here
-        (call it where the search is traced, outside its loop), for ``tasks.core.decoding``."""
-        projections = [transformer_step.self_attention_projection(block, self.compute_dtype)
-                       for block in self.decoder_blocks]
-
-        def step(tokens, state, index, context):
-            return self.step(tokens, state, index, context, projections)
-
-        return step
+        """:meth:`step` for ``tasks.core.decoding``, each block's fused self-attention
+        projection built once per search (``transformer_step.with_projections``)."""
+        return transformer_step.with_projections(self.step, self.decoder_blocks, self.compute_dtype)
 
     def step(self, tokens, state, index, context, projections=None):
         """Feed one token per row at position ``index``; returns (logits, state).
