@@ -266,6 +266,10 @@ class RecurrentCaptionDecoder(layers.Layer):
         """``(state, context)``: the recurrent state from the pooled image; no context."""
         return {f"h{i}": s for i, s in enumerate(self._initial_rnn_state(grid))}, {}
 
+    def decoding_step(self):
+        """The step function for ``tasks.core.decoding`` (the common interface)."""
+        return self.step
+
     def step(self, tokens, state, index, context=None):
         del index, context  # a recurrent cell carries its own position; the image is in it
         states = [state[f"h{i}"] for i in range(len(self.state_projections))]
