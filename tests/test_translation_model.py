@@ -28,12 +28,14 @@ def test_cached_step_equals_full_forward(untrained, tiny_pairs):
     x, _ = _batch(untrained, tiny_pairs[:4])
     seq2seq = untrained.model.get_layer("seq2seq")
     full = untrained.model(x).numpy()
-    state, context = seq2seq.decoding_state(x["source"])
-    steps = []
-    for t in range(12):
-        logits, state = seq2seq.step(x["target_in"][:, t], state, t, context)
-        steps.append(logits.numpy())
-    np.testing.assert_allclose(np.stack(steps, 1), full[:, :12], atol=2e-5)
+    # the layers' own weights, and what decoding_step() precomputes for a search
+    for step in (seq2seq.step, seq2seq.decoding_step()):
+        state, context = seq2seq.decoding_state(x["source"])
+        steps = []
+        for t in range(12):
+            logits, state = step(x["target_in"][:, t], state, t, context)
+            steps.append(logits.numpy())
+        np.testing.assert_allclose(np.stack(steps, 1), full[:, :12], atol=2e-5)
 
 
 def test_fixed_size_caches_step_like_growing_ones(untrained, tiny_pairs):
