@@ -7,6 +7,7 @@ import subprocess
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from tests import style_fixtures as fx
@@ -112,6 +113,15 @@ def test_reflect_pad_and_crop_round_trip_any_size():
         np.testing.assert_array_equal(padded[0, 15, 16:16 + w], x[0, 1])
         np.testing.assert_array_equal(padded[0, 16:16 + h, 15], x[0, :, 1])
         np.testing.assert_array_equal(CropLike(16)(padded, x).numpy(), x)
+        # the same values as tf.pad's mirror modes (which it replaces for speed)
+        for border, multiple in ((16, 4), (2, 1), (0, 8), (3, 8)):
+            expected = tf.pad(x, [[0, 0], [border] * 2, [border] * 2, [0, 0]], mode="REFLECT")
+            extra = [(-d) % multiple for d in expected.shape[1:3]]
+            expected = tf.pad(expected, [[0, 0], [0, extra[0]], [0, extra[1]], [0, 0]],
+                              mode="SYMMETRIC")
+            np.testing.assert_array_equal(ReflectPad(border, multiple)(x).numpy(), expected.numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must exceed the border"):
+        ReflectPad(16, 4)(np.zeros([1, 16, 40, 3], np.float32))
 
 
 def _tiny_task(style_path, **overrides):

@@ -23,6 +23,22 @@ import tensorflow as tf
 L = keras.layers
 
 
+def _mirror(x, axis, before, after, edge):
+    """``x`` with ``before`` and ``after`` mirrored entries added on ``axis`` (1 or 2):
+    tf.pad's SYMMETRIC mode with ``edge`` (the edge entry repeated), else REFLECT."""
+    skip = 0 if edge else 1
+    size = tf.shape(x)[axis]
+
+    def mirrored(start, stop):
+        part = x[:, start:stop] if axis == 1 else x[:, :, start:stop]
+        return tf.reverse(part, [axis])
+
+    parts = [x, mirrored(size - after - skip, size - skip)]
+    if not isinstance(before, int) or before > 0:
+        parts.insert(0, mirrored(skip, skip + before))
+    return tf.concat(parts, axis)
+
+
 @keras.saving.register_keras_serializable(package="tasks")
 class ReflectPad(L.Layer):
     """Reflect-pad ``border`` pixels on every side, then the bottom/right up to a multiple
@@ -34,12 +50,22 @@ class ReflectPad(L.Layer):
         self.border, self.multiple = int(border), int(multiple)
 
     def call(self, x):
-        shape = tf.shape(x)
+        # Slices, reversals and concatenations: the same values as tf.pad's REFLECT and
+        # SYMMETRIC modes, whose MirrorPad kernel took a quarter of the fast network's
+        # time at 256² on 2 CPU cores (about twice what these copies take).
         b = self.border
-        extra_h = (-(shape[1] + 2 * b)) % self.multiple
-        extra_w = (-(shape[2] + 2 * b)) % self.multiple
-        x = tf.pad(x, [[0, 0], [b, b], [b, b], [0, 0]], mode="REFLECT")
-        return tf.pad(x, [[0, 0], [0, extra_h], [0, extra_w], [0, 0]], mode="SYMMETRIC")
+        if b:
+            shape = tf.shape(x)
+            tf.debugging.assert_greater(
+                tf.minimum(shape[1], shape[2]), b,
+                message=f"ReflectPad: height and width must exceed the border ({b} pixels)")
+            x = _mirror(x, 1, b, b, edge=False)
+            x = _mirror(x, 2, b, b, edge=False)
+        if self.multiple > 1:
+            shape = tf.shape(x)
+            x = _mirror(x, 1, 0, (-shape[1]) % self.multiple, edge=True)
+            x = _mirror(x, 2, 0, (-shape[2]) % self.multiple, edge=True)
+        return x
 
     def compute_output_shape(self, shape):
         return (shape[0], None, None, shape[3])
