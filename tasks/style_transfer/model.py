@@ -8,8 +8,8 @@ normalisation is ``GroupNormalization(groups=-1)``. Any image size works: the in
 reflect-padded (16 pixels around, then to a multiple of 4) and the output cropped back.
 
 The default is slimmer than Johnson's (16/32/64 filters, depthwise-separable residual
-blocks, 5x5 edge convs): on 2 CPU cores the original runs at 3.2 frames/s at 256², this one
-at about 14.
+blocks, 5x5 edge convs): on 2 CPU cores the original ran at 3.2 frames/s at 256² where this
+one ran at about 14 (the bundled networks: 34 in the benchmark of 2026-12-02, on a faster host).
 
 Example:
     >>> net = build_transform_net()
