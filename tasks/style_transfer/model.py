@@ -33,10 +33,8 @@ def _mirror(x, axis, before, after, edge):
         part = x[:, start:stop] if axis == 1 else x[:, :, start:stop]
         return tf.reverse(part, [axis])
 
-    parts = [x, mirrored(size - after - skip, size - skip)]
-    if not isinstance(before, int) or before > 0:
-        parts.insert(0, mirrored(skip, skip + before))
-    return tf.concat(parts, axis)
+    before_part = [mirrored(skip, skip + before)] if before else []
+    return tf.concat(before_part + [x, mirrored(size - after - skip, size - skip)], axis)
 
 
 @keras.saving.register_keras_serializable(package="tasks")
