@@ -6,9 +6,10 @@ emoji captioner (a trained Transformer decoder) and the Python template referenc
     python tools/build_photo_detector.py                # once: data/photo/oidv4_ssd
     python benchmarks/photo_detector.py                 # JSON to stdout
 
-Four sets of photos (``tasks/captioning/photo_eval.py``): the ones scikit-image and
-scikit-learn ship, GCompris's photos from the Debian package ``gcompris-qt-data``, and the
-photographs among the Debian wallpaper packages (MATE, Lomiri, Plasma). Which of the detector's 23
+Five sets of photos (``tasks/captioning/photo_eval.py``): the ones scikit-image and
+scikit-learn ship, GCompris's photos from the Debian package ``gcompris-qt-data``, the
+photographs among the Debian wallpaper packages (MATE, Lomiri, Plasma), and the photographic
+cut-outs among Tux Paint's stamps (``tuxpaint-stamps-default``), each pasted on grey. Which of the detector's 23
 classes each holds was written for this project by looking at them; a photo whose content is
 ambiguous for those classes (a motorcycle: "Vehicle"?) is left out. "Right" means the best detection names an
 object the photo holds; a "false claim" is any detection on a photo holding none. For the
@@ -76,18 +77,19 @@ def captioners():
 def main(argv=None):
     from tasks.captioning.photo_detector import PhotoDetector
     from tasks.captioning.photo_eval import (gcompris_photos, skimage_photos, sklearn_photos,
-                                             wallpaper_photos)
+                                             stamp_photos, wallpaper_photos)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", default=os.path.join(ROOT, "data", "photo", "oidv4_ssd"))
     parser.add_argument("--root", default=os.path.join(ROOT, "data", "photo"),
-                        help="cache for the Debian package of GCompris's photos")
+                        help="cache for the Debian packages of the photos")
     args = parser.parse_args(argv)
     detector = PhotoDetector.load(args.detector, score_threshold=min(THRESHOLDS))
     sets = {}
     for name, photos in (("scikit-image", skimage_photos()), ("scikit-learn", sklearn_photos()),
                          ("gcompris", gcompris_photos(args.root)),
-                         ("wallpapers", wallpaper_photos(args.root))):
+                         ("wallpapers", wallpaper_photos(args.root)),
+                         ("stamps", stamp_photos(args.root))):
         photos = list(photos)
         sets[name] = ({p: x for p, x, _ in photos}, {p: list(c) for p, _, c in photos})
     print(json.dumps({name: _evaluate(detector, photos, expected, captioners())

@@ -181,9 +181,11 @@ def test_the_export_serves_in_a_stock_tensorflow_env(task, side_by_side, tmp_pat
 
 
 def test_the_evaluation_labels_name_pinned_packages_and_the_detector_classes(task):
-    from tasks.captioning.photo_eval import LABELS, SKIMAGE_LABELS, WALLPAPER_LABELS
+    from tasks.captioning.photo_eval import LABELS, SKIMAGE_LABELS, STAMP_LABELS, WALLPAPER_LABELS
 
     known = set(task.config["labels"])
+    with open(STAMP_LABELS, encoding="utf-8") as f:
+        stamps = json.load(f)
     with open(WALLPAPER_LABELS, encoding="utf-8") as f:
         wallpapers = json.load(f)
     with open(LABELS, encoding="utf-8") as f:
@@ -194,6 +196,40 @@ def test_the_evaluation_labels_name_pinned_packages_and_the_detector_classes(tas
         assert set(classes) <= known, (key, classes)
     assert all(set(c) <= known for c in gcompris["photos"].values())
     assert all(set(c) <= known for c in SKIMAGE_LABELS.values())
+    assert list(stamps["package"]) == ["tuxpaint-stamps-default"]
+    for path, classes in stamps["stamps"].items():
+        assert path.startswith("/usr/share/tuxpaint/stamps/") and path.endswith(".png"), path
+        assert set(classes) <= known and path not in stamps["left_out"], (path, classes)
     # each set has photos with and without a known object
-    for photos in (wallpapers["photos"], gcompris["photos"], SKIMAGE_LABELS):
+    for photos in (wallpapers["photos"], gcompris["photos"], SKIMAGE_LABELS, stamps["stamps"]):
         assert any(photos.values()) and not all(photos.values())
+
+
+def test_a_stamp_is_pasted_centred_on_grey_through_its_alpha_mask():
+    from PIL import Image
+
+    from tasks.captioning.photo_eval import paste_on_grey
+
+    stamp = Image.new("RGBA", (100, 50), (255, 0, 0, 255))
+    stamp.putpixel((0, 0), (0, 255, 0, 0))  # a transparent pixel shows the grey
+    pixels = paste_on_grey(stamp, canvas=320, fit=256)
+    assert pixels.shape == (320, 320, 3) and pixels.dtype == np.uint8
+    assert tuple(pixels[160, 160]) == (255, 0, 0) and tuple(pixels[0, 0]) == (128, 128, 128)
+    rows, cols = np.nonzero(pixels[..., 0] == 255)
+    # not enlarged (100 x 50 stays so) and centred
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (135, 184, 110, 209)
+    assert tuple(pixels[135, 110]) == (128, 128, 128)
+    big = paste_on_grey(Image.new("RGBA", (1000, 500), (0, 0, 255, 255)))
+    rows, cols = np.nonzero(big[..., 2] == 255)
+    assert cols.max() - cols.min() + 1 == 256 and rows.max() - rows.min() + 1 == 128
+
+
+def test_caption_scores_match_whole_words_and_phrases_of_each_class():
+    from tasks.captioning.photo_eval import caption_scores
+
+    captions = {"shoes": "two shoes", "monitor": "a computer monitor", "crowd": "three people",
+                "cattle": "a cattle egret", "catalogue": "a catalogue", "dogs": "two dogs and a person",
+                "none": "a photo", "claim": "a bottle"}
+    expected = {"shoes": ["Footwear"], "monitor": ["Computer monitor"], "crowd": ["Person"],
+                "cattle": ["Cat"], "catalogue": ["Cat"], "dogs": ["Person"], "none": [], "claim": []}
+    assert caption_scores(captions, expected) == {"main_object_right": 4, "false_claims": 1}

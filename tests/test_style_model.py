@@ -162,6 +162,26 @@ def test_training_lowers_the_perceptual_loss_and_saves(trained):
     assert task.training_seconds > 0
 
 
+def test_a_saved_network_trains_further_from_its_weights(trained, tmp_path):
+    from tasks.core.task import Task
+    from tasks.style_transfer.recipe import train
+
+    task, root, photos = trained
+    loaded = Task.load(str(root / "saved"))
+    before = [w.copy() for w in loaded.model.get_weights()]
+    style = task.config["style_image"]
+    more = train(None, str(tmp_path / "more"), style, epochs=1, steps_per_epoch=2, batch_size=2,
+                 image_size=32, style_size=48, content_images=photos, learning_rate=1e-3,
+                 task=loaded, seed=1, verbose=0)
+    assert more is loaded and more.config["filters"] == [4, 8, 8]  # not the preset's network
+    # it starts where the first run ended, not from a fresh initialisation
+    assert more.model.history.history["loss"][0] < task.model.history.history["loss"][0]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, more.model.get_weights()))
+    with pytest.raises(TypeError, match="StyleTransferTask"):
+        train(None, str(tmp_path / "bad"), style, epochs=1, content_images=photos,
+              task=object())
+
+
 def test_saved_task_stylizes_like_the_live_one(trained):
     from tasks.core.task import Task
 

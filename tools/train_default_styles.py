@@ -3,11 +3,17 @@
     python tools/train_default_styles.py                       # every bundled style
     python tools/train_default_styles.py --styles great_wave   # one
     python tools/train_default_styles.py --evaluate-only       # score the bundled networks
+    python tools/train_default_styles.py --styles great_wave --continue --work-dir runs/wave2 \
+        --output-dir runs/wave2/weights --results runs/wave2/results.json --seed 1
+        # train the bundled network further (copy it over only if it scores better)
 
 Builds the data if needed (``data/style``). Each style trains in ``runs/default_style/<name>``
 (resumable from its checkpoints; the time of each run is added to ``train_seconds.json``
-there), is saved to ``tasks/style_transfer/weights/<name>``, and is scored against Gatys
-optimisation on held-out photographs at ``--size``² (``benchmarks/results/style_default.json``).
+there), is saved to ``tasks/style_transfer/weights/<name>`` (or ``--output-dir``), and is
+scored against Gatys optimisation on held-out photographs at ``--size``²
+(``benchmarks/results/style_default.json``). With ``--continue`` each bundled network trains
+further on a fresh schedule and data order (``--seed``); its results then carry the earlier
+runs' times, settings and scores.
 """
 
 import argparse
@@ -45,30 +51,57 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=4, help="held-out photographs to score")
     parser.add_argument("--steps", type=int, default=300, help="Gatys steps in the evaluation")
     parser.add_argument("--evaluate-only", action="store_true")
+    parser.add_argument("--continue", dest="continue_", action="store_true",
+                        help="train each bundled network further instead of a new one")
+    parser.add_argument("--earlier-results", default=os.path.join(ROOT, "benchmarks", "results",
+                                                                  "style_default.json"),
+                        help="with --continue: the results of the bundled networks")
+    parser.add_argument("--output-dir", default=WEIGHTS_DIR,
+                        help="where each trained network is saved, as <output-dir>/<name>")
+    parser.add_argument("--seed", type=int, default=0, help="data order and initialisation")
     args = parser.parse_args(argv)
+    if args.continue_ and args.evaluate_only:
+        parser.error("--continue trains; it cannot go with --evaluate-only")
 
     build_style_data(args.data_dir)
     paintings = style_images(args.data_dir)
-    results = {}
+    results, earlier_results = {}, {}
     if os.path.exists(args.results):
         with open(args.results) as f:
             results = json.load(f)
+    if args.continue_:
+        with open(args.earlier_results) as f:
+            earlier_results = json.load(f)
     for name in args.styles:
         work = os.path.join(args.work_dir, name)
-        output = os.path.join(WEIGHTS_DIR, name)
+        output = os.path.join(args.output_dir, name)
+        earlier = earlier_results.get(name) if args.continue_ else None
+        if args.continue_ and earlier is None:
+            raise ValueError(f"--continue: {args.earlier_results} holds no results for {name!r}")
         if args.evaluate_only:
             task = Task.load(output, style_image=paintings[BUNDLED_STYLES[name]])
         else:
+            start = (Task.load(os.path.join(WEIGHTS_DIR, name)) if args.continue_ else None)
             task = train(args.data_dir, work, paintings[BUNDLED_STYLES[name]], epochs=args.epochs,
                          steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, image_size=args.image_size,
-                         style_size=args.style_size, style_name=name, verbose=2)
+                         style_size=args.style_size, style_name=name, seed=args.seed,
+                         task=start, verbose=2)
             record_training_seconds(work, task.training_seconds)
             # the bundled copy must not point at this machine's data directory
             task.config["style_image"] = None
             task.save(output)
             task.config["style_image"] = paintings[BUNDLED_STYLES[name]]
         runs = record_training_seconds(work)
+        training = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+                    "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                    "seed": args.seed}
+        if earlier is not None:  # the bundled network's own training comes first
+            runs = earlier["train_runs_seconds"] + runs
+            training = {**training, "continued_from": os.path.join(WEIGHTS_DIR, name),
+                        "earlier": earlier["training"],
+                        "earlier_results": {k: earlier[k] for k in ("loss_ratio", "fast_loss",
+                                                                     "optimized_loss") if k in earlier}}
         scored = evaluate_against_optimization(task, args.data_dir, args.size, args.limit,
                                                args.steps)
         results[name] = {"painting": BUNDLED_STYLES[name], "train_seconds": round(sum(runs), 1),
@@ -76,9 +109,7 @@ def main(argv=None):
                          "config": {k: task.config[k] for k in ("image_size", "style_size",
                                                                 "loss_weights", "filters",
                                                                 "residual_blocks")},
-                         "training": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
-                                      "batch_size": args.batch_size,
-                                      "learning_rate": args.learning_rate},
+                         "training": training,
                          **{k: (round(v, 4) if isinstance(v, float) else v)
                             for k, v in scored.items()}}
         print(name, {k: v for k, v in results[name].items() if k != "per_image"}, flush=True)

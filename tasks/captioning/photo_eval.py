@@ -1,11 +1,13 @@
-"""Real photographs to measure photo captioning on: GCompris's photos, from Debian.
+"""Real photographs to measure photo captioning on: GCompris's photos, Debian's wallpapers
+and Tux Paint's photographic stamps, all read from pinned Debian packages.
 
 The Debian package ``gcompris-qt-data`` (photos under per-file CC licences, see its
 ``copyright``) keeps each activity's pictures inside a Qt resource bundle (``.rcc``).
 ``read_qt_resources`` reads that format (header, tree, names, zlib-compressed data) so the
 photos come straight from the pinned package, fetched by ``apt-get download``; nothing is
 copied into this repository but the labels: which of the detector's classes each photo holds,
-in ``photo_eval_labels.json``, written for this project by looking at the photos.
+in ``photo_eval_labels.json`` (and ``wallpaper_eval_labels.json``,
+``stamp_eval_labels.json``), written for this project by looking at the photos.
 
 Example:
 
@@ -16,6 +18,7 @@ Example:
 import io
 import json
 import os
+import re
 import struct
 import zlib
 
@@ -23,6 +26,7 @@ import numpy as np
 
 LABELS = os.path.join(os.path.dirname(__file__), "photo_eval_labels.json")
 WALLPAPER_LABELS = os.path.join(os.path.dirname(__file__), "wallpaper_eval_labels.json")
+STAMP_LABELS = os.path.join(os.path.dirname(__file__), "stamp_eval_labels.json")
 
 
 def read_qt_resources(blob):
@@ -128,6 +132,49 @@ def wallpaper_photos(root, labels_path=WALLPAPER_LABELS, max_side=1280):
             yield key, np.asarray(image), classes
 
 
+def paste_on_grey(stamp, canvas=320, fit=256, grey=128):
+    """An RGBA cut-out -> uint8 ``[canvas, canvas, 3]``: shrunk to fit ``fit`` pixels a side
+    (never enlarged), centred on a plain ``grey`` square, its alpha channel as the mask.
+
+    Example:
+        >>> paste_on_grey(Image.new("RGBA", (40, 20), (255, 0, 0, 255))).shape
+        (320, 320, 3)
+    """
+    from PIL import Image
+
+    stamp = stamp.convert("RGBA")
+    stamp.thumbnail((fit, fit), Image.LANCZOS)
+    square = Image.new("RGBA", (canvas, canvas), (grey, grey, grey, 255))
+    square.alpha_composite(stamp, ((canvas - stamp.width) // 2, (canvas - stamp.height) // 2))
+    return np.asarray(square.convert("RGB"))
+
+
+def stamp_photos(root, labels_path=STAMP_LABELS):
+    """Fetch Tux Paint's pinned stamp package (cached under ``root``) and yield its labelled
+    photographic cut-outs, each pasted on grey (:func:`paste_on_grey`), as ``(path, uint8
+    [320, 320, 3], classes)``. Most hold none of the detector's classes (fruit, tools,
+    instruments, wild animals): hard cases for false claims.
+
+    Example:
+        >>> next(stamp_photos("data/photo"))[::2]
+        ('/usr/share/tuxpaint/stamps/food/fruit/pineapple.png', [])
+    """
+    from PIL import Image
+
+    from tasks.core.debian import fetch_package
+
+    with open(labels_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    (package, version), = spec["package"].items()
+    tree, _ = fetch_package(package, version, os.path.join(root, "deb"))
+    for path, classes in spec["stamps"].items():
+        file = os.path.join(tree, path.lstrip("/"))
+        if not os.path.isfile(file):
+            raise ValueError(f"{package} {version} has no {path}")
+        with Image.open(file) as stamp:
+            yield path, paste_on_grey(stamp), classes
+
+
 # scikit-image's sample photos, labelled for this project like photo_eval_labels.json: the
 # classes each photo holds (any of them is a right answer), and photos holding none. A
 # photo whose content is ambiguous for the detector's classes is left out.
@@ -140,7 +187,8 @@ SKIMAGE_LABELS = {"astronaut": ["Person"], "camera": ["Person", "Camera"], "chel
 CAPTION_WORDS = {"Person": ("person", "man", "woman", "people"), "Camera": ("camera",),
                  "Cat": ("cat", "kitten"), "Coffee cup": ("cup", "mug"), "Mug": ("cup", "mug"),
                  "Dog": ("dog", "puppy"), "Cattle": ("cow", "cattle", "calf", "bull"),
-                 "Chair": ("chair",)}
+                 "Chair": ("chair",), "Footwear": ("shoe", "footwear"),
+                 "Computer mouse": ("computer mouse", "computer mice"), "High heels": ("high heels",)}
 
 
 def skimage_photos():
@@ -189,9 +237,15 @@ def caption_scores(captions, expected, abstain="a photo"):
     Example:
         >>> caption_scores({"a": "a cat", "b": "a dog"}, {"a": ["Cat"], "b": []})
         {'main_object_right': 1, 'false_claims': 1}
+        >>> caption_scores({"a": "two shoes", "b": "a computer monitor"},
+        ...                {"a": ["Footwear"], "b": ["Computer monitor"]})
+        {'main_object_right': 2, 'false_claims': 0}
     """
-    right = sum(any(w in captions[n].split() or f"{w}s" in captions[n].split()
-                    for label in expected[n] for w in CAPTION_WORDS.get(label, (label.lower(),)))
+    def names(caption, label):  # a word (or phrase) for the class, singular or plural
+        return any(re.search(rf"\b{re.escape(w)}s?\b", caption)
+                   for w in CAPTION_WORDS.get(label, (label.lower(),)))
+
+    right = sum(any(names(captions[n], label) for label in expected[n])
                 for n in expected if expected[n])
     false = sum(captions[n] != abstain for n in expected if not expected[n])
     return {"main_object_right": right, "false_claims": false}

@@ -16,12 +16,19 @@ from tasks.style_transfer.task import StyleTransferTask
 def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_per_epoch=500,
           batch_size=8, learning_rate=2e-3, checkpoint_dir=None, image_size=128, style_size=256,
           style_name=None, seed=0, jit_compile="auto", verbose="auto", checkpoint_every=250,
-          content_images=None, **overrides):
+          content_images=None, task=None, **overrides):
     """Train (or resume) a fast network for one style image and save it to ``output``.
 
     Content photographs come from ``data_dir`` (the built-in data's ``content/train``) or
     ``content_images`` (a list of paths). Crops of ``image_size`` keep CPU training
-    affordable; the network then runs on images of any size.
+    affordable; the network then runs on images of any size. ``task``: a trained
+    :class:`StyleTransferTask` to train further (its architecture and loss settings, a fresh
+    schedule) instead of a new network from ``preset``.
+
+    Example:
+        >>> train("data/style", "runs/wave", "data/style/styles/great_wave.jpg", epochs=1)
+        >>> train("data/style", "runs/wave2", "data/style/styles/great_wave.jpg",
+        ...       task=Task.load("runs/wave"), seed=1)   # a continuation
     """
     if not os.path.isfile(style_image):
         raise ValueError(f"style_image={style_image!r} does not exist")
@@ -31,9 +38,15 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
     keras.utils.set_random_seed(seed)
     paths = list(content_images) if content_images else train_images(data_dir)
     name = style_name or os.path.splitext(os.path.basename(style_image))[0]
-    task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides},
-                             style_name=name, style_image=os.path.abspath(style_image),
-                             image_size=image_size, style_size=style_size)
+    if task is None:
+        task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides},
+                                 style_name=name, style_image=os.path.abspath(style_image),
+                                 image_size=image_size, style_size=style_size)
+    elif not isinstance(task, StyleTransferTask):
+        raise TypeError(f"task must be a StyleTransferTask to train further, got {type(task).__name__}")
+    else:  # the painting and crop size of this run; the network and its loss settings stay
+        task.config.update(style_name=name, style_image=os.path.abspath(style_image),
+                           image_size=image_size, style_size=style_size)
     ds = make_dataset(paths, image_size, batch_size, seed=seed,
                       cache_side=max(image_size, min(512, 3 * image_size)))
     task.train_and_save(ds, None, output, epochs, steps_per_epoch, learning_rate,
