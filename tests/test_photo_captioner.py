@@ -228,8 +228,9 @@ def test_caption_scores_match_whole_words_and_phrases_of_each_class():
     from tasks.captioning.photo_eval import caption_scores
 
     captions = {"shoes": "two shoes", "monitor": "a computer monitor", "crowd": "three people",
-                "cattle": "a cattle egret", "catalogue": "a catalogue", "dogs": "two dogs and a person",
-                "none": "a photo", "claim": "a bottle"}
+                "cattle": "a cattle egret", "catalogue": "a catalogue",
+                "dogs": "two dogs and a person", "none": "a photo", "claim": "a bottle"}
     expected = {"shoes": ["Footwear"], "monitor": ["Computer monitor"], "crowd": ["Person"],
-                "cattle": ["Cat"], "catalogue": ["Cat"], "dogs": ["Person"], "none": [], "claim": []}
+                "cattle": ["Cat"], "catalogue": ["Cat"], "dogs": ["Person"], "none": [],
+                "claim": []}
     assert caption_scores(captions, expected) == {"main_object_right": 4, "false_claims": 1}

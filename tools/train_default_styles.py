@@ -100,8 +100,8 @@ def main(argv=None):
             runs = earlier["train_runs_seconds"] + runs
             training = {**training, "continued_from": os.path.join(WEIGHTS_DIR, name),
                         "earlier": earlier["training"],
-                        "earlier_results": {k: earlier[k] for k in ("loss_ratio", "fast_loss",
-                                                                     "optimized_loss") if k in earlier}}
+                        "earlier_results": {k: earlier[k] for k in earlier
+                                            if k in ("loss_ratio", "fast_loss", "optimized_loss")}}
         scored = evaluate_against_optimization(task, args.data_dir, args.size, args.limit,
                                                args.steps)
         results[name] = {"painting": BUNDLED_STYLES[name], "train_seconds": round(sum(runs), 1),

@@ -188,7 +188,8 @@ CAPTION_WORDS = {"Person": ("person", "man", "woman", "people"), "Camera": ("cam
                  "Cat": ("cat", "kitten"), "Coffee cup": ("cup", "mug"), "Mug": ("cup", "mug"),
                  "Dog": ("dog", "puppy"), "Cattle": ("cow", "cattle", "calf", "bull"),
                  "Chair": ("chair",), "Footwear": ("shoe", "footwear"),
-                 "Computer mouse": ("computer mouse", "computer mice"), "High heels": ("high heels",)}
+                 "Computer mouse": ("computer mouse", "computer mice"),
+                 "High heels": ("high heels",)}
 
 
 def skimage_photos():

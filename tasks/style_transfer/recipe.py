@@ -43,7 +43,8 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
                                  style_name=name, style_image=os.path.abspath(style_image),
                                  image_size=image_size, style_size=style_size)
     elif not isinstance(task, StyleTransferTask):
-        raise TypeError(f"task must be a StyleTransferTask to train further, got {type(task).__name__}")
+        raise TypeError("task must be a StyleTransferTask to train further, got "
+                        f"{type(task).__name__}")
     else:  # the painting and crop size of this run; the network and its loss settings stay
         task.config.update(style_name=name, style_image=os.path.abspath(style_image),
                            image_size=image_size, style_size=style_size)
