@@ -6,15 +6,16 @@ emoji captioner (a trained Transformer decoder) and the Python template referenc
     python tools/build_photo_detector.py                # once: data/photo/oidv4_ssd
     python benchmarks/photo_detector.py                 # JSON to stdout
 
-Five sets of photos (``tasks/captioning/photo_eval.py``): the ones scikit-image and scikit-
-learn ship, GCompris's photos from the Debian package ``gcompris-qt-data``, the photographs
-among the Debian wallpaper packages (MATE, Lomiri, Plasma), and the photographic cut-outs among
-Tux Paint's stamps (``tuxpaint-stamps-default``), each pasted on grey. Which of the detector's
-23 classes each holds was written for this project by looking at them; a photo whose content is
-ambiguous for those classes (a motorcycle: "Vehicle"?) is left out. "Right" means the best
-detection names an object the photo holds; a "false claim" is any detection on a photo holding
-none. For the captions, "right" means the caption holds a word for an object the photo holds,
-and a false claim is any caption but the abstention "a photo" on a photo holding none.
+Five sets of photos (``tasks/captioning/photo_eval.py``): the ones scikit-image and
+scikit-learn ship, GCompris's photos from the Debian package ``gcompris-qt-data``, the
+photographs among the Debian wallpaper packages (MATE, Lomiri, Plasma), and the photographic
+cut-outs among Tux Paint's stamps (``tuxpaint-stamps-default``), each pasted on grey. Which of
+the detector's 23 classes each holds was written for this project by looking at them; a photo
+whose content is ambiguous for those classes (a motorcycle: "Vehicle"?) is left out. "Right"
+means the best detection names an object the photo holds; a "false claim" is any detection on a
+photo holding none. For the captions, "right" means the caption holds a word for an object the
+photo holds, and a false claim is any caption but the abstention "a photo" on a photo holding
+none.
 """
 
 import argparse
