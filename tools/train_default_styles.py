@@ -98,7 +98,8 @@ def main(argv=None):
                     "seed": args.seed}
         if earlier is not None:  # the bundled network's own training comes first
             runs = earlier["train_runs_seconds"] + runs
-            training = {**training, "continued_from": os.path.join(WEIGHTS_DIR, name),
+            training = {**training,
+                        "continued_from": os.path.relpath(os.path.join(WEIGHTS_DIR, name), ROOT),
                         "earlier": earlier["training"],
                         "earlier_results": {k: earlier[k] for k in earlier
                                             if k in ("loss_ratio", "fast_loss", "optimized_loss")}}
