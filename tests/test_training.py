@@ -33,6 +33,12 @@ def test_a_continued_run_reports_the_whole_training_time_and_the_earlier_scores(
     assert total == [100.0, 50.0, 30.0, 12.0]
     assert config == {"epochs": 8, "continued_from": "weights/x", "earlier": {"epochs": 3},
                       "earlier_results": {"test_beam4": {"bleu": 30.0}}}
+    # the same from results already read, whose settings sit under another key
+    style = {"train_runs_seconds": [9.0], "training": {"epochs": 2}, "loss_ratio": 2.5}
+    total, config = continued_training(style, "weights/y", [1.0], {}, keep=lambda key: key == "loss_ratio",
+                                       config_key="training")
+    assert total == [9.0, 1.0] and config == {"continued_from": "weights/y", "earlier": {"epochs": 2},
+                                              "earlier_results": {"loss_ratio": 2.5}}
 
 def test_warmup_cosine_schedule():
     schedule = WarmupCosine(1.0, total_steps=110, warmup_steps=10, final_ratio=0.1)

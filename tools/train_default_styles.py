@@ -24,7 +24,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
-from tasks.core.training import record_training_seconds  # noqa: E402
+from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
 from tasks.style_transfer.data import build_style_data, style_images  # noqa: E402
 from tasks.style_transfer.evaluation import evaluate_against_optimization  # noqa: E402
 from tasks.style_transfer.presets import BUNDLED_STYLES, WEIGHTS_DIR  # noqa: E402
@@ -97,12 +97,10 @@ def main(argv=None):
                     "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                     "seed": args.seed}
         if earlier is not None:  # the bundled network's own training comes first
-            runs = earlier["train_runs_seconds"] + runs
-            training = {**training,
-                        "continued_from": os.path.relpath(os.path.join(WEIGHTS_DIR, name), ROOT),
-                        "earlier": earlier["training"],
-                        "earlier_results": {k: earlier[k] for k in earlier
-                                            if k in ("loss_ratio", "fast_loss", "optimized_loss")}}
+            runs, training = continued_training(
+                earlier, os.path.relpath(os.path.join(WEIGHTS_DIR, name), ROOT), runs, training,
+                keep=lambda key: key in ("loss_ratio", "fast_loss", "optimized_loss"),
+                config_key="training")
         scored = evaluate_against_optimization(task, args.data_dir, args.size, args.limit,
                                                args.steps)
         results[name] = {"painting": BUNDLED_STYLES[name], "train_seconds": round(sum(runs), 1),

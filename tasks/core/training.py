@@ -193,19 +193,22 @@ def record_training_seconds(work_dir, seconds=None):
     return runs
 
 
-def continued_training(earlier_results, continued_from, runs, config, keep):
+def continued_training(earlier_results, continued_from, runs, config, keep, config_key="config"):
     """A continued run's ``(runs, config)`` for its results file: the earlier training's
-    run times first (so the total covers the whole model), and the earlier config and
-    scores (the result keys for which ``keep(key)`` is true) under ``config``.
+    run times first (so the total covers the whole model), and the earlier config (its
+    ``config_key`` entry) and scores (the result keys for which ``keep(key)`` is true) under
+    ``config``. ``earlier_results`` is a results file, or the earlier results themselves.
 
     Example:
         >>> runs, config = continued_training("benchmarks/results/translation_default.json",
         ...     "tasks/translation/weights/debian_en_fr_transformer", [4321.0], {"epochs": 8},
         ...     keep=lambda key: key.startswith("test_"))
     """
-    with open(earlier_results) as f:
-        earlier = json.load(f)
+    earlier = earlier_results
+    if not isinstance(earlier, dict):
+        with open(earlier_results) as f:
+            earlier = json.load(f)
     return earlier["train_runs_seconds"] + list(runs), {
-        **config, "continued_from": continued_from, "earlier": earlier.get("config"),
+        **config, "continued_from": continued_from, "earlier": earlier.get(config_key),
         "earlier_results": {k: v for k, v in earlier.items() if keep(k)}}
 
