@@ -132,6 +132,28 @@ def test_saved_network_reloads_and_strength_changes_the_result(arbitrary_dir):
         task.stylize([photo], np.zeros((20, 20, 3), np.uint8))
 
 
+def test_a_saved_network_trains_further_at_a_new_crop_size(arbitrary_dir, tmp_path):
+    from tasks.style_transfer.recipe import train_arbitrary
+
+    loaded = Task.load(str(arbitrary_dir / "saved"))
+    before = [w.copy() for w in loaded.model.get_weights()]
+    styles = sorted(str(p) for p in arbitrary_dir.glob("style*.png"))
+    more = train_arbitrary(str(arbitrary_dir / "data"), str(tmp_path / "more"), epochs=1,
+                           steps_per_epoch=2, batch_size=2, image_size=40, style_size=48,
+                           style_images=styles, task=loaded, seed=1, verbose=0)
+    # the saved network (not the preset's) went on training, on this run's crops
+    assert more is loaded and more.config["widths"] == [4, 4, 8]
+    assert more.config["image_size"] == 40
+    assert any(not np.array_equal(a, b) for a, b in zip(before, more.model.get_weights()))
+    assert Task.load(str(tmp_path / "more")).config["image_size"] == 40
+    with pytest.raises(TypeError, match="ArbitraryStyleTask"):
+        train_arbitrary(str(arbitrary_dir / "data"), str(tmp_path / "bad"), epochs=1,
+                        style_images=styles, task=object())
+    with pytest.raises(ValueError, match="widths"):
+        train_arbitrary(str(arbitrary_dir / "data"), str(tmp_path / "bad"), epochs=1,
+                        style_images=styles, task=loaded, widths=[8, 8, 8])
+
+
 def test_pipeline_uses_the_arbitrary_network_for_a_style_image(arbitrary_dir, monkeypatch, tmp_path):
     monkeypatch.setattr(presets, "ARBITRARY_DIR", str(arbitrary_dir / "saved"))
     photo, painting = fx.painting(64, 48, seed=7), fx.painting(72, 60, seed=8)

@@ -2,13 +2,18 @@
 
     python tools/train_default_arbitrary.py                    # train (resumable), save, score
     python tools/train_default_arbitrary.py --evaluate-only    # score the bundled network
+    python tools/train_default_arbitrary.py --continue --image-size 256 --batch-size 4 \
+        --work-dir runs/arb2 --output runs/arb2/model --results runs/arb2/results.json --seed 1
+        # train the bundled network further (copy it over only if it scores better)
 
 Builds the data if needed (``data/style``). Trains in ``runs/default_arbitrary`` (resumable
 from its checkpoints; each run's time is added to ``train_seconds.json`` there) on the
 training photographs and every painting but ``data.HELD_OUT_STYLES``, saves to
 ``tasks/style_transfer/weights/arbitrary``, and scores it against Gatys optimisation at
 ``--size``² on held-out photographs, for paintings it never saw and for bundled styles
-(``benchmarks/results/style_arbitrary.json``).
+(``benchmarks/results/style_arbitrary.json``). With ``--continue`` the bundled network trains
+further on a fresh schedule and data order (``--seed``), at this run's crop size; its results
+then carry the earlier runs' times, settings and scores.
 """
 
 import argparse
@@ -19,7 +24,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
-from tasks.core.training import record_training_seconds  # noqa: E402
+from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
 from tasks.style_transfer.data import HELD_OUT_STYLES, build_style_data, style_images  # noqa: E402
 from tasks.style_transfer.evaluation import evaluate_against_optimization  # noqa: E402
 from tasks.style_transfer.presets import ARBITRARY_DIR, BUNDLED_STYLES  # noqa: E402
@@ -47,7 +52,16 @@ def main(argv=None):
                         default=[HELD_OUT_STYLES[0], HELD_OUT_STYLES[1], BUNDLED_STYLES["great_wave"]],
                         help="paintings to score (names in data/style/styles)")
     parser.add_argument("--evaluate-only", action="store_true")
+    parser.add_argument("--continue", dest="continue_", action="store_true",
+                        help="train the bundled network further instead of a new one")
+    parser.add_argument("--earlier-results", default=os.path.join(ROOT, "benchmarks", "results",
+                                                                  "style_arbitrary.json"),
+                        help="with --continue: the results of the bundled network")
+    parser.add_argument("--output", default=ARBITRARY_DIR, help="where the network is saved")
+    parser.add_argument("--seed", type=int, default=0, help="data order and initialisation")
     args = parser.parse_args(argv)
+    if args.continue_ and args.evaluate_only:
+        parser.error("--continue trains; it cannot go with --evaluate-only")
 
     build_style_data(args.data_dir)
     paintings = style_images(args.data_dir)
@@ -55,22 +69,29 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f"--score-styles: {unknown} are not paintings of {args.data_dir}")
     if args.evaluate_only:
-        task = Task.load(ARBITRARY_DIR)
+        task = Task.load(args.output)
     else:
+        start = Task.load(ARBITRARY_DIR) if args.continue_ else None
         task = train_arbitrary(args.data_dir, args.work_dir, args.epochs, args.steps_per_epoch,
                                args.batch_size, args.learning_rate, image_size=args.image_size,
-                               style_size=args.style_size, verbose=2)
+                               style_size=args.style_size, seed=args.seed, task=start, verbose=2)
         record_training_seconds(args.work_dir, task.training_seconds)
-        task.save(ARBITRARY_DIR)
+        task.save(args.output)
     runs = record_training_seconds(args.work_dir)
+    training = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+                "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                "seed": args.seed}
+    if args.continue_:  # the bundled network's own training comes first
+        runs, training = continued_training(
+            args.earlier_results, os.path.relpath(ARBITRARY_DIR, ROOT), runs, training,
+            keep=lambda key: key in ("unseen_loss_ratio", "config"), config_key="training")
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
                "parameters": task.model.count_params(),
                "trainable_parameters": sum(int(w.shape.num_elements() or 0)
                                            for w in task.model.trainable_weights),
                "config": {k: task.config[k] for k in ("image_size", "style_size", "widths",
                                                       "loss_weights")},
-               "training": {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
-                            "batch_size": args.batch_size, "learning_rate": args.learning_rate},
+               "training": training,
                "held_out_styles": list(HELD_OUT_STYLES), "styles": {}}
     for name in args.score_styles:
         scored = evaluate_against_optimization(task.with_style(paintings[name]), args.data_dir,

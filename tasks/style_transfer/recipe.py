@@ -42,6 +42,9 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
         task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides},
                                  style_name=name, style_image=os.path.abspath(style_image),
                                  image_size=image_size, style_size=style_size)
+    elif overrides:
+        raise ValueError(f"{sorted(overrides)} set a new network's architecture; a continued "
+                         "task keeps its own, so pass them without task=")
     elif not isinstance(task, StyleTransferTask):
         raise TypeError("task must be a StyleTransferTask to train further, got "
                         f"{type(task).__name__}")
@@ -60,15 +63,19 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
 def train_arbitrary(data_dir, output, epochs=4, steps_per_epoch=500, batch_size=8,
                     learning_rate=1e-3, checkpoint_dir=None, image_size=128, style_size=256,
                     seed=0, jit_compile="auto", verbose="auto", checkpoint_every=250,
-                    content_images=None, style_images=None, **overrides):
+                    content_images=None, style_images=None, task=None, **overrides):
     """Train (or resume) the arbitrary-style (AdaIN) network and save it to ``output``.
 
     Photographs as for :func:`train`; paintings from ``style_images`` (a list of paths) or
     the built-in data's training paintings (``data.HELD_OUT_STYLES`` are kept out, to
-    measure the network on styles it has never seen).
+    measure the network on styles it has never seen). ``task``: a trained
+    :class:`ArbitraryStyleTask` to train further (its architecture and loss settings, this
+    run's crop sizes and a fresh schedule) instead of a new network.
 
     Example:
         >>> task = train_arbitrary("data/style", "runs/arbitrary", epochs=1, steps_per_epoch=50)
+        >>> train_arbitrary("data/style", "runs/arbitrary2", image_size=256, seed=1,
+        ...                 task=Task.load("runs/arbitrary"))   # a continuation at 256²
     """
     from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask
     from tasks.style_transfer.data import arbitrary_style_split, make_pair_dataset
@@ -76,7 +83,16 @@ def train_arbitrary(data_dir, output, epochs=4, steps_per_epoch=500, batch_size=
     keras.utils.set_random_seed(seed)
     photos = list(content_images) if content_images else train_images(data_dir)
     paintings = list(style_images) if style_images else arbitrary_style_split(data_dir)[0]
-    task = ArbitraryStyleTask(image_size=image_size, style_size=style_size, **overrides)
+    if task is None:
+        task = ArbitraryStyleTask(image_size=image_size, style_size=style_size, **overrides)
+    elif overrides:
+        raise ValueError(f"{sorted(overrides)} set a new network's architecture; a continued "
+                         "task keeps its own, so pass them without task=")
+    elif not isinstance(task, ArbitraryStyleTask):
+        raise TypeError("task must be an ArbitraryStyleTask to train further, got "
+                        f"{type(task).__name__}")
+    else:  # this run's crop sizes; the network and its loss settings stay
+        task.config.update(image_size=image_size, style_size=style_size)
     ds = make_pair_dataset(photos, paintings, image_size, batch_size, style_side=style_size,
                            seed=seed, cache_side=max(image_size, min(512, 3 * image_size)))
     task.train_and_save(ds, None, output, epochs, steps_per_epoch, learning_rate,
