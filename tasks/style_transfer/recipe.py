@@ -13,6 +13,19 @@ from tasks.style_transfer.data import make_dataset, train_images
 from tasks.style_transfer.task import StyleTransferTask
 
 
+def _continue(task, task_class, overrides, run):
+    """Prepare a trained ``task`` to train further: this run's settings (``run``: painting,
+    crop sizes) replace its own; its network and loss settings stay, so architecture
+    ``overrides`` are refused."""
+    if overrides:
+        raise ValueError(f"{sorted(overrides)} set a new network's architecture; a continued "
+                         "task keeps its own, so pass them without task=")
+    if not isinstance(task, task_class):
+        raise TypeError(f"task must be a {task_class.__name__} to train further, got "
+                        f"{type(task).__name__}")
+    task.config.update(run)
+
+
 def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_per_epoch=500,
           batch_size=8, learning_rate=2e-3, checkpoint_dir=None, image_size=128, style_size=256,
           style_name=None, seed=0, jit_compile="auto", verbose="auto", checkpoint_every=250,
@@ -38,19 +51,12 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
     keras.utils.set_random_seed(seed)
     paths = list(content_images) if content_images else train_images(data_dir)
     name = style_name or os.path.splitext(os.path.basename(style_image))[0]
+    run = dict(style_name=name, style_image=os.path.abspath(style_image), image_size=image_size,
+               style_size=style_size)
     if task is None:
-        task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides},
-                                 style_name=name, style_image=os.path.abspath(style_image),
-                                 image_size=image_size, style_size=style_size)
-    elif overrides:
-        raise ValueError(f"{sorted(overrides)} set a new network's architecture; a continued "
-                         "task keeps its own, so pass them without task=")
-    elif not isinstance(task, StyleTransferTask):
-        raise TypeError("task must be a StyleTransferTask to train further, got "
-                        f"{type(task).__name__}")
-    else:  # the painting and crop size of this run; the network and its loss settings stay
-        task.config.update(style_name=name, style_image=os.path.abspath(style_image),
-                           image_size=image_size, style_size=style_size)
+        task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides}, **run)
+    else:
+        _continue(task, StyleTransferTask, overrides, run)
     ds = make_dataset(paths, image_size, batch_size, seed=seed,
                       cache_side=max(image_size, min(512, 3 * image_size)))
     task.train_and_save(ds, None, output, epochs, steps_per_epoch, learning_rate,
@@ -85,14 +91,9 @@ def train_arbitrary(data_dir, output, epochs=4, steps_per_epoch=500, batch_size=
     paintings = list(style_images) if style_images else arbitrary_style_split(data_dir)[0]
     if task is None:
         task = ArbitraryStyleTask(image_size=image_size, style_size=style_size, **overrides)
-    elif overrides:
-        raise ValueError(f"{sorted(overrides)} set a new network's architecture; a continued "
-                         "task keeps its own, so pass them without task=")
-    elif not isinstance(task, ArbitraryStyleTask):
-        raise TypeError("task must be an ArbitraryStyleTask to train further, got "
-                        f"{type(task).__name__}")
-    else:  # this run's crop sizes; the network and its loss settings stay
-        task.config.update(image_size=image_size, style_size=style_size)
+    else:
+        _continue(task, ArbitraryStyleTask, overrides,
+                  dict(image_size=image_size, style_size=style_size))
     ds = make_pair_dataset(photos, paintings, image_size, batch_size, style_side=style_size,
                            seed=seed, cache_side=max(image_size, min(512, 3 * image_size)))
     task.train_and_save(ds, None, output, epochs, steps_per_epoch, learning_rate,
