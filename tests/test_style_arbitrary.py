@@ -14,7 +14,7 @@ from tasks.core.task import Task
 from tasks.style_transfer import presets
 from tasks.style_transfer.adain import AdaptiveInstanceNorm, build_arbitrary_net
 from tasks.style_transfer.arbitrary_task import ArbitraryStyleTask
-from tasks.style_transfer.data import make_pair_dataset
+from tasks.style_transfer.data import make_pair_dataset, split_pair_target
 from tasks.style_transfer.loss_network import PerceptualLoss, build_extractor
 from tests import style_fixtures as fx
 
@@ -97,8 +97,16 @@ def test_pair_dataset_is_seeded_and_stacks_content_and_style(tmp_path):
         np.testing.assert_array_equal(a["style"], b["style"])
     with pytest.raises(ValueError, match="style_paths"):
         make_pair_dataset(photos, [], 32)
-    with pytest.raises(ValueError, match="style_side"):
-        make_pair_dataset(photos, paintings, 64, style_side=48)
+    # photos larger than the painting's inference scale: painting crops of style_side,
+    # zero-padded in the target and cut back out of it
+    x, y = next(iter(make_pair_dataset(photos, paintings, 64, 2, style_side=48, seed=3)))
+    assert x["content"].shape == (2, 64, 64, 3) and x["style"].shape == (2, 48, 48, 3)
+    content, style = split_pair_target(y, 48)
+    np.testing.assert_array_equal(content, x["content"])
+    np.testing.assert_array_equal(style, x["style"])
+    assert not np.any(y[:, 48:, :, 3:]) and not np.any(y[:, :, 48:, 3:])
+    with pytest.raises(ValueError, match="style_crop"):
+        make_pair_dataset(photos, paintings, 64, style_side=48, style_crop=64)
 
 
 def test_paired_terms_equal_one_style_terms_per_example():
@@ -113,6 +121,13 @@ def test_paired_terms_equal_one_style_terms_per_example():
         # the content term is normalised over the batch, the others per example: close, not equal
         expected = np.mean([float(s[key]) for s in singles])
         assert float(paired[key]) == pytest.approx(expected, rel=0.15 if key == "content" else 1e-4)
+    # a style batch of another size than the photos: its own pass, the same terms
+    small = tf.image.resize(style, [32, 32])
+    paired = PerceptualLoss(extractor).paired_terms(content, small, out)
+    singles = [PerceptualLoss(extractor, small[i]).terms(content[i:i + 1], out[i:i + 1])
+               for i in range(2)]
+    assert float(paired["style"]) == pytest.approx(
+        np.mean([float(s["style"]) for s in singles]), rel=1e-4)
     with pytest.raises(ValueError, match="style_targets"):
         PerceptualLoss(extractor).terms(content, out)
 
@@ -139,13 +154,14 @@ def test_a_saved_network_trains_further_at_a_new_crop_size(arbitrary_dir, tmp_pa
     before = [w.copy() for w in loaded.model.get_weights()]
     styles = sorted(str(p) for p in arbitrary_dir.glob("style*.png"))
     more = train_arbitrary(str(arbitrary_dir / "data"), str(tmp_path / "more"), epochs=1,
-                           steps_per_epoch=2, batch_size=2, image_size=40, style_size=48,
+                           steps_per_epoch=2, batch_size=2, image_size=56, style_size=48,
                            style_images=styles, task=loaded, seed=1, verbose=0)
-    # the saved network (not the preset's) went on training, on this run's crops
+    # the saved network (not the preset's) went on training, on this run's crops: photos
+    # larger than the paintings' inference scale, so 48² painting crops
     assert more is loaded and more.config["widths"] == [4, 4, 8]
-    assert more.config["image_size"] == 40
+    assert more.config["image_size"] == 56 and more.style_crop() == 48
     assert any(not np.array_equal(a, b) for a, b in zip(before, more.model.get_weights()))
-    assert Task.load(str(tmp_path / "more")).config["image_size"] == 40
+    assert Task.load(str(tmp_path / "more")).config["image_size"] == 56
     with pytest.raises(TypeError, match="ArbitraryStyleTask"):
         train_arbitrary(str(arbitrary_dir / "data"), str(tmp_path / "bad"), epochs=1,
                         style_images=styles, task=object())

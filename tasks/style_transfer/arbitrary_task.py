@@ -24,14 +24,18 @@ from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
 
 class _PairedObjective(keras.losses.Loss):
     """The perceptual loss of a batch of (content, style) pairs: ``y_true`` stacks content
-    and style on the channels, ``y_pred`` is the stylised batch."""
+    and style (its ``style_crop``² corner) on the channels, ``y_pred`` is the stylised batch."""
 
-    def __init__(self, perceptual):
+    def __init__(self, perceptual, style_crop=None):
         super().__init__(name="perceptual")
         self.perceptual = perceptual
+        self.style_crop = style_crop
 
     def call(self, y_true, y_pred):
-        terms = self.perceptual.paired_terms(y_true[..., :3], y_true[..., 3:], y_pred)
+        from tasks.style_transfer.data import split_pair_target
+
+        content, style = split_pair_target(y_true, self.style_crop)
+        terms = self.perceptual.paired_terms(content, style, y_pred)
         return tf.fill(tf.shape(y_pred)[:1], self.perceptual.total(terms))
 
 
@@ -70,8 +74,13 @@ class ArbitraryStyleTask(Task):
                                               weights=self.config["loss_weights"])
         return self._perceptual
 
+    def style_crop(self):
+        """The side of the painting crops it trains on: the photos' crop, or the painting's
+        shorter side at inference when that is smaller (512² photos, 256² painting crops)."""
+        return min(int(self.config["image_size"]), int(self.config["style_size"]))
+
     def loss(self):
-        return _PairedObjective(self.perceptual_loss())
+        return _PairedObjective(self.perceptual_loss(), self.style_crop())
 
     # -- inference --------------------------------------------------------------------
     def stylize_pixels(self, pixels, style_pixels, strength=1.0):

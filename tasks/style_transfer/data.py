@@ -277,25 +277,32 @@ def arbitrary_style_split(root):
 
 
 def make_pair_dataset(content_paths, style_paths, image_size=128, batch_size=8, style_side=256,
-                      seed=0, cache_side=384):
+                      seed=0, cache_side=384, style_crop=None):
     """Training batches for the arbitrary-style network, repeated forever.
 
-    ``x = {'content', 'style', 'strength'}``: random-scale photo crops as in
-    :func:`make_dataset`, and crops of ``image_size`` from a random painting whose shorter
-    side is ``style_side`` (the scale a style image is given at inference), both flipped at
-    random; ``strength`` is 1. ``y`` is content and style stacked on the channels
-    (``[b, s, s, 6]``): the loss needs both.
+    ``x = {'content', 'style', 'strength'}``: random-scale photo crops of ``image_size`` as
+    in :func:`make_dataset`, and crops of ``style_crop`` (default: ``image_size``, or
+    ``style_side`` when that is smaller) from a random painting whose shorter side is
+    ``style_side`` (the scale a style image is given at inference), both flipped at random;
+    ``strength`` is 1. ``y`` is content and style stacked on the channels
+    (``[b, s, s, 6]``, the style zero-padded at the bottom and right when its crop is
+    smaller): the loss needs both, and :func:`split_pair_target` takes them apart.
 
     Example:
         >>> train, _ = arbitrary_style_split("data/style")
         >>> ds = make_pair_dataset(train_images("data/style"), train, image_size=128)
+        >>> ds = make_pair_dataset(train_images("data/style"), train, image_size=512,
+        ...                        cache_side=512)   # 512² photos, 256² painting crops
     """
     from tasks.core.data import AUTOTUNE, with_options
 
     if not style_paths:
         raise ValueError("style_paths is empty; expected painting image files")
-    if style_side < image_size:
-        raise ValueError(f"style_side ({style_side}) must be >= image_size ({image_size})")
+    style_crop = int(style_crop or min(image_size, style_side))
+    if not 0 < style_crop <= min(image_size, style_side):
+        raise ValueError(f"style_crop ({style_crop}) must be in 1..min(image_size, style_side) "
+                         f"= {min(image_size, style_side)}: a crop of the painting at its "
+                         f"inference scale (style_side {style_side}), no larger than the photos")
     photos = make_dataset(content_paths, image_size, 1, seed=seed, cache_side=cache_side).unbatch()
     paintings = tf.data.Dataset.from_tensor_slices(list(style_paths))
     paintings = paintings.map(lambda p: shorter_side(read_image(p), style_side),
@@ -305,7 +312,7 @@ def make_pair_dataset(content_paths, style_paths, image_size=128, batch_size=8, 
     def crop(index, image):
         seeds = tf.random.experimental.stateless_split(
             tf.stack([seed + 1, tf.cast(index, tf.int32)]), 2)
-        patch = tf.image.stateless_random_crop(image, [image_size, image_size, 3], seeds[0])
+        patch = tf.image.stateless_random_crop(image, [style_crop, style_crop, 3], seeds[0])
         patch = tf.image.stateless_random_flip_left_right(patch, seeds[1])
         return tf.clip_by_value(patch / 255.0, 0.0, 1.0)
 
@@ -313,7 +320,17 @@ def make_pair_dataset(content_paths, style_paths, image_size=128, batch_size=8, 
 
     def pair(content, style):
         inputs = {"content": content[0], "style": style, "strength": tf.ones([])}
-        return inputs, tf.concat([content[0], style], axis=-1)
+        padded = tf.image.pad_to_bounding_box(style, 0, 0, image_size, image_size)
+        return inputs, tf.concat([content[0], padded], axis=-1)
 
     ds = tf.data.Dataset.zip(photos, styles).map(pair, num_parallel_calls=AUTOTUNE)
     return with_options(ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE))
+
+
+def split_pair_target(y, style_crop=None):
+    """A :func:`make_pair_dataset` target ``[b, s, s, 6]`` -> ``(content, style)``, the
+    style cut back to its ``style_crop``² (None: the whole ``s``²)."""
+    style = y[..., 3:]
+    if style_crop:
+        style = style[:, :style_crop, :style_crop, :]
+    return y[..., :3], style

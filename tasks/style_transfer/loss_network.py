@@ -211,13 +211,21 @@ class PerceptualLoss:
 
     def paired_terms(self, content, style, stylised):
         """Terms for a batch where example ``i`` is ``content[i]`` in the style of
-        ``style[i]`` (all three the same size): one loss-network pass over the three."""
+        ``style[i]``. Styles the size of the photos share one loss-network pass with them;
+        a style batch of another size (e.g. 256² painting crops for 512² photos) gets its
+        own pass."""
         n = tf.shape(content)[0]
-        features = self.extractor(tf.concat([stylised, content, style], axis=0))
-        outputs = [f[:n] for f in features]
-        content_features = [f[n:2 * n] for f in features[self.n_style:]]
-        grams = [gram_matrix(f[2 * n:]) for f in features[:self.n_style]]
-        scales = [tf.reduce_mean(tf.square(g), axis=[1, 2], keepdims=True) for g in grams]
+        if style.shape[1:3].is_fully_defined() and style.shape[1:3] == content.shape[1:3]:
+            features = self.extractor(tf.concat([stylised, content, style], axis=0))
+            outputs = [f[:n] for f in features]
+            content_features = [f[n:2 * n] for f in features[self.n_style:]]
+            grams = [gram_matrix(f[2 * n:]) for f in features[:self.n_style]]
+            scales = [tf.reduce_mean(tf.square(g), axis=[1, 2], keepdims=True) for g in grams]
+        else:
+            features = self.extractor(tf.concat([stylised, content], axis=0))
+            outputs = [f[:n] for f in features]
+            content_features = [f[n:] for f in features[self.n_style:]]
+            grams, scales = self.style_targets(style)
         return self._terms(outputs, content_features, grams, scales, stylised)
 
     def total(self, terms):

@@ -95,7 +95,8 @@ def train_arbitrary(data_dir, output, epochs=4, steps_per_epoch=500, batch_size=
         _continue(task, ArbitraryStyleTask, overrides,
                   dict(image_size=image_size, style_size=style_size))
     ds = make_pair_dataset(photos, paintings, image_size, batch_size, style_side=style_size,
-                           seed=seed, cache_side=max(image_size, min(512, 3 * image_size)))
+                           seed=seed, cache_side=max(image_size, min(512, 3 * image_size)),
+                           style_crop=task.style_crop())
     task.train_and_save(ds, None, output, epochs, steps_per_epoch, learning_rate,
                         warmup_steps=min(100, epochs * steps_per_epoch // 10),
                         checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
