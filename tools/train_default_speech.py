@@ -2,6 +2,8 @@
 
     python tools/train_default_speech.py                  # build the corpus if needed, train, score
     python tools/train_default_speech.py --evaluate-only  # score the model at --output
+    python tools/train_default_speech.py --evaluate-only --splits train,val --limit 300 \
+        --results runs/speech_fit.json   # clean training audio against held-out voices
     python tools/train_default_speech.py --continue-from tasks/speech/weights/speech_en_bigru \
         --work-dir runs/speech_continued --output runs/speech_continued/model \
         --results runs/speech_continued/results.json --epochs 3 --learning-rate 1e-3 --seed 1
@@ -45,6 +47,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="training seed (data order, augmentation)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the corpus, if built here")
     parser.add_argument("--limit", type=int, default=None, help="score only N utterances a split")
+    parser.add_argument("--splits", default=",".join(SPLITS),
+                        help="comma-separated splits to score (e.g. train,val: does it fit "
+                             "the clean training audio?)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="skip training; score the model already at --output")
     parser.add_argument("--continue-from", default=None,
@@ -54,6 +59,11 @@ def main(argv=None):
                                                                   "speech_default.json"),
                         help="with --continue-from: the results of the model it continues")
     args = parser.parse_args(argv)
+    splits = [s for s in args.splits.split(",") if s]
+    unknown = [s for s in splits if s not in ("train", "val") + SPLITS]
+    if not splits or unknown:
+        parser.error(f"--splits: expected names from train, val, {', '.join(SPLITS)}; "
+                     f"got {args.splits!r}")
 
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
         build_corpus(args.data_dir, seed=args.data_seed)
@@ -79,7 +89,7 @@ def main(argv=None):
     results = {"train_seconds": round(sum(runs), 1), "train_runs_seconds": runs,
                "parameters": task.model.count_params(), "config": config}
     for beam in (1, 8):
-        scores = evaluate_splits(task, args.data_dir, SPLITS, beam_width=beam, limit=args.limit,
+        scores = evaluate_splits(task, args.data_dir, splits, beam_width=beam, limit=args.limit,
                                  language_model=False)  # the network alone
         for split, r in scores.items():
             results[f"{split}_beam{beam}"] = {"wer": round(r["wer"], 2), "cer": round(r["cer"], 2),
