@@ -79,7 +79,7 @@ def _conv(x, filters, kernel=3):
     return reflect_conv(x, L.Conv2D, filters, kernel, activation="relu")
 
 
-def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=16,
+def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=32,
                         name="arbitrary_net"):
     """``{'content': [b,h,w,3], 'style': [b|1,hs,ws,3], 'strength': [b]}`` -> RGB [0,1] ``[b,h,w,3]``.
 
@@ -94,8 +94,13 @@ def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=16,
     strength = keras.Input((), name="strength")
     encoder = build_encoder(encoder_weights)
     # the encoder halves the size three times: pad to a multiple of 8 (reflected, so the
-    # borders look like image) and crop back at the end
-    padded = ReflectPad(border, 8)(content)
+    # borders look like image) and crop back at the end. A reflection needs an image larger
+    # than its width, so a wide border is reflected in steps of at most 16 pixels (photos
+    # down to 17 pixels a side)
+    steps = [16] * (border // 16) + ([border % 16] if border % 16 else [])
+    padded = content
+    for i, step in enumerate(steps or [0]):
+        padded = ReflectPad(step, 8 if i == len(steps or [0]) - 1 else 1)(padded)
     content_maps, style_maps = encoder(padded), encoder(style)
     adapted = [AdaptiveInstanceNorm(name=f"adain_{i}")(c, s, strength)
                for i, (c, s) in enumerate(zip(content_maps, style_maps))]

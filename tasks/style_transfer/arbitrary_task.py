@@ -14,9 +14,10 @@ import keras
 import tensorflow as tf
 
 from tasks.core.export import ExportedModel
-from tasks.core.task import Task, register_task
+from tasks.core.task import Task, dtype_policy, register_task
 from tasks.style_transfer.adain import build_arbitrary_net
 from tasks.style_transfer.loss_network import DEFAULT_LOSS_WEIGHTS, PerceptualLoss, build_extractor
+from tasks.style_transfer.model import CropLike
 from tasks.style_transfer.presets import arbitrary_presets
 from tasks.style_transfer.task import PixelPreprocessor, load_style_image, to_float_pixels
 from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
@@ -39,6 +40,12 @@ class _PairedObjective(keras.losses.Loss):
         return tf.fill(tf.shape(y_pred)[:1], self.perceptual.total(terms))
 
 
+def network_border(model):
+    """The reflected border (pixels) an arbitrary-style network pads photos with (and crops
+    off its output)."""
+    return next(layer.border for layer in model.layers if isinstance(layer, CropLike))
+
+
 def style_at(pixels, side):
     """Float style pixels ``[b, h, w, 3]`` -> shorter side at ``side`` (TF ops, antialiased)."""
     from tasks.style_transfer.data import shorter_side
@@ -54,17 +61,32 @@ class ArbitraryStyleTask(Task):
         "style_size": 256,               # shorter side a style image is resized to
         "image_size": 128,               # training crop size (photos and paintings)
         "widths": [32, 64, 96],          # decoder filters at 1/2, 1/4, 1/8 resolution
+        # reflected pixels around the photo before the encoder: its stride-2 stages pad
+        # zeros on the bottom and right only, and with 16 a band of colour reached into
+        # the output's right and bottom edges
+        "border": 32,
         "loss_network": "mobilenet_v2_nsfwjs",
         "loss_weights": list(DEFAULT_LOSS_WEIGHTS),
         "dtype_policy": "float32",
         "strategy": None,
     }
 
+    def __init__(self, config=None, preprocessor=None, model=None, **overrides):
+        super().__init__(config, preprocessor, model, **overrides)
+        border = int(self.config["border"])
+        if model is not None and network_border(model) != border:
+            # the border holds no weights: the same weights in a network with this border
+            # (a network saved before the border was 32, or ``Task.load(path, border=16)``)
+            weights = model.get_weights()
+            with self.strategy.scope(), dtype_policy(self.config.get("dtype_policy", "float32")):
+                self.model = self.build_model()
+            self.model.set_weights(weights)
+
     def build_preprocessor(self):
         return PixelPreprocessor()
 
     def build_model(self):
-        return build_arbitrary_net(tuple(self.config["widths"]))
+        return build_arbitrary_net(tuple(self.config["widths"]), border=int(self.config["border"]))
 
     # -- losses -----------------------------------------------------------------------
     def perceptual_loss(self):
