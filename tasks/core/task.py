@@ -65,10 +65,12 @@ class Task:
         self.config = {**self.default_config, **(config or {}), **overrides}
         self.strategy = training.resolve_strategy(self.config.get("strategy"))
         self.preprocessor = preprocessor if preprocessor is not None else self.build_preprocessor()
-        if model is None:
-            with self.strategy.scope(), dtype_policy(self.config.get("dtype_policy", "float32")):
-                model = self.build_model()
-        self.model = model
+        self.model = model if model is not None else self.build_model_in_scope()
+
+    def build_model_in_scope(self):
+        """:meth:`build_model` under this task's distribution strategy and dtype policy."""
+        with self.strategy.scope(), dtype_policy(self.config.get("dtype_policy", "float32")):
+            return self.build_model()
 
     # -- hooks ------------------------------------------------------------------------
     def build_preprocessor(self):

@@ -97,10 +97,10 @@ def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=32,
     # borders look like image) and crop back at the end. A reflection needs an image larger
     # than its width, so a wide border is reflected in steps of at most 16 pixels (photos
     # down to 17 pixels a side)
-    steps = [16] * (border // 16) + ([border % 16] if border % 16 else [])
-    padded = content
-    for i, step in enumerate(steps or [0]):
-        padded = ReflectPad(step, 8 if i == len(steps or [0]) - 1 else 1)(padded)
+    padded, remaining = content, border
+    while remaining > 16:
+        padded, remaining = ReflectPad(16, 1)(padded), remaining - 16
+    padded = ReflectPad(remaining, 8)(padded)
     content_maps, style_maps = encoder(padded), encoder(style)
     adapted = [AdaptiveInstanceNorm(name=f"adain_{i}")(c, s, strength)
                for i, (c, s) in enumerate(zip(content_maps, style_maps))]

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from tasks.core.export import ExportedModel
-from tasks.core.task import Task, dtype_policy, register_task
+from tasks.core.task import Task, register_task
 from tasks.style_transfer.adain import build_arbitrary_net
 from tasks.style_transfer.loss_network import DEFAULT_LOSS_WEIGHTS, PerceptualLoss, build_extractor
 from tasks.style_transfer.model import CropLike
@@ -77,10 +77,8 @@ class ArbitraryStyleTask(Task):
         if model is not None and network_border(model) != border:
             # the border holds no weights: the same weights in a network with this border
             # (a network saved before the border was 32, or ``Task.load(path, border=16)``)
-            weights = model.get_weights()
-            with self.strategy.scope(), dtype_policy(self.config.get("dtype_policy", "float32")):
-                self.model = self.build_model()
-            self.model.set_weights(weights)
+            self.model = self.build_model_in_scope()
+            self.model.set_weights(model.get_weights())
 
     def build_preprocessor(self):
         return PixelPreprocessor()
