@@ -286,3 +286,42 @@ def test_missing_arbitrary_network_is_a_clear_error(monkeypatch, tmp_path):
 
     assert registry.preset_owner("stylize", "arbitrary") is ArbitraryStyleTask
     assert registry.preset_owner("stylize", "great_wave").name == "style_transfer"
+
+
+def test_a_fixed_style_network_starts_as_the_arbitrary_one_and_trains_for_its_painting(
+        arbitrary_dir, tmp_path):
+    from tasks.style_transfer.recipe import train
+    from tasks.style_transfer.task import StyleTransferTask, load_style_image
+
+    arbitrary = Task.load(str(arbitrary_dir / "saved"))
+    painting = str(arbitrary_dir / "style1.png")
+    task = StyleTransferTask(architecture="adain", widths=[4, 4, 8], style_image=painting,
+                             style_size=48)
+    photo = tf.constant(np.asarray(fx.painting(50, 40, seed=9), np.float32)[None] / 255.0)
+    untouched = task.model(photo).numpy()
+    task.start_from_arbitrary(arbitrary)
+    # the same network as the arbitrary one given that painting: encoder, decoder and the
+    # painting's statistics at every AdaIN
+    style = load_style_image(painting, 48)[None]
+    expected = arbitrary.model({"content": photo, "style": style, "strength": tf.ones([1])})
+    np.testing.assert_allclose(task.model(photo).numpy(), expected.numpy(), atol=1e-5)
+    assert not np.allclose(untouched, expected.numpy(), atol=1e-3)
+    with pytest.raises(ValueError, match="widths"):
+        StyleTransferTask(architecture="adain", widths=[4, 8, 8], style_image=painting) \
+            .start_from_arbitrary(arbitrary)
+    with pytest.raises(ValueError, match="architecture='adain'"):
+        StyleTransferTask(style_image=painting).start_from_arbitrary(arbitrary)
+    with pytest.raises(ValueError, match="architecture='johnson' is not one of"):
+        StyleTransferTask(architecture="johnson")
+
+    # the recipe starts a fast_adain network from the given arbitrary network and trains it
+    trained = train(str(arbitrary_dir / "data"), str(tmp_path / "fixed"), painting,
+                    preset="fast_adain", epochs=1, steps_per_epoch=2, batch_size=2,
+                    image_size=32, style_size=48, widths=[4, 4, 8],
+                    arbitrary=str(arbitrary_dir / "saved"), verbose=0)
+    assert not np.allclose(trained.model(photo).numpy(), expected.numpy(), atol=1e-6)
+    loaded = Task.load(str(tmp_path / "fixed"))
+    assert isinstance(loaded, StyleTransferTask) and loaded.config["architecture"] == "adain"
+    np.testing.assert_array_equal(loaded.model(photo).numpy(), trained.model(photo).numpy())
+    out = loaded.stylize([np.asarray(fx.painting(70, 45, seed=10))])[0]
+    assert out.shape == (45, 70, 3) and 0.0 <= out.min() and out.max() <= 1.0

@@ -27,7 +27,7 @@ from tasks.core.task import Task  # noqa: E402
 from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
 from tasks.style_transfer.data import build_style_data, style_images  # noqa: E402
 from tasks.style_transfer.evaluation import evaluate_against_optimization  # noqa: E402
-from tasks.style_transfer.presets import BUNDLED_STYLES, WEIGHTS_DIR  # noqa: E402
+from tasks.style_transfer.presets import ARBITRARY_DIR, BUNDLED_STYLES, WEIGHTS_DIR  # noqa: E402
 from tasks.style_transfer.recipe import train  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +59,11 @@ def main(argv=None):
     parser.add_argument("--output-dir", default=WEIGHTS_DIR,
                         help="where each trained network is saved, as <output-dir>/<name>")
     parser.add_argument("--seed", type=int, default=0, help="data order and initialisation")
+    parser.add_argument("--preset", default="fast_small",
+                        help="architecture of a new network (fast_small, johnson, fast_adain)")
+    parser.add_argument("--arbitrary", default=None,
+                        help="with --preset fast_adain: the arbitrary network to start from "
+                             "(default the bundled one)")
     args = parser.parse_args(argv)
     if args.continue_ and args.evaluate_only:
         parser.error("--continue trains; it cannot go with --evaluate-only")
@@ -86,7 +91,7 @@ def main(argv=None):
                          steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, image_size=args.image_size,
                          style_size=args.style_size, style_name=name, seed=args.seed,
-                         task=start, verbose=2)
+                         task=start, preset=args.preset, arbitrary=args.arbitrary, verbose=2)
             record_training_seconds(work, task.training_seconds)
             # the bundled copy must not point at this machine's data directory
             task.config["style_image"] = None
@@ -96,6 +101,11 @@ def main(argv=None):
         training = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
                     "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                     "seed": args.seed}
+        if task.config["architecture"] == "adain" and not args.evaluate_only \
+                and not args.continue_:
+            training["started_from"] = os.path.relpath(args.arbitrary or ARBITRARY_DIR, ROOT)
+        architecture = (("widths", "border") if task.config["architecture"] == "adain"
+                        else ("filters", "residual_blocks"))
         if earlier is not None:  # the bundled network's own training comes first
             runs, training = continued_training(
                 earlier, os.path.relpath(os.path.join(WEIGHTS_DIR, name), ROOT), runs, training,
@@ -105,9 +115,9 @@ def main(argv=None):
                                                args.steps)
         results[name] = {"painting": BUNDLED_STYLES[name], "train_seconds": round(sum(runs), 1),
                          "train_runs_seconds": runs, "parameters": task.model.count_params(),
-                         "config": {k: task.config[k] for k in ("image_size", "style_size",
-                                                                "loss_weights", "filters",
-                                                                "residual_blocks")},
+                         "config": {k: task.config[k] for k in ("architecture", "image_size",
+                                                                "style_size", "loss_weights",
+                                                                *architecture)},
                          "training": training,
                          **{k: (round(v, 4) if isinstance(v, float) else v)
                             for k, v in scored.items()}}

@@ -79,20 +79,7 @@ def _conv(x, filters, kernel=3):
     return reflect_conv(x, L.Conv2D, filters, kernel, activation="relu")
 
 
-def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=32,
-                        name="arbitrary_net"):
-    """``{'content': [b,h,w,3], 'style': [b|1,hs,ws,3], 'strength': [b]}`` -> RGB [0,1] ``[b,h,w,3]``.
-
-    ``widths`` are the decoder's filters at 1/2, 1/4 and 1/8 resolution (full resolution
-    uses half the first).
-    """
-    if len(widths) != len(ENCODER_LAYERS):
-        raise ValueError(f"widths: expected {len(ENCODER_LAYERS)} values (1/2, 1/4, 1/8 "
-                         f"resolution), got {widths}")
-    content = keras.Input((None, None, 3), name="content")
-    style = keras.Input((None, None, 3), name="style")
-    strength = keras.Input((), name="strength")
-    encoder = build_encoder(encoder_weights)
+def _padded_for_encoder(content, border):
     # the encoder halves the size three times: pad to a multiple of 8 (reflected, so the
     # borders look like image) and crop back at the end. A reflection needs an image larger
     # than its width, so a wide border is reflected in steps of at most 16 pixels (photos
@@ -100,10 +87,12 @@ def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=32,
     padded, remaining = content, border
     while remaining > 16:
         padded, remaining = ReflectPad(16, 1)(padded), remaining - 16
-    padded = ReflectPad(remaining, 8)(padded)
-    content_maps, style_maps = encoder(padded), encoder(style)
-    adapted = [AdaptiveInstanceNorm(name=f"adain_{i}")(c, s, strength)
-               for i, (c, s) in enumerate(zip(content_maps, style_maps))]
+    return ReflectPad(remaining, 8)(padded)
+
+
+def _decoder(content, adapted, recoloured, widths, border):
+    """The decoder over the AdaIN'd encoder maps (shallow to deep) -> RGB [0,1]: a change in
+    logit space to ``recoloured`` (the photograph recoloured by AdaIN on its pixels)."""
     x = _conv(adapted[-1], widths[-1])
     for skip, width in zip(reversed(adapted[:-1]), reversed(widths[:-1])):
         x = L.UpSampling2D(2, interpolation="nearest")(x)
@@ -113,10 +102,107 @@ def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=32,
     x = _conv(x, max(widths[0] // 2, 8))
     x = reflect_conv(x, L.Conv2D, 3, 3, kernel_initializer="zeros")
     x = CropLike(border)(x, content)
+    return ResidualLogits(dtype="float32")(recoloured, x)
+
+
+def _check_widths(widths):
+    if len(widths) != len(ENCODER_LAYERS):
+        raise ValueError(f"widths: expected {len(ENCODER_LAYERS)} values (1/2, 1/4, 1/8 "
+                         f"resolution), got {widths}")
+
+
+def build_arbitrary_net(widths=(32, 64, 96), encoder_weights=None, border=32,
+                        name="arbitrary_net"):
+    """``{'content': [b,h,w,3], 'style': [b|1,hs,ws,3], 'strength': [b]}`` -> RGB [0,1] ``[b,h,w,3]``.
+
+    ``widths`` are the decoder's filters at 1/2, 1/4 and 1/8 resolution (full resolution
+    uses half the first).
+    """
+    _check_widths(widths)
+    content = keras.Input((None, None, 3), name="content")
+    style = keras.Input((None, None, 3), name="style")
+    strength = keras.Input((), name="strength")
+    encoder = build_encoder(encoder_weights)
+    content_maps, style_maps = encoder(_padded_for_encoder(content, border)), encoder(style)
+    adapted = [AdaptiveInstanceNorm(name=f"adain_{i}")(c, s, strength)
+               for i, (c, s) in enumerate(zip(content_maps, style_maps))]
     # AdaIN on the pixels themselves (per-channel colour statistics, Reinhard-style colour
     # transfer) is where the decoder's change starts from: the output follows the
     # painting's palette from the first step, and the decoder learns texture on top.
     recoloured = AdaptiveInstanceNorm(name="adain_pixels")(content, style, strength)
-    outputs = ResidualLogits(dtype="float32")(recoloured, x)
+    outputs = _decoder(content, adapted, recoloured, widths, border)
     return keras.Model({"content": content, "style": style, "strength": strength}, outputs,
                        name=name)
+
+
+@keras.saving.register_keras_serializable(package="tasks")
+class FixedInstanceNorm(L.Layer):
+    """Instance normalisation to a stored style: each channel of ``content`` gets the mean
+    ``shift`` and standard deviation ``scale`` (weights, trainable: they start at one
+    painting's statistics, :func:`fix_style`, and may move with the decoder)."""
+
+    def __init__(self, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, content_shape):
+        channels = int(content_shape[-1])
+        self.scale = self.add_weight(shape=(channels,), initializer="ones", name="scale")
+        self.shift = self.add_weight(shape=(channels,), initializer="zeros", name="shift")
+
+    def call(self, content):
+        content = tf.cast(content, tf.float32)
+        mean, var = tf.nn.moments(content, axes=[1, 2], keepdims=True)
+        normalised = (content - mean) * tf.math.rsqrt(var + self.epsilon)
+        return normalised * tf.cast(self.scale, tf.float32) + tf.cast(self.shift, tf.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def build_fixed_style_net(widths=(32, 64, 96), encoder_weights=None, border=32,
+                          name="fixed_style_net"):
+    """RGB [0,1] ``[b,h,w,3]`` -> RGB [0,1]: the arbitrary network with one painting built in.
+
+    The same encoder and decoder as :func:`build_arbitrary_net`, but AdaIN takes the
+    painting's channel statistics from weights (:class:`FixedInstanceNorm`) instead of from a
+    style input, so the painting is never encoded at inference and the network is a fast
+    network for that one style (a pixels-in, pixels-out model like
+    :func:`model.build_transform_net`). :func:`fix_style` starts it from a trained arbitrary
+    network and a painting.
+
+    Example:
+        >>> net = build_fixed_style_net()
+        >>> fix_style(net, Task.load(ARBITRARY_DIR).model, painting[None])
+        >>> out = net(photos)
+    """
+    _check_widths(widths)
+    content = keras.Input((None, None, 3), name="pixels")
+    encoder = build_encoder(encoder_weights)
+    adapted = [FixedInstanceNorm(name=f"adain_{i}")(c)
+               for i, c in enumerate(encoder(_padded_for_encoder(content, border)))]
+    recoloured = FixedInstanceNorm(name="adain_pixels")(content)
+    return keras.Model(content, _decoder(content, adapted, recoloured, widths, border), name=name)
+
+
+def fix_style(fixed_net, arbitrary_net, style):
+    """Start ``fixed_net`` (:func:`build_fixed_style_net`) as ``arbitrary_net``
+    (:func:`build_arbitrary_net`, same widths) with the painting ``style`` (``[1, h, w, 3]``
+    in [0, 1], at the size the arbitrary network is given it): its decoder and encoder
+    weights, and the painting's channel statistics at every AdaIN."""
+    trained = [layer for layer in arbitrary_net.layers if layer.weights]
+    target = [layer for layer in fixed_net.layers
+              if layer.weights and not isinstance(layer, FixedInstanceNorm)]
+    if len(trained) != len(target):
+        raise ValueError(f"arbitrary_net has {len(trained)} layers with weights, fixed_net "
+                         f"{len(target)}: build both with the same widths")
+    for source, dest in zip(trained, target):
+        dest.set_weights(source.get_weights())
+    style = tf.convert_to_tensor(style, tf.float32)
+    maps = list(arbitrary_net.get_layer("encoder")(style)) + [style]
+    names = [f"adain_{i}" for i in range(len(ENCODER_LAYERS))] + ["adain_pixels"]
+    for name, feature in zip(names, maps):
+        layer = fixed_net.get_layer(name)
+        mean, var = tf.nn.moments(tf.cast(feature, tf.float32), axes=[0, 1, 2])
+        layer.set_weights([tf.sqrt(var + layer.epsilon).numpy(), mean.numpy()])
+    return fixed_net

@@ -23,6 +23,9 @@ presets.update({
     "johnson": {"description": "Johnson et al.'s 32/64/128 filters, 5 full residual blocks, 9x9 edges",
                 "config": {"filters": [32, 64, 128], "residual_blocks": 5, "separable": False,
                            "edge_kernel": 9}},
+    "fast_adain": {"description": "the arbitrary network's encoder and decoder with one painting "
+                                  "built in, started from the bundled arbitrary network",
+                   "config": {"architecture": "adain"}},
 })
 DEFAULT_PRESET = "great_wave"
 

@@ -29,14 +29,16 @@ def _continue(task, task_class, overrides, run):
 def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_per_epoch=500,
           batch_size=8, learning_rate=2e-3, checkpoint_dir=None, image_size=128, style_size=256,
           style_name=None, seed=0, jit_compile="auto", verbose="auto", checkpoint_every=250,
-          content_images=None, task=None, **overrides):
+          content_images=None, task=None, arbitrary=None, **overrides):
     """Train (or resume) a fast network for one style image and save it to ``output``.
 
     Content photographs come from ``data_dir`` (the built-in data's ``content/train``) or
     ``content_images`` (a list of paths). Crops of ``image_size`` keep CPU training
     affordable; the network then runs on images of any size. ``task``: a trained
     :class:`StyleTransferTask` to train further (its architecture and loss settings, a fresh
-    schedule) instead of a new network from ``preset``.
+    schedule) instead of a new network from ``preset``. A new ``architecture="adain"``
+    network (preset ``fast_adain``) starts from the arbitrary-style network at ``arbitrary``
+    (a saved :class:`ArbitraryStyleTask`; default the bundled one) with the painting built in.
 
     Example:
         >>> train("data/style", "runs/wave", "data/style/styles/great_wave.jpg", epochs=1)
@@ -55,6 +57,11 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
                style_size=style_size)
     if task is None:
         task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides}, **run)
+        if task.config["architecture"] == "adain":
+            from tasks.core.task import Task
+            from tasks.style_transfer.presets import ARBITRARY_DIR
+
+            task.start_from_arbitrary(Task.load(arbitrary or ARBITRARY_DIR))
     else:
         _continue(task, StyleTransferTask, overrides, run)
     ds = make_dataset(paths, image_size, batch_size, seed=seed,

@@ -20,6 +20,7 @@ from tasks.core.images import decode_image_bytes
 from tasks.core.task import Task, register_task
 from tasks.style_transfer.loss_network import (DEFAULT_LOSS_WEIGHTS, NETWORKS, PerceptualLoss,
                                                build_extractor)
+from tasks.style_transfer.adain import build_fixed_style_net, fix_style
 from tasks.style_transfer.model import build_transform_net
 from tasks.style_transfer.presets import presets as _presets
 from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
@@ -59,6 +60,7 @@ class _PerceptualObjective(keras.losses.Loss):
         return tf.fill(tf.shape(y_pred)[:1], total)  # the batch mean, once per example
 
 
+ARCHITECTURES = ("transform", "adain")
 MIN_SIDE = 32  # smaller images are refused: the loss network and the padding need room
 
 
@@ -103,10 +105,16 @@ class StyleTransferTask(Task):
         "style_image": None,             # path of the painting (needed to train, not to run)
         "style_size": 320,               # shorter side of the painting when its Gram matrices are taken
         "image_size": 256,               # training crop size
+        # "transform": Johnson et al.'s residual network (filters, residual_blocks,
+        # separable, edge_kernel); "adain": the arbitrary network's frozen encoder and
+        # decoder with this style's statistics built in (widths, border; adain.py)
+        "architecture": "transform",
         "filters": [16, 32, 64],
         "residual_blocks": 5,
         "separable": True,
         "edge_kernel": 5,
+        "widths": [32, 64, 96],
+        "border": 32,
         "loss_network": "mobilenet_v2_nsfwjs",
         "loss_network_weights": None,    # local weights file for vgg16/vgg19
         "loss_weights": list(DEFAULT_LOSS_WEIGHTS),   # style, content, total variation
@@ -116,6 +124,9 @@ class StyleTransferTask(Task):
 
     def __init__(self, config=None, preprocessor=None, model=None, **overrides):
         super().__init__(config, preprocessor, model, **overrides)
+        if self.config["architecture"] not in ARCHITECTURES:
+            raise ValueError(f"architecture={self.config['architecture']!r} is not one of "
+                             f"{list(ARCHITECTURES)}")
         if self.config["loss_network"] not in NETWORKS:
             raise ValueError(f"loss_network={self.config['loss_network']!r} is not one of "
                              f"{sorted(NETWORKS)}")
@@ -125,8 +136,32 @@ class StyleTransferTask(Task):
 
     def build_model(self):
         c = self.config
+        if c["architecture"] == "adain":
+            return build_fixed_style_net(tuple(c["widths"]), border=int(c["border"]))
         return build_transform_net(tuple(c["filters"]), c["residual_blocks"], c["separable"],
                                    c["edge_kernel"])
+
+    def start_from_arbitrary(self, arbitrary):
+        """Start an ``architecture="adain"`` network from a trained :class:`ArbitraryStyleTask`
+        (same widths): its weights, and this task's painting (``style_image`` at
+        ``style_size``, as the arbitrary network is given paintings) built in.
+
+        Example:
+            >>> task = StyleTransferTask(architecture="adain", style_image="wave.jpg", style_size=256)
+            >>> task.start_from_arbitrary(Task.load(ARBITRARY_DIR))   # 1.7x of Gatys before training
+        """
+        c = self.config
+        if c["architecture"] != "adain":
+            raise ValueError("start_from_arbitrary needs architecture='adain', this task has "
+                             f"{c['architecture']!r}")
+        if list(arbitrary.config["widths"]) != list(c["widths"]):
+            raise ValueError(f"the arbitrary network's widths {arbitrary.config['widths']} differ "
+                             f"from this task's {c['widths']}")
+        if not c["style_image"]:
+            raise ValueError("config['style_image'] is not set: the painting to build in")
+        style = load_style_image(c["style_image"], c["style_size"])[None]
+        fix_style(self.model, arbitrary.model, style)
+        return self
 
     # -- losses -----------------------------------------------------------------------
     def perceptual_loss(self):
