@@ -289,7 +289,7 @@ def test_missing_arbitrary_network_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_a_fixed_style_network_starts_as_the_arbitrary_one_and_trains_for_its_painting(
-        arbitrary_dir, tmp_path):
+        arbitrary_dir, tmp_path, stock_python):
     from tasks.style_transfer.recipe import train
     from tasks.style_transfer.task import StyleTransferTask, load_style_image
 
@@ -325,3 +325,13 @@ def test_a_fixed_style_network_starts_as_the_arbitrary_one_and_trains_for_its_pa
     np.testing.assert_array_equal(loaded.model(photo).numpy(), trained.model(photo).numpy())
     out = loaded.stylize([np.asarray(fx.painting(70, 45, seed=10))])[0]
     assert out.shape == (45, 70, 3) and 0.0 <= out.min() and out.max() <= 1.0
+
+    # it exports and serves as a fast network does: bytes in, PNG bytes out, stock TF only
+    exported = str(tmp_path / "exported")
+    assert main(["export", "style", "--model", str(tmp_path / "fixed"), "--output", exported]) == 0
+    photo_path = str(tmp_path / "photo.png")
+    fx.painting(64, 48, seed=11).save(photo_path)
+    served = fx.serve_in_stock_tensorflow(stock_python, exported, str(tmp_path), [photo_path])
+    assert served["modules"] == [] and served["signatures"] == ["serving_default", "stylize_pixels"]
+    expected = np.asarray(pipelines.stylize(photo_path, style=str(tmp_path / "fixed")), np.int16)
+    assert np.abs(np.asarray(Image.open(served["outputs"][0]), np.int16) - expected).max() <= 1

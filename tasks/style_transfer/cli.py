@@ -118,7 +118,10 @@ def register(commands):
     p.add_argument("--content", nargs="+", default=None,
                    help="your own content photographs (files, directories or globs) instead")
     p.add_argument("--output", required=True)
-    p.add_argument("--preset", default="fast_small")
+    p.add_argument("--preset", default="fast_small",
+                   help="architecture of the fast network: fast_small (the small Johnson-style "
+                        "network), johnson (Johnson et al.'s widths) or fast_adain (the bundled "
+                        "arbitrary network with your painting built in, trained further)")
     p.add_argument("--epochs", type=cli.positive_int, default=4)
     p.add_argument("--steps-per-epoch", type=cli.positive_int, default=500)
     p.add_argument("--batch-size", type=cli.positive_int, default=8)
