@@ -95,12 +95,13 @@ def test_every_bundled_style_is_installed_and_paints_its_own_way():
         assert os.path.isfile(os.path.join(path, "task.json")), f"{name} is not bundled"
         assert os.path.getsize(os.path.join(path, "model.keras")) < 15_000_000
         outputs[name] = np.asarray(pipelines.stylize(photo, style=name), np.float32) / 255.0
-        # measured on this sample: 0.16-0.23 from the photo, 0.21-0.24 between styles
-        assert np.abs(outputs[name] - source).mean() > 0.12, name
+        # measured on this sample with the specialised AdaIN networks: 0.15-0.24 from the
+        # photo, 0.15-0.29 between styles (the Johnson-style ones: 0.16-0.23, 0.21-0.24)
+        assert np.abs(outputs[name] - source).mean() > 0.1, name
     names = sorted(outputs)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            assert np.abs(outputs[a] - outputs[b]).mean() > 0.15, (a, b)
+            assert np.abs(outputs[a] - outputs[b]).mean() > 0.1, (a, b)
 
 
 def _edge_asymmetry(task, photo, style):

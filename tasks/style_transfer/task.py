@@ -1,9 +1,10 @@
 """StyleTransferTask: one fast feed-forward network per style, trained with a perceptual loss.
 
-The network (``model.build_transform_net``) learns to lower, in one pass, the same weighted
-style + content + total-variation loss that ``optimize.optimize_image`` (Gatys) lowers by
-hundreds of gradient steps on the pixels; both use the loss network of
-``loss_network.build_extractor``.
+The network (``model.build_transform_net``, or with ``architecture="adain"`` the
+arbitrary-style network with one painting built in, ``adain.build_fixed_style_net``) learns to
+lower, in one pass, the same weighted style + content + total-variation loss that
+``optimize.optimize_image`` (Gatys) lowers by hundreds of gradient steps on the pixels; both
+use the loss network of ``loss_network.build_extractor``.
 
 Example:
     >>> task = StyleTransferTask(style_image="data/style/styles/great_wave_off_kanagawa.jpg")
@@ -18,9 +19,9 @@ import tensorflow as tf
 from tasks.core.export import ExportedModel
 from tasks.core.images import decode_image_bytes
 from tasks.core.task import Task, register_task
+from tasks.style_transfer.adain import build_fixed_style_net, fix_style
 from tasks.style_transfer.loss_network import (DEFAULT_LOSS_WEIGHTS, NETWORKS, PerceptualLoss,
                                                build_extractor)
-from tasks.style_transfer.adain import build_fixed_style_net, fix_style
 from tasks.style_transfer.model import build_transform_net
 from tasks.style_transfer.presets import presets as _presets
 from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
