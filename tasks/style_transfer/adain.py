@@ -34,6 +34,13 @@ L = keras.layers
 ENCODER_LAYERS = ("block_1_expand_BN", "block_3_expand_BN", "block_6_expand_BN")
 
 
+def instance_normalised(features, epsilon):
+    """``[b, h, w, c]`` -> each image's channels at mean 0, variance 1 (float32)."""
+    features = tf.cast(features, tf.float32)
+    mean, var = tf.nn.moments(features, axes=[1, 2], keepdims=True)
+    return (features - mean) * tf.math.rsqrt(var + epsilon)
+
+
 @keras.saving.register_keras_serializable(package="tasks")
 class AdaptiveInstanceNorm(L.Layer):
     """``[content, style, strength]`` -> content features with the style's channel statistics.
@@ -49,10 +56,8 @@ class AdaptiveInstanceNorm(L.Layer):
 
     def call(self, content, style, strength):
         content = tf.cast(content, tf.float32)
-        c_mean, c_var = tf.nn.moments(content, axes=[1, 2], keepdims=True)
         s_mean, s_var = tf.nn.moments(tf.cast(style, tf.float32), axes=[1, 2], keepdims=True)
-        normalised = (content - c_mean) * tf.math.rsqrt(c_var + self.epsilon)
-        adapted = normalised * tf.sqrt(s_var + self.epsilon) + s_mean
+        adapted = instance_normalised(content, self.epsilon) * tf.sqrt(s_var + self.epsilon) + s_mean
         strength = tf.reshape(tf.cast(strength, tf.float32), [-1, 1, 1, 1])
         return strength * adapted + (1.0 - strength) * content
 
@@ -151,10 +156,8 @@ class FixedInstanceNorm(L.Layer):
         self.shift = self.add_weight(shape=(channels,), initializer="zeros", name="shift")
 
     def call(self, content):
-        content = tf.cast(content, tf.float32)
-        mean, var = tf.nn.moments(content, axes=[1, 2], keepdims=True)
-        normalised = (content - mean) * tf.math.rsqrt(var + self.epsilon)
-        return normalised * tf.cast(self.scale, tf.float32) + tf.cast(self.shift, tf.float32)
+        return (instance_normalised(content, self.epsilon) * tf.cast(self.scale, tf.float32)
+                + tf.cast(self.shift, tf.float32))
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
