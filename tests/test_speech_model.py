@@ -1,6 +1,7 @@
 """Speech preprocessing, model, CTC loss and decoding on tiny models."""
 
 import io
+import os
 import json
 
 import numpy as np
@@ -145,3 +146,26 @@ def test_save_load_round_trip_and_config_json(overfit_speech_task, saved_speech_
     assert loaded.transcribe(audio, lengths) == overfit_speech_task.transcribe(audio, lengths)
     config = loaded.preprocessor.get_config()
     assert SpeechPreprocessor.from_config(json.loads(json.dumps(config))).alphabet == config["alphabet"]
+
+
+def _speech_training_script():
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                        "train_default_speech.py")
+    spec = importlib.util.spec_from_file_location("train_default_speech", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--preset", "bigru_huge"], "--preset: expected one of"),
+    (["--preset", "speech_en_bigru"], "--preset: expected one of"),  # weights, not an architecture
+    (["--preset", "conformer_small", "--continue-from", "x"], "give one of them"),
+])
+def test_speech_training_script_rejects_bad_presets(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        _speech_training_script().main(argv + ["--data-dir", str(tmp_path)])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not os.listdir(tmp_path)  # refused before building a corpus

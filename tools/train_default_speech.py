@@ -9,6 +9,9 @@
         --results runs/speech_continued/results.json --epochs 3 --learning-rate 1e-3 --seed 1
         # train the bundled model further on a fresh schedule and data order; the results
         # carry its earlier training time and scores (copy the model over only if better)
+    python tools/train_default_speech.py --preset conformer_small --work-dir runs/speech_conformer \
+        --output runs/speech_conformer/model --results runs/speech_conformer/results.json
+        # a new network of another architecture (a speech preset with a config), same recipe
 
 Resumable: re-running continues from ``<work-dir>/checkpoints`` and adds the time of
 each run to ``<work-dir>/train_seconds.json``. Writes the model to
@@ -28,6 +31,7 @@ from tasks.core.training import continued_training, record_training_seconds  # n
 from tasks.speech.corpus import build_corpus  # noqa: E402
 from tasks.speech.presets import DEFAULT_ARCHITECTURE, WEIGHTS_DIR  # noqa: E402
 from tasks.speech.recipe import evaluate_splits, train  # noqa: E402
+from tasks.speech.task import SpeechTask  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPLITS = ("test", "test_natural", "real")
@@ -45,6 +49,10 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1.5e-3)
     parser.add_argument("--seed", type=int, default=0, help="training seed (data order, augmentation)")
+    parser.add_argument("--preset", default=None,
+                        help="architecture of a new network: a speech preset with a config "
+                             "(bigru, bigru_small, conformer_small, conformer); default the "
+                             "bundled model's (conv + 3x BiGRU-192)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the corpus, if built here")
     parser.add_argument("--limit", type=int, default=None, help="score only N utterances a split")
     parser.add_argument("--splits", default=",".join(SPLITS),
@@ -65,6 +73,14 @@ def main(argv=None):
         parser.error(f"--splits: expected names from train, val, {', '.join(SPLITS)}; "
                      f"got {args.splits!r}")
 
+    architectures = {name: p for name, p in SpeechTask.presets.items() if "config" in p}
+    if args.preset is not None and args.preset not in architectures:
+        parser.error(f"--preset: expected one of {', '.join(sorted(architectures))}; "
+                     f"got {args.preset!r}")
+    if args.preset is not None and args.continue_from:
+        parser.error("--preset chooses a new network's architecture; --continue-from keeps "
+                     "the saved one: give one of them")
+
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
         build_corpus(args.data_dir, seed=args.data_seed)
     if args.evaluate_only:
@@ -72,8 +88,9 @@ def main(argv=None):
     else:
         os.makedirs(args.work_dir, exist_ok=True)
         start_from = Task.load(args.continue_from) if args.continue_from else None
-        task = train(args.data_dir, args.work_dir, preset="bigru", task=start_from,
-                     **({} if start_from else DEFAULT_ARCHITECTURE),
+        architecture = {} if start_from or args.preset else DEFAULT_ARCHITECTURE
+        task = train(args.data_dir, args.work_dir, preset=args.preset or "bigru", task=start_from,
+                     **architecture,
                      epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
                      checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), seed=args.seed,
@@ -81,7 +98,8 @@ def main(argv=None):
         record_training_seconds(args.work_dir, task.training_seconds)
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
-    config = {"epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
+    config = {"architecture": task.config["architecture"], "options": task.config["options"],
+              "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
               "batch_size": args.batch_size, "learning_rate": args.learning_rate}
     if args.continue_from:  # the model's earlier training, which this run continues
         runs, config = continued_training(args.earlier_results, args.continue_from, runs, config,
