@@ -51,8 +51,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="training seed (data order, augmentation)")
     parser.add_argument("--preset", default=None,
                         help="architecture of a new network: a speech preset with a config "
-                             "(bigru, bigru_small, conformer_small, conformer); default the "
-                             "bundled model's (conv + 3x BiGRU-192)")
+                             "(bigru, bigru_small, conformer_small); default the bundled "
+                             "model's (conv + 3x BiGRU-192)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the corpus, if built here")
     parser.add_argument("--limit", type=int, default=None, help="score only N utterances a split")
     parser.add_argument("--splits", default=",".join(SPLITS),
