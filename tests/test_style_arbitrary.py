@@ -323,6 +323,13 @@ def test_a_fixed_style_network_starts_as_the_arbitrary_one_and_trains_for_its_pa
     loaded = Task.load(str(tmp_path / "fixed"))
     assert isinstance(loaded, StyleTransferTask) and loaded.config["architecture"] == "adain"
     np.testing.assert_array_equal(loaded.model(photo).numpy(), trained.model(photo).numpy())
+    # the border holds no weights: loading with another one rebuilds the same weights around it
+    from tasks.style_transfer.adain import network_border
+    narrow = Task.load(str(tmp_path / "fixed"), border=8)
+    assert network_border(loaded.model) == 32 and network_border(narrow.model) == 8
+    for a, b in zip(narrow.model.get_weights(), loaded.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(narrow.model(photo).numpy(), loaded.model(photo).numpy(), atol=1e-6)
     out = loaded.stylize([np.asarray(fx.painting(70, 45, seed=10))])[0]
     assert out.shape == (45, 70, 3) and 0.0 <= out.min() and out.max() <= 1.0
 

@@ -188,6 +188,17 @@ def build_fixed_style_net(widths=(32, 64, 96), encoder_weights=None, border=32,
     return keras.Model(content, _decoder(content, adapted, recoloured, widths, border), name=name)
 
 
+def network_border(model):
+    """The reflected border (pixels) an AdaIN network (arbitrary or with a style built in)
+    pads photos with and crops off its output.
+
+    Example:
+        >>> network_border(build_arbitrary_net(border=16))
+        16
+    """
+    return next(layer.border for layer in model.layers if isinstance(layer, CropLike))
+
+
 def fix_style(fixed_net, arbitrary_net, style):
     """Start ``fixed_net`` (:func:`build_fixed_style_net`) as ``arbitrary_net``
     (:func:`build_arbitrary_net`, same widths) with the painting ``style`` (``[1, h, w, 3]``

@@ -15,9 +15,8 @@ import tensorflow as tf
 
 from tasks.core.export import ExportedModel
 from tasks.core.task import Task, register_task
-from tasks.style_transfer.adain import build_arbitrary_net
+from tasks.style_transfer.adain import build_arbitrary_net, network_border
 from tasks.style_transfer.loss_network import DEFAULT_LOSS_WEIGHTS, PerceptualLoss, build_extractor
-from tasks.style_transfer.model import CropLike
 from tasks.style_transfer.presets import arbitrary_presets
 from tasks.style_transfer.task import PixelPreprocessor, load_style_image, to_float_pixels
 from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
@@ -38,12 +37,6 @@ class _PairedObjective(keras.losses.Loss):
         content, style = split_pair_target(y_true, self.style_crop)
         terms = self.perceptual.paired_terms(content, style, y_pred)
         return tf.fill(tf.shape(y_pred)[:1], self.perceptual.total(terms))
-
-
-def network_border(model):
-    """The reflected border (pixels) an arbitrary-style network pads photos with (and crops
-    off its output)."""
-    return next(layer.border for layer in model.layers if isinstance(layer, CropLike))
 
 
 def style_at(pixels, side):

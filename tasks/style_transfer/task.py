@@ -19,7 +19,7 @@ import tensorflow as tf
 from tasks.core.export import ExportedModel
 from tasks.core.images import decode_image_bytes
 from tasks.core.task import Task, register_task
-from tasks.style_transfer.adain import build_fixed_style_net, fix_style
+from tasks.style_transfer.adain import build_fixed_style_net, fix_style, network_border
 from tasks.style_transfer.loss_network import (DEFAULT_LOSS_WEIGHTS, NETWORKS, PerceptualLoss,
                                                build_extractor)
 from tasks.style_transfer.model import build_transform_net
@@ -131,6 +131,12 @@ class StyleTransferTask(Task):
         if self.config["loss_network"] not in NETWORKS:
             raise ValueError(f"loss_network={self.config['loss_network']!r} is not one of "
                              f"{sorted(NETWORKS)}")
+        if (model is not None and self.config["architecture"] == "adain"
+                and network_border(model) != int(self.config["border"])):
+            # the border holds no weights: the same weights in a network with this border
+            # (``Task.load(path, border=16)``), as ArbitraryStyleTask does
+            self.model = self.build_model_in_scope()
+            self.model.set_weights(model.get_weights())
 
     def build_preprocessor(self):
         return PixelPreprocessor()
