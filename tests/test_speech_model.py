@@ -1,8 +1,9 @@
 """Speech preprocessing, model, CTC loss and decoding on tiny models."""
 
 import io
-import os
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -14,7 +15,9 @@ from speech_fixtures import tiny_speech_task
 from tasks.core import audio as audio_ops
 from tasks.core.task import Task
 from tasks.speech.data import load_audio, make_training_dataset
+from tasks.speech.model import SpecAugment
 from tasks.speech.preprocessing import SpeechPreprocessor, normalize_transcript
+from tasks.speech.recipe import read_split
 from tasks.speech.task import ctc_loss, word_timestamps
 
 TEXTS = ["Hello, World!", "it's 5 O'CLOCK", "  tabs\tand\nnewlines  ", "Émile's café", "", "a--b"]
@@ -115,6 +118,58 @@ def test_spec_augment_only_in_training():
     assert 0.0 < (masked == 0).mean() < 0.6
 
 
+def _tone_features(hertz):
+    t = np.arange(16000, dtype=np.float32) / 16000
+    features, _ = audio_ops.log_mel(np.sin(2 * np.pi * hertz * t)[None], tf.constant([16000]),
+                                    normalize=False)
+    return features
+
+
+def test_vtlp_warp_moves_formants_by_its_factor():
+    layer = SpecAugment(warp=0.2, seed=3)
+    noise = tf.random.stateless_normal([2, 5, 80], [1, 2])
+    np.testing.assert_allclose(layer.warped(noise, tf.constant([1.0, 1.0])), noise, atol=1e-3)
+    # a 1 kHz tone stretched by 1.2 peaks where a 1.2 kHz tone does, and back again
+    peak = lambda f: int(tf.argmax(f[0, 10]))  # noqa: E731
+    low, high = _tone_features(1000.0), _tone_features(1200.0)
+    assert peak(low) != peak(high)
+    assert peak(layer.warped(low, tf.constant([1.2]))) == peak(high)
+    assert peak(layer.warped(high, tf.constant([1 / 1.2]))) == peak(low)
+    ones = tf.ones([2, 50, 80])
+    assert np.array_equal(layer(ones, tf.constant([50, 40]), training=False), ones)
+    with pytest.raises(ValueError, match="warp"):
+        SpecAugment(warp=0.6)
+
+
+def test_set_spec_augment_keeps_weights_and_is_saved(tmp_path):
+    task = tiny_speech_task(spec_augment={"seed": 1})
+    before = [w.numpy() for w in task.model.weights]
+    task.set_spec_augment(warp=0.1)
+    assert task.model.get_layer("spec_augment").warp == 0.1
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, task.model.weights))
+    task.save(str(tmp_path / "task"))
+    loaded = Task.load(str(tmp_path / "task"))
+    assert loaded.model.get_layer("spec_augment").warp == 0.1
+    assert loaded.config["spec_augment"]["warp"] == 0.1
+    with pytest.raises(ValueError, match="unknown SpecAugment settings"):
+        task.set_spec_augment(wrap=0.1)
+    with pytest.raises(ValueError, match="warp"):
+        task.set_spec_augment(warp=2.0)
+    with pytest.raises(ValueError, match="without SpecAugment"):
+        tiny_speech_task().set_spec_augment(warp=0.1)
+
+
+def test_read_split_keeps_one_engine(tmp_path):
+    fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "speech_en_tiny")
+    shutil.copytree(fixture, tmp_path / "test")
+    assert len(read_split(str(tmp_path), "test")) == 6
+    natural = read_split(str(tmp_path), "test:piper")
+    assert [e["id"] for e in natural] == ["test_natural_000425", "test_natural_000171"]
+    assert len(read_split(str(tmp_path), "test:espeak-ng")) == 4
+    with pytest.raises(ValueError, match="engines there"):
+        read_split(str(tmp_path), "test:flite")
+
+
 def test_conformer_variant_builds_trains_and_is_padding_invariant():
     task = tiny_speech_task(architecture="conformer",
                             options={"dim": 32, "num_layers": 1, "heads": 2, "kernel_size": 5})
@@ -159,6 +214,8 @@ def _speech_training_script():
 
 
 @pytest.mark.parametrize("argv, message", [
+    (["--warp", "0.7"], "--warp: expected a fraction"),
+    (["--warp", "0.1", "--evaluate-only"], "cannot go with --evaluate-only"),
     (["--preset", "bigru_huge"], "--preset: expected one of"),
     (["--preset", "speech_en_bigru"], "--preset: expected one of"),  # weights, not an architecture
     (["--preset", "conformer_small", "--continue-from", "x"], "give one of them"),

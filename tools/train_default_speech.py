@@ -35,6 +35,9 @@ from tasks.speech.task import SpeechTask  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPLITS = ("test", "test_natural", "real")
+# the test utterances of the held-out Flite voice: how far the network carries to an engine
+# (and a female voice of it) it did not train on
+DIAGNOSTIC_SPLITS = ("test:flite",)
 
 
 def main(argv=None):
@@ -55,20 +58,25 @@ def main(argv=None):
                              "model's (conv + 3x BiGRU-192)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the corpus, if built here")
     parser.add_argument("--limit", type=int, default=None, help="score only N utterances a split")
-    parser.add_argument("--splits", default=",".join(SPLITS),
+    parser.add_argument("--splits", default=",".join(SPLITS + DIAGNOSTIC_SPLITS),
                         help="comma-separated splits to score (e.g. train,val: does it fit "
-                             "the clean training audio?)")
+                             "the clean training audio?); SPLIT:ENGINE keeps one synthesiser's "
+                             "utterances (test:flite)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="skip training; score the model already at --output")
     parser.add_argument("--continue-from", default=None,
                         help="a saved speech task to train further (weights kept, new schedule); "
                              "the training time in --earlier-results is added to this run's")
+    parser.add_argument("--warp", type=float, default=None,
+                        help="VTLP in SpecAugment: stretch each training utterance's spectrum by "
+                             "up to this fraction (e.g. 0.15); with --continue-from it changes "
+                             "the saved model's setting")
     parser.add_argument("--earlier-results", default=os.path.join(ROOT, "benchmarks", "results",
                                                                   "speech_default.json"),
                         help="with --continue-from: the results of the model it continues")
     args = parser.parse_args(argv)
     splits = [s for s in args.splits.split(",") if s]
-    unknown = [s for s in splits if s not in ("train", "val") + SPLITS]
+    unknown = [s for s in splits if s.partition(":")[0] not in ("train", "val") + SPLITS]
     if not splits or unknown:
         parser.error(f"--splits: expected names from train, val, {', '.join(SPLITS)}; "
                      f"got {args.splits!r}")
@@ -77,6 +85,10 @@ def main(argv=None):
     if args.preset is not None and args.preset not in architectures:
         parser.error(f"--preset: expected one of {', '.join(sorted(architectures))}; "
                      f"got {args.preset!r}")
+    if args.warp is not None and not 0.0 <= args.warp < 0.5:
+        parser.error(f"--warp: expected a fraction in [0, 0.5); got {args.warp}")
+    if args.warp is not None and args.evaluate_only:
+        parser.error("--warp is a training setting; it cannot go with --evaluate-only")
     if args.preset is not None and args.continue_from:
         parser.error("--preset chooses a new network's architecture; --continue-from keeps "
                      "the saved one: give one of them")
@@ -88,7 +100,11 @@ def main(argv=None):
     else:
         os.makedirs(args.work_dir, exist_ok=True)
         start_from = Task.load(args.continue_from) if args.continue_from else None
-        architecture = {} if start_from or args.preset else DEFAULT_ARCHITECTURE
+        architecture = {} if start_from or args.preset else dict(DEFAULT_ARCHITECTURE)
+        if args.warp is not None and start_from is not None:
+            start_from.set_spec_augment(warp=args.warp)
+        elif args.warp is not None:
+            architecture["spec_augment"] = {"warp": args.warp}
         task = train(args.data_dir, args.work_dir, preset=args.preset or "bigru", task=start_from,
                      **architecture,
                      epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
@@ -100,7 +116,8 @@ def main(argv=None):
     runs = record_training_seconds(args.work_dir)
     config = {"architecture": task.config["architecture"], "options": task.config["options"],
               "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
-              "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+              "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+              "spec_augment": task.config["spec_augment"]}
     if args.continue_from:  # the model's earlier training, which this run continues
         runs, config = continued_training(args.earlier_results, args.continue_from, runs, config,
                                           keep=lambda key: key.endswith(("_beam1", "_beam8")))

@@ -26,20 +26,60 @@ class SpecAugment(layers.Layer):
 
     Masks set features to 0 (the per-utterance mean after normalisation). Time-mask
     widths are capped at ``max_time_fraction`` of each utterance's own length.
+
+    ``warp`` > 0 adds vocal tract length perturbation (VTLP, Jaitly & Hinton 2013): each
+    utterance's spectrum is stretched by a factor drawn from ``[1 - warp, 1 + warp]`` (a
+    shorter or longer vocal tract: formants and harmonics move together), so a few voices
+    stand for more speakers. The features' mel bands must span ``lower_hertz`` to
+    ``upper_hertz`` (as ``log_mel``'s do); frequencies near the top are compressed so
+    nothing is lost past it.
     """
 
     def __init__(self, freq_masks=2, freq_width=15, time_masks=2, time_width=40,
-                 max_time_fraction=0.1, seed=None, **kwargs):
+                 max_time_fraction=0.1, warp=0.0, lower_hertz=20.0, upper_hertz=8000.0,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
         self.time_masks, self.time_width = int(time_masks), int(time_width)
         self.max_time_fraction = float(max_time_fraction)
+        if not 0.0 <= float(warp) < 0.5:
+            raise ValueError(f"warp={warp!r}; expected a stretch in [0, 0.5)")
+        self.warp = float(warp)
+        self.lower_hertz, self.upper_hertz = float(lower_hertz), float(upper_hertz)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def warped(self, features, alpha):
+        """Features ``[B, T, M]`` with each row's spectrum stretched by ``alpha`` ``[B]``:
+        what was at f Hz moves to alpha * f, piecewise linear so the top band stays put."""
+        bins = features.shape[-1]
+        low, high = tf.math.log1p(self.lower_hertz / 700.0), tf.math.log1p(self.upper_hertz / 700.0)
+        # centres of the mel bands (HTK mel, as tf.signal.linear_to_mel_weight_matrix)
+        mel = low + (high - low) * tf.range(1, bins + 1, dtype=tf.float32) / (bins + 1)
+        hertz = 700.0 * tf.math.expm1(mel)[None, :]
+        alpha = alpha[:, None]
+        knee = 0.8 * self.upper_hertz * tf.minimum(1.0, 1.0 / alpha)  # VTLP's boundary
+        # invert the warp g(f) = alpha f (f <= knee), linear to (upper, upper) above it
+        source = tf.where(hertz <= alpha * knee, hertz / alpha,
+                          knee + (hertz - alpha * knee) * (self.upper_hertz - knee)
+                          / (self.upper_hertz - alpha * knee))
+        position = ((tf.math.log1p(source / 700.0) - low) / (high - low) * (bins + 1) - 1.0)
+        position = tf.clip_by_value(position, 0.0, bins - 1.0)
+        below = tf.minimum(tf.floor(position), bins - 2.0)
+        weight = position - below
+        below = tf.cast(below, tf.int32)
+        lower = tf.gather(features, below, axis=2, batch_dims=1)
+        upper = tf.gather(features, below + 1, axis=2, batch_dims=1)
+        weight = tf.cast(weight[:, None, :], features.dtype)
+        return lower * (1.0 - weight) + upper * weight
 
     def call(self, features, frames, training=None):
         if not training:
             return features
+        if self.warp > 0:
+            alpha = keras.random.uniform(tf.shape(features)[:1], 1.0 - self.warp,
+                                         1.0 + self.warp, seed=self.seed_generator)
+            features = self.warped(features, alpha)
         shape = tf.shape(features)
         batch, steps, bins = shape[0], shape[1], features.shape[-1]
         freq = tf.zeros([batch, bins], tf.bool)
@@ -66,7 +106,8 @@ class SpecAugment(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "freq_masks": self.freq_masks, "freq_width": self.freq_width,
                 "time_masks": self.time_masks, "time_width": self.time_width,
-                "max_time_fraction": self.max_time_fraction, "seed": self.seed}
+                "max_time_fraction": self.max_time_fraction, "warp": self.warp,
+                "lower_hertz": self.lower_hertz, "upper_hertz": self.upper_hertz, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="tasks")

@@ -18,8 +18,25 @@ from tasks.speech.task import SpeechTask
 
 
 def read_split(data_dir, split, limit=None):
-    """``data_dir/<split>`` in the LJSpeech layout (the built-in corpus's layout)."""
+    """``data_dir/<split>`` in the LJSpeech layout (the built-in corpus's layout).
+
+    ``"<split>:<engine>"`` keeps the utterances one synthesiser spoke (the corpus's
+    ``utterances.tsv``), e.g. ``"test:flite"``: the held-out voice of another engine.
+    """
+    split, _, engine = split.partition(":")
     examples = read_ljspeech(os.path.join(data_dir, split))
+    if engine:
+        table = os.path.join(data_dir, split, "utterances.tsv")
+        if not os.path.exists(table):
+            raise ValueError(f"{split}:{engine}: {table} is missing (only the built-in corpus "
+                             "records the engine of each utterance)")
+        with open(table, encoding="utf-8") as f:
+            rows = [line.rstrip("\n").split("\t") for line in f][1:]
+        spoken = {row[0] for row in rows if row[1] == engine}
+        if not spoken:
+            raise ValueError(f"{split}:{engine}: no utterance of that engine; engines there: "
+                             f"{sorted({row[1] for row in rows})}")
+        examples = [e for e in examples if e["id"] in spoken]
     return examples[:limit] if limit else examples
 
 

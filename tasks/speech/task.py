@@ -20,7 +20,7 @@ from tasks.core import metrics
 from tasks.core.audio import pad_batch
 from tasks.core.export import ExportedModel
 from tasks.core.task import Task, register_task
-from tasks.speech.model import build_speech_model
+from tasks.speech.model import SpecAugment, build_speech_model
 from tasks.speech.preprocessing import DEFAULT_ALPHABET, SpeechPreprocessor
 from tasks.speech.presets import presets as _presets
 
@@ -72,6 +72,29 @@ class SpeechTask(Task):
 
     def loss(self):
         return ctc_loss
+
+    def set_spec_augment(self, **settings):
+        """Change the model's SpecAugment settings in place, keeping its weights: to train
+        a saved model further with other augmentation. Saved with the task.
+
+        Example:
+            >>> task = Task.load("tasks/speech/weights/speech_en_bigru")
+            >>> task.set_spec_augment(warp=0.15)   # add VTLP from now on
+        """
+        try:
+            layer = self.model.get_layer("spec_augment")
+        except ValueError:
+            raise ValueError("this model was built without SpecAugment (spec_augment=False)")
+        current = {k: v for k, v in layer.get_config().items()
+                   if k not in ("name", "trainable", "dtype")}
+        unknown = set(settings) - set(current)
+        if unknown:
+            raise ValueError(f"unknown SpecAugment settings {sorted(unknown)}; "
+                             f"expected some of {sorted(current)}")
+        checked = SpecAugment(**{**current, **settings})  # validates the values
+        for key in settings:
+            setattr(layer, key, getattr(checked, key))
+        self.config["spec_augment"] = {**(self.config["spec_augment"] or {}), **settings}
 
     # -- decoding (all TF ops: these run inside the export too) --------------------------
     def decode_logits(self, logits, beam_width=None):
