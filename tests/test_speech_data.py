@@ -114,3 +114,22 @@ def test_synthetic_rir_decays_at_its_rt60_and_reverb_spreads_energy():
     wet = reverberate(tf.constant(click), tf.constant(rir)).numpy()
     assert wet.shape == click.shape and np.max(np.abs(wet)) == pytest.approx(1.0)
     assert np.sum(wet[2000:] ** 2) > 0.01  # energy after the direct sound
+
+
+def test_augment_probability_lets_a_share_through_clean():
+    from speech_fixtures import SPEECH_FIXTURE, tiny_speech_task
+    from tasks.speech.data import make_training_dataset
+
+    examples = read_ljspeech(SPEECH_FIXTURE)
+    pre = tiny_speech_task().preprocessor
+
+    def features(**kwargs):
+        ds = make_training_dataset(examples, pre, 6, training=True, seed=4, **kwargs)
+        return np.concatenate([x["features"].numpy().ravel() for x, _ in ds])
+
+    clean = features(augment_audio=False)
+    np.testing.assert_allclose(features(augment_probability=0.0), clean)
+    augmented = features(augment_probability=1.0)  # speed changes lengths too
+    assert augmented.shape != clean.shape or not np.allclose(augmented, clean)
+    with pytest.raises(ValueError, match="augment_probability"):
+        make_training_dataset(examples, pre, 6, training=True, augment_probability=1.5)

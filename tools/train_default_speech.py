@@ -71,6 +71,9 @@ def main(argv=None):
                         help="VTLP in SpecAugment: stretch each training utterance's spectrum by "
                              "up to this fraction (e.g. 0.15); with --continue-from it changes "
                              "the saved model's setting")
+    parser.add_argument("--augment-probability", type=float, default=1.0,
+                        help="share of training utterances that get the audio augmentation "
+                             "(noise, reverberation, telephone, ...); the rest train clean")
     parser.add_argument("--earlier-results", default=os.path.join(ROOT, "benchmarks", "results",
                                                                   "speech_default.json"),
                         help="with --continue-from: the results of the model it continues")
@@ -87,6 +90,8 @@ def main(argv=None):
                      f"got {args.preset!r}")
     if args.warp is not None and not 0.0 <= args.warp < 0.5:
         parser.error(f"--warp: expected a fraction in [0, 0.5); got {args.warp}")
+    if not 0.0 <= args.augment_probability <= 1.0:
+        parser.error(f"--augment-probability: expected 0..1; got {args.augment_probability}")
     if args.warp is not None and args.evaluate_only:
         parser.error("--warp is a training setting; it cannot go with --evaluate-only")
     if args.preset is not None and args.continue_from:
@@ -110,14 +115,15 @@ def main(argv=None):
                      epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
                      checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), seed=args.seed,
-                     verbose=2)
+                     augment_probability=args.augment_probability, verbose=2)
         record_training_seconds(args.work_dir, task.training_seconds)
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
     config = {"architecture": task.config["architecture"], "options": task.config["options"],
               "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
               "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-              "spec_augment": task.config["spec_augment"]}
+              "spec_augment": task.config["spec_augment"],
+              "augment_probability": args.augment_probability}
     if args.continue_from:  # the model's earlier training, which this run continues
         runs, config = continued_training(args.earlier_results, args.continue_from, runs, config,
                                           keep=lambda key: key.endswith(("_beam1", "_beam8")))

@@ -123,7 +123,7 @@ def waveform_reader(paths, sample_rate=16000):
 def make_training_dataset(examples, preprocessor, batch_size=32, training=False, seed=0,
                           augment_audio=True, repeat=False, labels="ids",
                           bucket_boundaries=(300, 450, 600, 800, 1100), max_frames=3000,
-                          fixed_shapes=False):
+                          fixed_shapes=False, augment_probability=1.0):
     """Examples -> tf.data of ``({"features", "frames"}, labels)`` batches bucketed by length.
 
     ``labels="ids"`` gives padded character ids (0 = padding) for the CTC loss;
@@ -131,7 +131,8 @@ def make_training_dataset(examples, preprocessor, batch_size=32, training=False,
     ``training`` the order is shuffled from ``seed`` and (with ``augment_audio``)
     every utterance goes through ``augment.random_augment`` with a stateless seed made
     of ``seed`` and its position in the stream (another utterance is mixed in as
-    babble), so a run is reproducible and resumable. Utterances whose transcript cannot
+    babble), so a run is reproducible and resumable; ``augment_probability`` < 1 lets that
+    share of utterances through and the rest clean. Utterances whose transcript cannot
     fit the model's output frames (CTC needs at least one frame per character) are
     dropped, as are those over ``max_frames`` feature frames.
 
@@ -150,14 +151,23 @@ def make_training_dataset(examples, preprocessor, batch_size=32, training=False,
     if repeat:
         ds = ds.repeat()
     ds = ds.map(lambda p, t: (read(p), t), num_parallel_calls=AUTOTUNE)
+    if not 0.0 <= float(augment_probability) <= 1.0:
+        raise ValueError(f"augment_probability={augment_probability!r}; expected 0..1")
     if training and augment_audio:
         others = tf.data.Dataset.from_tensor_slices(paths).shuffle(
             len(paths), seed=seed + 1, reshuffle_each_iteration=True).repeat()
         others = others.map(read, num_parallel_calls=AUTOTUNE)
-        ds = tf.data.Dataset.zip(ds, others).enumerate().map(
-            lambda i, pair: (augment.random_augment(pair[0][0], tf.stack([tf.cast(seed, tf.int64), i]),
-                                                    pair[1], preprocessor.sample_rate), pair[0][1]),
-            num_parallel_calls=AUTOTUNE)
+
+        def augmented(i, pair):
+            (audio, text), babble = pair
+            key = tf.stack([tf.cast(seed, tf.int64), i])
+            if augment_probability >= 1.0:  # the recipe as it always was: same random streams
+                return augment.random_augment(audio, key, babble, preprocessor.sample_rate), text
+            clean = tf.random.stateless_uniform([], key + [1_000_003, 0]) >= augment_probability
+            return tf.cond(clean, lambda: audio, lambda: augment.random_augment(
+                audio, key, babble, preprocessor.sample_rate)), text
+
+        ds = tf.data.Dataset.zip(ds, others).enumerate().map(augmented, num_parallel_calls=AUTOTUNE)
 
     def featurize(audio, text):
         features, frames = preprocessor(audio[None], tf.shape(audio)[:1])

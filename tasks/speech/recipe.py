@@ -43,11 +43,12 @@ def read_split(data_dir, split, limit=None):
 def train(data_dir, output, preset="bigru", epochs=10, steps_per_epoch=1000, batch_size=32,
           learning_rate=1e-3, checkpoint_dir=None, train_split="train", val_split="val",
           val_limit=200, seed=0, jit_compile="auto", augment=True, task=None, verbose="auto",
-          **overrides):
+          augment_probability=1.0, **overrides):
     """Train (or resume) a speech task on LJSpeech-layout splits and save it to ``output``.
 
     Re-running the same call after an interruption resumes from ``checkpoint_dir``
-    (default ``output/checkpoints``) and finishes the same run.
+    (default ``output/checkpoints``) and finishes the same run. ``augment_probability``:
+    the share of training utterances that go through the audio augmentation (the rest clean).
     """
     keras.utils.set_random_seed(seed)
     train_examples = read_split(data_dir, train_split)
@@ -56,7 +57,8 @@ def train(data_dir, output, preset="bigru", epochs=10, steps_per_epoch=1000, bat
         task = (SpeechTask(config, **overrides) if config is not None
                 else SpeechTask.from_preset(preset, **overrides))
     train_ds = make_training_dataset(train_examples, task.preprocessor, batch_size, training=True,
-                                     seed=seed, augment_audio=augment, repeat=True)
+                                     seed=seed, augment_audio=augment, repeat=True,
+                                     augment_probability=augment_probability)
     val_ds = None
     if val_split and os.path.isdir(os.path.join(data_dir, val_split)):
         val_ds = make_training_dataset(read_split(data_dir, val_split, val_limit), task.preprocessor,
