@@ -90,6 +90,10 @@ def fixture_packages(tmp_path, monkeypatch):
     trees["pocketsphinx-testdata"] = tmp_path / "ps"
     trees["flite"], trees["libflite1"] = fake_flite(tmp_path), tmp_path / "libflite1"
     (tmp_path / "libflite1" / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
+    for name, _ in corpus.FESTIVAL_PACKAGES:
+        trees[name] = tmp_path / name
+        (tmp_path / name / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
+    trees["festival"] = fake_festival(tmp_path)
     calls = []
 
     def fetch(name, version, cache, allow_other_version=False):
@@ -123,6 +127,55 @@ def fake_flite(tmp_path):
     binary.write_text(FAKE_FLITE.format(python=sys.executable))
     binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
     return tmp_path / "flite"
+
+
+FAKE_FESTIVAL = """#!{python}
+# Stands in for Debian's festival binary: runs the '-b' script's voice, stretch, pitch and
+# text by pattern, checks the library folder it was given, writes a tone whose length
+# follows the text and stretch, and logs the script.
+import os, re, sys, numpy, soundfile
+args = sys.argv[1:]
+libdir = args[args.index("--libdir") + 1]
+assert os.path.exists(os.path.join(libdir, "voices/english/ked_diphone/festvox/ked_diphone.scm"))
+script = open(args[args.index("-b") + 1]).read()
+open(sys.argv[0] + ".log", "a").write(script)
+stretch = float(re.search(r"Duration_Stretch ([0-9.]+)", script).group(1))
+text, out = re.search(r'Utterance Text "(.*)"[)][)] "([^"]*)"', script).groups()
+n = int(len(text) * 500 * stretch)
+soundfile.write(out, (0.4 * numpy.sin(numpy.arange(n) / 3.0)).astype("float32"), 16000)
+"""
+
+
+def fake_festival(tmp_path):
+    import stat
+    import sys
+
+    binary = tmp_path / "festival" / "usr/bin/festival"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    binary.write_text(FAKE_FESTIVAL.format(python=sys.executable))
+    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
+    voice = tmp_path / "festvox-kdlpc16k" / "usr/share/festival/voices/english/ked_diphone/festvox"
+    voice.mkdir(parents=True, exist_ok=True)
+    (voice / "ked_diphone.scm").write_text("(define (voice_ked_diphone) t)\n")
+    return tmp_path / "festival"
+
+
+def test_festival_wrapper_merges_trees_and_passes_voice_rate_and_pitch(tmp_path):
+    from tasks.speech.tts import Festival
+
+    tree = fake_festival(tmp_path)
+    tts = Festival([str(tree), str(tmp_path / "festvox-kdlpc16k")])
+    audio, rate = tts.synthesize('say "hi" now', "ked", stretch=1.5, f0=140)
+    assert rate == 16000 and len(audio) == int(len('say \\"hi\\" now') * 500 * 1.5)
+    log = (tree / "usr/bin/festival.log").read_text()
+    assert "(voice_ked_diphone)" in log and "(Parameter.set 'Duration_Stretch 1.5)" in log
+    assert "(cons '(target_f0_mean 140.0) int_lr_params)" in log
+    with pytest.raises(ValueError, match="not a Festival voice"):
+        tts.synthesize("hello", "slt")
+    with pytest.raises(ValueError, match="non-empty"):
+        tts.synthesize(" ")
+    with pytest.raises(ValueError, match="no festival binary"):
+        Festival([str(tmp_path / "nothing")])
 
 
 def test_flite_wrapper_passes_voice_rate_and_pitch(tmp_path):
@@ -166,11 +219,13 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
         with open(os.path.join(root, s, "utterances.tsv")) as f:
             rows = [line.rstrip("\n").split("\t") for line in f][1:]
         assert all(r[1] == "espeak-ng" and 130 <= int(r[3]) <= 210 and 25 <= int(r[4]) <= 75
-                   or r[1] == "flite" and 90 <= int(r[4]) <= 190 for r in rows)
+                   or r[1] in ("flite", "festival") and 90 <= int(r[4]) <= 190 for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
     flite = {s: {v for v in voices[s] if v in ("kal", "kal16", "awb", "rms", "slt")} for s in voices}
     assert flite["train"] and flite["train"] <= {"kal", "awb", "rms"} and flite["test"] <= {"slt"}
+    engines = {s: {r[1] for r in rows} for s, rows in read_rows(root).items()}
+    assert "festival" in engines["train"] and not any("festival" in engines[s] for s in engines if s != "train")
     audio = load_audio(splits["test"][0]["audio"], 16000)
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
     assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())
@@ -184,6 +239,49 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
     assert again["sha256"] == manifest["sha256"] and os.path.exists(shard)
     # a complete build is reused as it is
     assert json.load(open(os.path.join(root, "manifest.json")))["sha256"] == manifest["sha256"]
+
+
+def read_rows(root):
+    rows = {}
+    for split in ("train", "val", "test", "test_natural"):
+        with open(os.path.join(root, split, "utterances.tsv")) as f:
+            rows[split] = [line.rstrip("\n").split("\t") for line in f][1:]
+    return rows
+
+
+def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, monkeypatch):
+    """Festival's rows come from their own random stream: without them (the corpus of
+    version 4) every other split is the same, and a rebuild over a hard-linked copy of the
+    old corpus speaks only the rows that changed and leaves the old corpus as it was."""
+    import shutil
+
+    root = str(tmp_path / "corpus")
+    sizes = {"train": 40, "val": 2, "test": 8, "test_natural": 2}
+    with_festival, version = corpus.FESTIVAL_SPLITS, corpus.VERSION
+    monkeypatch.setattr(corpus, "FESTIVAL_SPLITS", {})
+    monkeypatch.setattr(corpus, "VERSION", 4)
+    corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
+    before = read_rows(root)
+    stamps = {f: os.stat(os.path.join(root, "train", "wavs", f)).st_mtime_ns
+              for f in os.listdir(os.path.join(root, "train", "wavs"))}
+    monkeypatch.setattr(corpus, "FESTIVAL_SPLITS", with_festival)
+    monkeypatch.setattr(corpus, "VERSION", version)
+    festival_log = tmp_path / "festival" / "usr/bin/festival.log"
+    copy = str(tmp_path / "corpus5")
+    shutil.copytree(root, copy, copy_function=os.link)
+    corpus.build_corpus(copy, sizes, seed=1, workers=1, progress=False)
+    after = read_rows(copy)
+    assert read_rows(root) == before
+    for split in ("val", "test", "test_natural"):
+        assert [r[:7] for r in after[split]] == [r[:7] for r in before[split]]
+    changed = [new for old, new in zip(before["train"], after["train"]) if old[:7] != new[:7]]
+    assert changed and all(r[1] == "festival" and r[2] in ("ked", "kal") and 90 <= int(r[4]) <= 190
+                           for r in changed)
+    assert festival_log.read_text().count("utt.save.wave") == len(changed)
+    kept = [old[0] for old, new in zip(before["train"], after["train"]) if old[:7] == new[:7]]
+    assert all(os.stat(os.path.join(copy, "train", "wavs", i + ".wav")).st_mtime_ns == stamps[i + ".wav"]
+               for i in kept)
+    assert all(os.stat(os.path.join(root, "train", "wavs", f)).st_mtime_ns == t for f, t in stamps.items())
 
 
 def test_piper_natural_voice_speed_follows_length_scale():

@@ -8,7 +8,10 @@
   normalised for speech (``normalize.py``), 3-20 words, deduplicated.
 * **Voices**: eSpeak NG (PyPI ``espeakng-loader``): 8 English accents x the variant
   files it ships, each utterance with its own rate and pitch; and CMU Flite's five voices
-  (Debian ``flite``), each assigned to one split, for 15% of the utterances.
+  (Debian ``flite``), each assigned to one split, for 15% of the utterances; and, for
+  10% of the training utterances, Festival's diphone voices ``ked`` (a speaker no other
+  engine has) and ``kal`` (Debian ``festival`` with its lexicons, voices and libraries),
+  drawn from their own random stream so that val, test and test_natural stay as they were.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's
   mean F0 in Hz), length scale and duration of every file.
 * **Splits**: test and val sentences *and* test and val voices are held out at once
@@ -52,9 +55,21 @@ FLITE_PACKAGES = (("flite", "2.2-5"), ("libflite1", "2.2-5"))
 # Flite has five voices: each belongs to one split, so test voices stay out of training.
 FLITE_SPLITS = {"train": ("kal", "awb", "rms"), "val": ("kal16",), "test": ("slt",)}
 FLITE_SHARE = 0.15  # of the utterances of a split
+# Festival, its lexicons and diphone voices, and the libraries its binary links that a
+# bare Debian machine may lack; unpacked side by side, nothing installed.
+FESTIVAL_PACKAGES = (("festival", "1:2.5.0-9"), ("libestools2.5", "1:2.5.0-13"),
+                     ("festlex-cmu", "2.4-2"), ("festlex-poslex", "2.4-1"),
+                     ("festvox-kdlpc16k", "1.4.0-6.1"), ("festvox-kallpc16k", "2.4-1"),
+                     ("libpulse0", "16.1+dfsg1-2+b1"), ("libasyncns0", "0.8-6+b3"),
+                     ("libsndfile1", "1.2.0-1+deb12u1"), ("libflac12", "1.4.2+ds-2"),
+                     ("libvorbis0a", "1.3.7-1"), ("libvorbisenc2", "1.3.7-1"), ("libogg0", "1.3.5-3"),
+                     ("libopus0", "1.3.1-3"), ("libmpg123-0", "1.31.2-1+deb12u1"),
+                     ("libmp3lame0", "3.100-6"))
+FESTIVAL_SPLITS = {"train": ("ked", "kal")}
+FESTIVAL_SHARE = 0.10  # of the utterances of a split that has Festival voices
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 4
+VERSION = 5
 
 
 # -- text -----------------------------------------------------------------------------
@@ -151,30 +166,34 @@ def split_items(items, seed, held=(0.1, 0.1)):
 _ENGINES = {}
 
 
-def _engine(name, flite_trees=None):
+def _engine(name, trees=None):
     if name not in _ENGINES:  # one per worker process: the libraries keep global state
         from tasks.speech import tts
 
         _ENGINES[name] = {"espeak-ng": tts.Espeak, "piper": tts.Piper,
-                          "flite": lambda: tts.Flite(flite_trees)}[name]()
+                          "flite": lambda: tts.Flite(trees["flite"]),
+                          "festival": lambda: tts.Festival(trees["festival"])}[name]()
     return _ENGINES[name]
 
 
 def _synthesize_shard(job):
-    folder, rows, done_path, flite_trees = job
+    folder, rows, done_path, trees, kept = job
     os.makedirs(os.path.join(folder, "wavs"), exist_ok=True)
     for row in rows:
+        path = os.path.join(folder, "wavs", row["id"] + ".wav")
+        if row["id"] in kept and os.path.exists(path):  # planned as before: already spoken
+            row["seconds"] = kept[row["id"]]
+            continue
         if row["engine"] == "espeak-ng":
             audio, rate = _engine("espeak-ng").synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
-        elif row["engine"] == "flite":
-            audio, rate = _engine("flite", flite_trees).synthesize(
+        elif row["engine"] in ("flite", "festival"):
+            audio, rate = _engine(row["engine"], trees).synthesize(
                 row["text"], row["voice"], row["length_scale"], row["pitch"])
         else:
             audio, rate = _engine("piper").synthesize(row["text"], row["length_scale"], row["noise_scale"])
         g = np.gcd(rate, SAMPLE_RATE)
         audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
-        soundfile.write(os.path.join(folder, "wavs", row["id"] + ".wav"), audio, SAMPLE_RATE,
-                        subtype="PCM_16")
+        _write_wav(path, audio)
         row["seconds"] = round(len(audio) / SAMPLE_RATE, 3)
     with open(done_path + ".tmp", "w") as f:
         json.dump(rows, f)
@@ -186,6 +205,8 @@ def plan_utterances(sentences, speakers, sizes, seed):
     """Rows of (id, text, engine, voice, settings). ``test_natural`` reads the held-out
     test sentences with the neural Piper voice, which no other split uses."""
     rng = random.Random(seed)
+    # Festival's share is drawn from a stream of its own: adding it changed no other row
+    festival_rng = random.Random(f"festival-{seed}")
     plan = {}
     for split, n in sizes.items():
         rows = []
@@ -204,6 +225,10 @@ def plan_utterances(sentences, speakers, sizes, seed):
                 row.update(engine="espeak-ng", voice=rng.choice(speakers[split]),
                            rate=rng.randint(130, 210), pitch=rng.randint(25, 75), length_scale="",
                            noise_scale="")
+            if split in FESTIVAL_SPLITS and festival_rng.random() < FESTIVAL_SHARE:
+                row.update(engine="festival", voice=festival_rng.choice(FESTIVAL_SPLITS[split]), rate="",
+                           pitch=festival_rng.randint(90, 190),
+                           length_scale=round(festival_rng.uniform(0.85, 1.25), 3), noise_scale="")
             rows.append(row)
         plan[split] = rows
     return plan
@@ -232,11 +257,40 @@ def _write_real(root, cache):
             g = np.gcd(rate, SAMPLE_RATE)
             audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
         uid = f"real_{sub}_{utt}"
-        soundfile.write(os.path.join(folder, "wavs", uid + ".wav"), audio, SAMPLE_RATE, subtype="PCM_16")
+        _write_wav(os.path.join(folder, "wavs", uid + ".wav"), audio)
         lines.append(f"{uid}|{text}|{text}\n")
-    with open(os.path.join(folder, "metadata.csv"), "w") as f:
-        f.writelines(lines)
+    _replace_text(os.path.join(folder, "metadata.csv"), "".join(lines))
     return len(lines)
+
+
+def _write_wav(path, audio):
+    """16-bit 16 kHz WAV as a new file in place of ``path`` (see ``_replace_text``)."""
+    soundfile.write(path + ".tmp.wav", audio, SAMPLE_RATE, subtype="PCM_16")
+    os.replace(path + ".tmp.wav", path)
+
+
+def _replace_text(path, text):
+    """Write a new file in place of ``path``: a corpus copied with hard links (``cp -al``)
+    and rebuilt as a new version leaves the original's files as they were."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def _unchanged_rows(done_path, planned):
+    """{id: seconds} of a finished shard's rows that the plan still has as they were (the
+    same text, engine, voice and settings), or None when the shard was never finished.
+    A changed plan (a new corpus version) re-synthesises only the rows that changed."""
+    if not os.path.exists(done_path):
+        return None
+    with open(done_path) as f:
+        before = {r["id"]: r for r in json.load(f)}
+    kept = {}
+    for row in planned:
+        old = before.get(row["id"])
+        if old is not None and all(old.get(key) == value for key, value in row.items()):
+            kept[row["id"]] = old["seconds"]
+    return kept
 
 
 def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
@@ -252,15 +306,20 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     sentences = split_items(build_sentences(cache, seed), seed)
     speakers = split_items(all_speakers(), seed + 1, held=(0.05, 0.08))
     plan = plan_utterances(sentences, speakers, sizes, seed)
-    flite_trees = [fetch_package(name, version, cache)[0] for name, version in FLITE_PACKAGES]
+    engines = {r["engine"] for rows in plan.values() for r in rows}
+    trees = {name: [fetch_package(n, v, cache)[0] for n, v in packages]
+             for name, packages in (("flite", FLITE_PACKAGES), ("festival", FESTIVAL_PACKAGES))
+             if name in engines}
     jobs = []
     for split, rows in plan.items():
         shard_dir = os.path.join(root, split, "shards")
         os.makedirs(shard_dir, exist_ok=True)
         for k in range(0, len(rows), SHARD):
             done = os.path.join(shard_dir, f"{k // SHARD:05d}.json")
-            if not os.path.exists(done):  # finished shards are kept: the build resumes
-                jobs.append((os.path.join(root, split), rows[k:k + SHARD], done, flite_trees))
+            kept = _unchanged_rows(done, rows[k:k + SHARD])
+            if kept is not None and len(kept) == len(rows[k:k + SHARD]):
+                continue  # finished shards are kept: the build resumes
+            jobs.append((os.path.join(root, split), rows[k:k + SHARD], done, trees, kept or {}))
     bar = tqdm(total=sum(len(j[1]) for j in jobs), desc="utterances", unit="utt", disable=not progress)
     if jobs:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
@@ -274,12 +333,11 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
             with open(path) as f:
                 rows.extend(json.load(f))
         meta = "".join(f"{r['id']}|{r['text']}|{r['text']}\n" for r in rows)
-        with open(os.path.join(root, split, "metadata.csv"), "w") as f:
-            f.write(meta)
-        with open(os.path.join(root, split, "utterances.tsv"), "w") as f:
-            f.write("id\tengine\tvoice\trate\tpitch\tlength_scale\tnoise_scale\tseconds\n")
-            f.writelines(f"{r['id']}\t{r['engine']}\t{r['voice']}\t{r['rate']}\t{r['pitch']}\t"
-                         f"{r['length_scale']}\t{r['noise_scale']}\t{r['seconds']}\n" for r in rows)
+        _replace_text(os.path.join(root, split, "metadata.csv"), meta)
+        _replace_text(os.path.join(root, split, "utterances.tsv"), "".join(
+            ["id\tengine\tvoice\trate\tpitch\tlength_scale\tnoise_scale\tseconds\n"]
+            + [f"{r['id']}\t{r['engine']}\t{r['voice']}\t{r['rate']}\t{r['pitch']}\t"
+               f"{r['length_scale']}\t{r['noise_scale']}\t{r['seconds']}\n" for r in rows]))
         counts[split] = len(rows)
         hours[split] = round(sum(r["seconds"] for r in rows) / 3600, 2)
         checksums[split] = hashlib.sha256(meta.encode()).hexdigest()
@@ -287,9 +345,10 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     return write_manifest(root, dict(
         wanted, counts=counts, hours=hours, sha256=checksums,
         sentences={k: len(v) for k, v in sentences.items()},
-        speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) for k, v in speakers.items()},
+        speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
+                  for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
-        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, REAL_DATA]))
+        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, REAL_DATA]))
 
 
 def main(argv=None):

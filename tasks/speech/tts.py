@@ -164,3 +164,78 @@ class Flite:
                 raise RuntimeError(f"flite failed: {result.stderr.strip()[-300:]}")
             audio, rate = soundfile.read(out, dtype="float32", always_2d=True)
         return audio.mean(axis=1), int(rate)
+
+
+# Festival's English diphone voices in Debian main: the short name -> Festival's voice.
+FESTIVAL_VOICES = {"ked": "ked_diphone", "kal": "kal_diphone"}
+
+
+def _merge_trees(trees, folder):
+    """One ``usr/share/festival`` made of symlinks to the same folder of every unpacked
+    package: Festival finds its lexicons and voices under a single library folder."""
+    merged = os.path.join(folder, "festival")
+    for tree in trees:
+        share = os.path.join(tree, "usr", "share", "festival")
+        for here, _, files in os.walk(share):
+            target = os.path.join(merged, os.path.relpath(here, share))
+            os.makedirs(target, exist_ok=True)
+            for name in files:
+                link = os.path.join(target, name)
+                if not os.path.lexists(link):
+                    os.symlink(os.path.join(here, name), link)
+    return merged
+
+
+def _scheme_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Festival:
+    """Festival's English diphone voices (``ked``, ``kal``), run from Debian's unpacked
+    ``festival``, ``libestools2.5``, lexicon and voice packages (and the libraries they
+    link): nothing installed, each utterance one ``festival -b`` run (about 0.25 s).
+
+    ``stretch`` scales durations (``Duration_Stretch``) and ``f0`` sets the mean pitch in Hz
+    (the ``target_f0_mean`` of the voice's intonation model).
+
+    Example:
+        >>> tts = Festival(trees)  # folders from tasks.core.debian.fetch_package
+        >>> audio, rate = tts.synthesize("open the door", "ked", stretch=1.1, f0=140)
+    """
+
+    def __init__(self, trees):
+        binaries = [os.path.join(t, "usr", "bin", "festival") for t in trees]
+        binaries = [b for b in binaries if os.path.isfile(b)]
+        if not binaries:
+            raise ValueError("no festival binary in the given trees; pass the unpacked festival package")
+        self.binary = binaries[0]
+        self._folder = tempfile.TemporaryDirectory(prefix="festival-")
+        self.libdir = _merge_trees(trees, self._folder.name)
+        libs = [d for t in trees for d in glob.glob(os.path.join(t, "usr", "lib", "*-linux-gnu"))]
+        libs += [os.path.join(d, "pulseaudio") for d in libs if os.path.isdir(os.path.join(d, "pulseaudio"))]
+        self._env = dict(os.environ, FESTLIBDIR=self.libdir,
+                         LD_LIBRARY_PATH=":".join(libs + [os.environ.get("LD_LIBRARY_PATH", "")]))
+
+    def synthesize(self, text, voice="ked", stretch=1.0, f0=None):
+        """Text -> (float32 mono waveform in [-1, 1], sample rate of the voice)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if voice not in FESTIVAL_VOICES:
+            raise ValueError(f"voice {voice!r} is not a Festival voice; expected one of "
+                             f"{tuple(FESTIVAL_VOICES)}")
+        with tempfile.TemporaryDirectory() as tmp:
+            out, script = os.path.join(tmp, "out.wav"), os.path.join(tmp, "say.scm")
+            lines = [f"(voice_{FESTIVAL_VOICES[voice]})",
+                     f"(Parameter.set 'Duration_Stretch {float(stretch)})"]
+            if f0:  # assoc finds the first entry: this one overrides the voice's own
+                lines.append(f"(set! int_lr_params (cons '(target_f0_mean {float(f0)}) int_lr_params))")
+            lines.append(f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(text)})) "
+                         f"{_scheme_string(out)} 'riff)")
+            with open(script, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            result = subprocess.run([self.binary, "--datadir", self.libdir, "--libdir", self.libdir,
+                                     "-b", script], env=self._env, capture_output=True, text=True)
+            if result.returncode != 0 or not os.path.exists(out):
+                raise RuntimeError(f"festival failed: {(result.stderr or result.stdout).strip()[-300:]}")
+            audio, rate = soundfile.read(out, dtype="float32", always_2d=True)
+        return audio.mean(axis=1), int(rate)
