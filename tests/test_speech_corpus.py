@@ -160,11 +160,12 @@ def fake_festival(tmp_path):
     return tmp_path / "festival"
 
 
-def test_festival_wrapper_merges_trees_and_passes_voice_rate_and_pitch(tmp_path):
+def test_festival_wrapper_merges_trees_and_passes_voice_rate_and_pitch(tmp_path, monkeypatch):
     from tasks.speech.tts import Festival
 
     tree = fake_festival(tmp_path)
-    tts = Festival([str(tree), str(tmp_path / "festvox-kdlpc16k")])
+    monkeypatch.chdir(tmp_path)  # relative folders work too
+    tts = Festival(["festival", "festvox-kdlpc16k"])
     audio, rate = tts.synthesize('say "hi" now', "ked", stretch=1.5, f0=140)
     assert rate == 16000 and len(audio) == int(len('say \\"hi\\" now') * 500 * 1.5)
     log = (tree / "usr/bin/festival.log").read_text()

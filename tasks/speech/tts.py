@@ -175,7 +175,7 @@ def _merge_trees(trees, folder):
     package: Festival finds its lexicons and voices under a single library folder."""
     merged = os.path.join(folder, "festival")
     for tree in trees:
-        share = os.path.join(tree, "usr", "share", "festival")
+        share = os.path.join(os.path.abspath(tree), "usr", "share", "festival")
         for here, _, files in os.walk(share):
             target = os.path.join(merged, os.path.relpath(here, share))
             os.makedirs(target, exist_ok=True)
