@@ -195,3 +195,30 @@ def test_debian_fetch_refreshes_package_lists_once_on_a_fresh_machine(monkeypatc
     tree, version = debian.fetch_package("pkg", "1.0", str(tmp_path))
     assert version == "1.0"
     assert calls[:3] == [["apt-get", "download"], ["apt-get", "update"], ["apt-get", "download"]]
+
+
+def test_debian_fetch_from_non_free_uses_its_own_package_lists(monkeypatch, tmp_path):
+    from tasks.core import debian
+
+    calls = []
+
+    def fake_run(cmd, cwd=None):
+        calls.append(cmd)
+        if "download" in cmd:
+            open(os.path.join(cwd, "pico_1.0_all.deb"), "w").close()
+        return ""
+
+    monkeypatch.setattr(debian, "_run", fake_run)
+    tree, version = debian.fetch_package("pico", "1.0", str(tmp_path), component="non-free")
+    update, download = calls[0], calls[1]
+    sources = [a.split("=", 1)[1] for a in update if a.startswith("Dir::Etc::SourceList=")][0]
+    assert update[-1] == "update" and sources.startswith(str(tmp_path))
+    line = open(sources).read()
+    assert line.startswith("deb [signed-by=") and line.rstrip().endswith(" main non-free")
+    assert "Dir::Etc::SourceParts=/dev/null" in download and download[-2:] == ["download", "pico=1.0"]
+    assert version == "1.0" and calls[2][:2] == ["dpkg-deb", "-x"]
+    # the machine's own apt configuration is not touched for main
+    calls.clear()
+    open(os.path.join(tmp_path, "debs", "other_2.0_all.deb"), "w").close()
+    debian.fetch_package("other", "2.0", str(tmp_path))
+    assert calls[0] == ["apt-get", "download", "other=2.0"]

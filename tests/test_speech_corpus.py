@@ -61,9 +61,20 @@ FORTUNES = ("The early bird gets the worm. But the second mouse gets the cheese.
             "Always remember that you are absolutely unique. Just like everyone else.\n")
 
 
+@pytest.fixture(scope="session")
+def pico_trees(tmp_path_factory):
+    """The real Pico packages (about 4 MB from Debian non-free): the wrapper is ctypes over
+    the shipped library, which a stand-in would not test."""
+    from tasks.core.debian import fetch_package
+
+    cache = str(tmp_path_factory.mktemp("pico"))
+    return {name: fetch_package(name, version, cache, component="non-free")[0]
+            for name, version in corpus.PICO_PACKAGES}
+
+
 @pytest.fixture()
-def fixture_packages(tmp_path, monkeypatch):
-    trees = {}
+def fixture_packages(tmp_path, monkeypatch, pico_trees):
+    trees = dict(pico_trees)
     for i, (name, _) in enumerate(corpus.FORTUNE_PACKAGES):
         fort = tmp_path / name / "usr/share/games/fortunes"
         fort.mkdir(parents=True)
@@ -96,7 +107,7 @@ def fixture_packages(tmp_path, monkeypatch):
     trees["festival"] = fake_festival(tmp_path)
     calls = []
 
-    def fetch(name, version, cache, allow_other_version=False):
+    def fetch(name, version, cache, allow_other_version=False, component="main"):
         calls.append(name)
         return str(trees[name]), version
 
@@ -179,6 +190,42 @@ def test_festival_wrapper_merges_trees_and_passes_voice_rate_and_pitch(tmp_path,
         Festival([str(tmp_path / "nothing")])
 
 
+def test_pico_voices_speak_with_speed_and_pitch(pico_trees):
+    from tasks.speech.tts import Pico
+
+    tts = Pico(list(pico_trees.values()))
+    text = "please turn on the kitchen lights at seven thirty"
+    us, rate = tts.synthesize(text, "en-US")
+    slow, _ = tts.synthesize(text, "en-US", stretch=1.25)
+    gb, _ = tts.synthesize(text, "en-GB")
+    low, _ = tts.synthesize(text, "en-GB", pitch=70)
+    assert rate == 16000 and us.dtype == np.float32 and 0.1 < np.abs(us).max() <= 1.0
+    assert 1.5 < len(us) / rate < 5 and 1.15 < len(slow) / len(us) < 1.35
+    assert len(gb) != len(us)
+    assert _pitch(low, rate) < 0.8 * _pitch(gb, rate) and _pitch(gb, rate) > 150  # a female voice
+    with pytest.raises(ValueError, match="not a Pico voice"):
+        tts.synthesize("hello", "en-AU")
+    with pytest.raises(ValueError, match="markup"):
+        tts.synthesize("a <b> c")
+    with pytest.raises(ValueError, match="libttspico"):
+        Pico(["/nonexistent"])
+
+
+def _pitch(audio, rate):
+    """Median F0 (Hz) of the voiced 40 ms frames, by autocorrelation."""
+    n, found = int(0.04 * rate), []
+    for start in range(0, len(audio) - n, n):
+        frame = audio[start:start + n] - audio[start:start + n].mean()
+        if np.sqrt(np.mean(frame ** 2)) < 0.02:
+            continue
+        corr = np.correlate(frame, frame, "full")[n - 1:]
+        lo, hi = rate // 400, rate // 60
+        lag = lo + int(np.argmax(corr[lo:hi]))
+        if corr[lag] > 0.4 * corr[0]:
+            found.append(rate / lag)
+    return float(np.median(found))
+
+
 def test_flite_wrapper_passes_voice_rate_and_pitch(tmp_path):
     from tasks.speech.tts import Flite
 
@@ -220,13 +267,15 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
         with open(os.path.join(root, s, "utterances.tsv")) as f:
             rows = [line.rstrip("\n").split("\t") for line in f][1:]
         assert all(r[1] == "espeak-ng" and 130 <= int(r[3]) <= 210 and 25 <= int(r[4]) <= 75
-                   or r[1] in ("flite", "festival") and 90 <= int(r[4]) <= 190 for r in rows)
+                   or r[1] in ("flite", "festival") and 90 <= int(r[4]) <= 190
+                   or r[1] == "pico" and r[2] in ("en-US", "en-GB") and 70 <= int(r[4]) <= 130 for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
     flite = {s: {v for v in voices[s] if v in ("kal", "kal16", "awb", "rms", "slt")} for s in voices}
     assert flite["train"] and flite["train"] <= {"kal", "awb", "rms"} and flite["test"] <= {"slt"}
     engines = {s: {r[1] for r in rows} for s, rows in read_rows(root).items()}
-    assert "festival" in engines["train"] and not any("festival" in engines[s] for s in engines if s != "train")
+    for engine in ("festival", "pico"):
+        assert engine in engines["train"] and not any(engine in engines[s] for s in engines if s != "train")
     audio = load_audio(splits["test"][0]["audio"], 16000)
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
     assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())

@@ -18,23 +18,54 @@ def _run(cmd, cwd=None):
     return result.stdout
 
 
-def _download(spec, folder):
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+def _codename():
+    with open("/etc/os-release") as f:
+        for line in f:
+            if line.startswith("VERSION_CODENAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    raise ValueError("cannot tell the Debian release from /etc/os-release (VERSION_CODENAME)")
+
+
+def _private_apt(cache, component):
+    """apt options that read their own sources list and package lists under ``cache``:
+    packages from Debian's ``contrib``/``non-free`` are fetched without changing the
+    machine's apt configuration (which may list ``main`` only)."""
+    root = os.path.join(cache, f"apt-{component}")
+    lists = os.path.join(root, "lists")
+    os.makedirs(os.path.join(lists, "partial"), exist_ok=True)
+    sources = os.path.join(root, "sources.list")
+    with open(sources, "w") as f:
+        f.write(f"deb [signed-by={DEBIAN_KEYRING}] {DEBIAN_MIRROR} {_codename()} main {component}\n")
+    options = ["-o", f"Dir::Etc::SourceList={sources}", "-o", "Dir::Etc::SourceParts=/dev/null",
+               "-o", f"Dir::State::Lists={lists}", "-o", f"Dir::Cache={os.path.join(root, 'cache')}"]
+    if not glob.glob(os.path.join(lists, "*Packages*")):
+        _run(["apt-get", *options, "update"])
+    return options
+
+
+def _download(spec, folder, options=()):
     """``apt-get download``; when that fails as root (a fresh machine's package lists are
     empty), refresh them with ``apt-get update`` and try once more."""
     try:
-        _run(["apt-get", "download", spec], cwd=folder)
+        _run(["apt-get", *options, "download", spec], cwd=folder)
     except RuntimeError:
         if os.geteuid() != 0:
             raise
-        _run(["apt-get", "update"])
-        _run(["apt-get", "download", spec], cwd=folder)
+        _run(["apt-get", *options, "update"])
+        _run(["apt-get", *options, "download", spec], cwd=folder)
 
 
-def fetch_package(name, version, cache, allow_other_version=False):
+def fetch_package(name, version, cache, allow_other_version=False, component="main"):
     """Download and unpack one package (cached); returns (unpacked dir, version used).
 
     The pinned ``version`` is fetched; when the mirror no longer has it, a clear error,
     unless ``allow_other_version`` takes the candidate version (and reports it).
+    ``component`` other than ``"main"`` (``"contrib"``, ``"non-free"``) reads Debian's
+    package lists for it into ``cache`` (see ``_private_apt``).
     """
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
@@ -46,15 +77,16 @@ def fetch_package(name, version, cache, allow_other_version=False):
     if os.path.exists(marker):
         with open(marker) as f:
             return tree, f.read().strip()
+    options = [] if component == "main" else _private_apt(cache, component)
     try:
-        _download(f"{name}={version}", debs)
+        _download(f"{name}={version}", debs, options)
         used = version
     except RuntimeError:
         if not allow_other_version:
             raise RuntimeError(f"{name}={version} is not available from the configured Debian "
                                "mirror (run 'apt-get update' once; if it is still missing, pass "
                                "allow_other_version=True, which the manifest records)")
-        _download(name, debs)
+        _download(name, debs, options)
         used = None
     deb = sorted(glob.glob(os.path.join(debs, f"{name}_*.deb")))[-1]
     os.makedirs(tree, exist_ok=True)

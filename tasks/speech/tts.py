@@ -239,3 +239,94 @@ class Festival:
                 raise RuntimeError(f"festival failed: {(result.stderr or result.stdout).strip()[-300:]}")
             audio, rate = soundfile.read(out, dtype="float32", always_2d=True)
         return audio.mean(axis=1), int(rate)
+
+
+# SVOX Pico's English voices (Debian non-free ``libttspico-data``, Apache-2.0): both female.
+# name -> (text-analysis file, signal-generation file) under usr/share/pico/lang.
+PICO_VOICES = {"en-US": ("en-US_ta.bin", "en-US_lh0_sg.bin"), "en-GB": ("en-GB_ta.bin", "en-GB_kh0_sg.bin")}
+_PICO_BUSY = 201
+
+
+class Pico:
+    """SVOX Pico's two English voices (``en-US``, ``en-GB``) through ``libttspico``'s C
+    API with ctypes, from Debian's unpacked ``libttspico0`` and ``libttspico-data`` (the
+    packaged ``pico2wave`` reads its voices from a fixed system folder). About 0.05 s an
+    utterance. ``stretch`` scales durations and ``pitch`` is a percentage of the voice's own
+    (Pico's ``<speed>`` and ``<pitch>`` markup); output is 16 kHz.
+
+    Example:
+        >>> tts = Pico(trees)  # folders from tasks.core.debian.fetch_package
+        >>> audio, rate = tts.synthesize("open the door", "en-GB", stretch=1.1, pitch=90)
+    """
+
+    sample_rate = 16000
+
+    def __init__(self, trees):
+        libraries = [p for t in trees for p in glob.glob(os.path.join(t, "usr", "lib", "*-linux-gnu",
+                                                                      "libttspico.so*"))]
+        folders = [os.path.join(t, "usr", "share", "pico", "lang") for t in trees]
+        folders = [f for f in folders if os.path.isdir(f)]
+        if not libraries or not folders:
+            raise ValueError("Pico needs the unpacked libttspico0 (library) and libttspico-data "
+                             "(voices) packages")
+        # DEEPBIND: the library resolves its own symbols first (with TensorFlow loaded in the
+        # same process, some of its internal names resolved to TensorFlow's and it crashed)
+        self._lib = ctypes.CDLL(sorted(libraries)[0], mode=os.RTLD_LOCAL | os.RTLD_DEEPBIND)
+        self._folder = folders[0]
+        self._engines = {}
+        self._systems = []  # one Pico system (with its own memory) per voice: both do not fit one
+
+    def _check(self, status, what):
+        if status != 0:
+            raise RuntimeError(f"pico: {what} failed with status {status}")
+
+    def _engine(self, voice):
+        if voice not in self._engines:
+            memory = ctypes.create_string_buffer(4_000_000)
+            system = ctypes.c_void_p()
+            self._check(self._lib.pico_initialize(memory, ctypes.c_uint32(len(memory)), ctypes.byref(system)),
+                        "initialize")
+            self._check(self._lib.pico_createVoiceDefinition(system, voice.encode()), "voice definition")
+            for file in PICO_VOICES[voice]:
+                resource, name = ctypes.c_void_p(), ctypes.create_string_buffer(256)
+                self._check(self._lib.pico_loadResource(system, os.path.join(self._folder, file).encode(),
+                                                        ctypes.byref(resource)), f"loading {file}")
+                self._check(self._lib.pico_getResourceName(system, resource, name), "resource name")
+                self._check(self._lib.pico_addResourceToVoiceDefinition(system, voice.encode(), name.value),
+                            "adding a resource")
+            engine = ctypes.c_void_p()
+            self._check(self._lib.pico_newEngine(system, voice.encode(), ctypes.byref(engine)), "new engine")
+            self._systems.append((memory, system))
+            self._engines[voice] = engine
+        return self._engines[voice]
+
+    def synthesize(self, text, voice="en-US", stretch=1.0, pitch=100):
+        """Text -> (float32 mono waveform in [-1, 1], 16000)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if voice not in PICO_VOICES:
+            raise ValueError(f"voice {voice!r} is not a Pico voice; expected one of {tuple(PICO_VOICES)}")
+        if "<" in text or ">" in text:
+            raise ValueError("text must not contain '<' or '>' (Pico reads them as markup)")
+        engine = self._engine(voice)
+        speed = int(round(100 / float(stretch)))
+        marked = f'<speed level="{speed}"><pitch level="{int(pitch)}">{text}</pitch></speed>'
+        data = marked.encode("utf-8") + b"\0"
+        if len(data) > 32000:
+            raise ValueError("text is too long for one Pico call (at most about 32,000 bytes)")
+        buffer, block = ctypes.create_string_buffer(data, len(data)), ctypes.create_string_buffer(4096)
+        put, got, kind = ctypes.c_int16(), ctypes.c_int16(), ctypes.c_int16()
+        position, chunks = 0, []
+        while position < len(data):
+            self._check(self._lib.pico_putTextUtf8(engine, ctypes.byref(buffer, position),
+                                                   ctypes.c_int16(len(data) - position), ctypes.byref(put)),
+                        "putting text")
+            position += put.value
+            while True:  # the engine speaks what it has been given, a block at a time
+                status = self._lib.pico_getData(engine, block, ctypes.c_int16(len(block)), ctypes.byref(got),
+                                                ctypes.byref(kind))
+                chunks.append(block.raw[:got.value])
+                if status != _PICO_BUSY:
+                    break
+        audio = np.frombuffer(b"".join(chunks), np.int16).astype(np.float32) / 32768.0
+        return audio, self.sample_rate
