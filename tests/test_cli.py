@@ -209,10 +209,13 @@ def test_debian_fetch_from_non_free_uses_its_own_package_lists(monkeypatch, tmp_
         return ""
 
     monkeypatch.setattr(debian, "_run", fake_run)
-    tree, version = debian.fetch_package("pico", "1.0", str(tmp_path), component="non-free")
+    monkeypatch.chdir(tmp_path)  # a relative cache: apt would read relative paths from /
+    tree, version = debian.fetch_package("pico", "1.0", ".", component="non-free")
     update, download = calls[0], calls[1]
     sources = [a.split("=", 1)[1] for a in update if a.startswith("Dir::Etc::SourceList=")][0]
     assert update[-1] == "update" and sources.startswith(str(tmp_path))
+    assert all(a.split("=", 1)[1].startswith(str(tmp_path)) for a in update
+               if a.startswith("Dir::") and "SourceParts" not in a)
     line = open(sources).read()
     assert line.startswith("deb [signed-by=") and line.rstrip().endswith(" main non-free")
     assert "Dir::Etc::SourceParts=/dev/null" in download and download[-2:] == ["download", "pico=1.0"]
@@ -220,5 +223,5 @@ def test_debian_fetch_from_non_free_uses_its_own_package_lists(monkeypatch, tmp_
     # the machine's own apt configuration is not touched for main
     calls.clear()
     open(os.path.join(tmp_path, "debs", "other_2.0_all.deb"), "w").close()
-    debian.fetch_package("other", "2.0", str(tmp_path))
+    debian.fetch_package("other", "2.0", ".")
     assert calls[0] == ["apt-get", "download", "other=2.0"]

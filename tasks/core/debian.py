@@ -34,7 +34,7 @@ def _private_apt(cache, component):
     """apt options that read their own sources list and package lists under ``cache``:
     packages from Debian's ``contrib``/``non-free`` are fetched without changing the
     machine's apt configuration (which may list ``main`` only)."""
-    root = os.path.join(cache, f"apt-{component}")
+    root = os.path.abspath(os.path.join(cache, f"apt-{component}"))  # apt reads relative Dir:: paths from /
     lists = os.path.join(root, "lists")
     os.makedirs(os.path.join(lists, "partial"), exist_ok=True)
     sources = os.path.join(root, "sources.list")

@@ -76,7 +76,7 @@ PICO_SPLITS = {"train": ("en-US", "en-GB")}
 PICO_SHARE = 0.15
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 5
+VERSION = 6
 
 
 # -- text -----------------------------------------------------------------------------
