@@ -124,6 +124,8 @@ def main(argv=None):
               "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "spec_augment": task.config["spec_augment"],
               "augment_probability": args.augment_probability}
+    with open(os.path.join(args.data_dir, "manifest.json")) as f:  # which voices it heard
+        config["corpus_version"] = json.load(f).get("version")
     if args.continue_from:  # the model's earlier training, which this run continues
         runs, config = continued_training(args.earlier_results, args.continue_from, runs, config,
                                           keep=lambda key: key.endswith(("_beam1", "_beam8")))
