@@ -12,7 +12,7 @@
   10% of the training utterances, Festival's diphone voices ``ked`` (a speaker no other
   engine has) and ``kal`` (Debian ``festival`` with its lexicons, voices and libraries),
   and SVOX Pico's two female voices (``en-US``, ``en-GB``; Debian non-free
-  ``libttspico-data``, Apache-2.0) for about 13.5%, each engine drawn from a random stream
+  ``libttspico-data``, Apache-2.0) for about 14%, each engine drawn from a random stream
   of its own so that val, test and test_natural stay as they were.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's
   and Festival's mean F0 in Hz, Pico's percentage of its voice's), length scale and
