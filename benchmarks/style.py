@@ -3,6 +3,8 @@ Gatys optimisation, and peak memory on a large image. Prints one JSON object.
 
     python benchmarks/style.py --data data/style --output benchmarks/results/style_speed.json
     python benchmarks/style.py --quick      # seconds, on generated images; the tests
+    python benchmarks/style.py --dtype-policy mixed_bfloat16 \
+        --output benchmarks/results/style_speed_bfloat16.json
 
 Measures, for the bundled default fast network (``great_wave``; an untrained network of
 the same architecture with ``--quick`` or when it is missing): training images/s (crops
@@ -16,6 +18,10 @@ goes through in cross-faded tiles of 2048².
 The same figures (but memory) for the arbitrary-style network (``arbitrary``; untrained with
 ``--quick`` or when missing), with the style image at its ``style_size``, under
 ``"arbitrary"``.
+
+``--dtype-policy mixed_bfloat16`` runs both networks' stylisation (not training, not the
+Gatys reference) in bfloat16 arithmetic on their float32 weights, and records how far its
+256² output lies from the float32 network's (``max_abs_diff_vs_float32``, pixels in 0..1).
 """
 
 import argparse
@@ -51,6 +57,18 @@ def _task(quick, style_image):
     return StyleTransferTask(style_image=style_image), "untrained (default architecture)"
 
 
+def _diff_vs_float32(task, size, *inputs):
+    """Largest and mean absolute pixel difference between ``task`` and its float32 self."""
+    import tensorflow as tf
+
+    pixels = tf.constant(_photo(size, size, 5)[None].astype(np.float32) / 255.0)
+    outputs = [t._compiled()(pixels, *inputs, tf.constant(1.0)).numpy()
+               for t in (task, task.with_dtype_policy("float32"))]
+    diff = np.abs(outputs[0].astype(np.float64) - outputs[1])
+    return {"max_abs_diff_vs_float32": round(float(diff.max()), 4),
+            "mean_abs_diff_vs_float32": round(float(diff.mean()), 5)}
+
+
 def _fps(task, size, min_seconds):
     import tensorflow as tf
 
@@ -81,7 +99,8 @@ def _train_speed(task, paths, steps, image_size, batch_size, style_paths=None):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batch):
+def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batch,
+               policy="float32"):
     """The arbitrary network's figures: frames/s per size, speed-up, training images/s."""
     import tensorflow as tf
 
@@ -94,6 +113,7 @@ def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batc
         task, which = Task.load(ARBITRARY_DIR), "arbitrary"
     else:
         task, which = ArbitraryStyleTask(), "untrained (default architecture)"
+    task = task.with_dtype_policy(policy)
     style = load_style_image(style_image, task.config["style_size"])[None]
     run, strength = task._compiled(), tf.constant(1.0)
     fps = {}
@@ -109,7 +129,8 @@ def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batc
                              style_paths=[style_image])
     return {"model": which, "parameters": task.model.count_params(),
             "train_images_per_s": round(train_ips, 2), **fps,
-            "speedup_over_gatys": round(gatys_seconds * fps[f"fps_{sizes[0]}"], 1)}
+            "speedup_over_gatys": round(gatys_seconds * fps[f"fps_{sizes[0]}"], 1),
+            **(_diff_vs_float32(task, sizes[0], style) if policy != "float32" else {})}
 
 
 _MEMORY_CHILD = """
@@ -149,6 +170,9 @@ def main(argv=None):
     parser.add_argument("--data", default=os.path.join(ROOT, "data", "style"))
     parser.add_argument("--output", default=None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dtype-policy", default="float32",
+                        help="stylise under this Keras policy, e.g. mixed_bfloat16 (the float32 "
+                             "weights rebuilt under it); training and Gatys stay float32")
     args = parser.parse_args(argv)
 
     from PIL import Image
@@ -169,12 +193,13 @@ def main(argv=None):
 
             build_style_data(args.data)
             style_image, paths = style_images(args.data)[BUNDLED_STYLES["great_wave"]], train_images(args.data)
-        task, which = _task(args.quick, style_image)
+        reference, which = _task(args.quick, style_image)
+        task = reference.with_dtype_policy(args.dtype_policy)
         sizes = (64, 128) if args.quick else (256, 512, 1024)
         fps = {f"fps_{s}": round(_fps(task, s, 0.5 if args.quick else 5.0), 2) for s in sizes}
         gatys_size, gatys_steps = (64, 5) if args.quick else (256, 300)
         content = _photo(gatys_size, gatys_size, 3).astype(np.float32) / 255.0
-        loss = task.perceptual_loss()
+        loss = reference.perceptual_loss()  # the float32 loss network, whatever the policy
         optimized = optimize_image(content, None, loss.extractor, loss, steps=gatys_steps,
                                    progress=False)
         fast_seconds = 1.0 / fps[f"fps_{sizes[0]}"] if args.quick else 1.0 / fps["fps_256"]
@@ -187,9 +212,12 @@ def main(argv=None):
         # above the tile size: cross-faded tiles keep the peak near the one-tile figure
         tiled = _peak_memory(model_path, 320, 128) if args.quick else _peak_memory(model_path, 4096)
         arbitrary = _arbitrary(args.quick, style_image, paths, sizes, optimized.seconds,
-                               train_size, batch)
+                               train_size, batch, args.dtype_policy)
+        agreement = (_diff_vs_float32(task, sizes[0]) if args.dtype_policy != "float32"
+                     else {})
     result = {
         "model": which, "parameters": task.model.count_params(),
+        "dtype_policy": args.dtype_policy, **agreement,
         "train_images_per_s": round(train_ips, 2), "train_crop": train_size, "train_batch": batch,
         **fps,
         "gatys_seconds": round(optimized.seconds, 2), "gatys_size": gatys_size,
