@@ -19,8 +19,9 @@ The same figures (but memory) for the arbitrary-style network (``arbitrary``; un
 ``--quick`` or when missing), with the style image at its ``style_size``, under
 ``"arbitrary"``.
 
-``--dtype-policy mixed_bfloat16`` runs both networks' stylisation (not training, not the
-Gatys reference) in bfloat16 arithmetic on their float32 weights, and records how far its
+``--dtype-policy mixed_bfloat16`` runs both networks' stylisation (not training, the Gatys
+reference or the fresh-process memory figures, which stay float32) in bfloat16 arithmetic on
+their float32 weights, and records how far its
 256² output lies from the float32 network's (``max_abs_diff_vs_float32``, pixels in 0..1).
 """
 
