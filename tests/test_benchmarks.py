@@ -23,11 +23,9 @@ def test_captioning_benchmark_quick_prints_all_figures():
                 "batch32_images_per_s_beam1"):
         assert result[key] > 0, key
     assert 0 < result["latency_ms_beam1"]["p50"] <= result["latency_ms_beam1"]["p95"]
-    photos = result["real_photos"]
-    assert (photos["photos_with_object"], photos["photos_without_object"]) == (4, 13)
-    # measured 3 right, 0 false claims: the photo captioner must stay at least that good
-    assert photos["photo_objects_ssd"] == {"main_object_right": 3, "false_claims": 0}
-    assert photos["photo_objects_ssd_batch32_images_per_s"] > 0
+    # the real-photo comparison is the full run's: tests/test_photo_captioner.py checks the
+    # photo captioner on the same photos
+    assert "real_photos" not in result
 
 
 def test_speech_benchmark_quick_prints_all_figures():
@@ -36,7 +34,8 @@ def test_speech_benchmark_quick_prints_all_figures():
     for key in ("train_utterances_per_s_jit_on", "tf_data_utterances_per_s", "rtf_5s_greedy",
                 "rtf_5s_beam8", "batch_audio_seconds_per_s"):
         assert result[key] > 0, key
-    assert result["long_audio"]["audio_seconds"] >= 30 and result["long_audio"]["peak_rss_mb"] > 0
+    # the long-file memory figure is the full run's (test_default_speech runs its child)
+    assert "long_audio" not in result
 
 
 def test_translation_benchmark_quick_prints_all_figures():
@@ -90,8 +89,8 @@ def test_video_benchmark_quick_prints_all_figures():
     for key in ("train_clips_per_s", "decode_frames_per_s", "annotate_frames_per_s",
                 "batch16_frames_per_s_beam1", "batch16_frames_per_s_beam3"):
         assert result[key] > 0, key
-    long = result["long_video"]
-    assert long["frames"] == 40 * 8 and long["windows"] == 5 and long["peak_rss_mb"] > 0
+    # the long-video memory figure is the full run's (test_video_pipeline runs its child)
+    assert "long_video" not in result
 
 
 def test_a_child_process_peak_is_its_own_not_its_parents():

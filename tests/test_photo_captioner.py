@@ -234,3 +234,14 @@ def test_caption_scores_match_whole_words_and_phrases_of_each_class():
                 "cattle": ["Cat"], "catalogue": ["Cat"], "dogs": ["Person"], "none": [],
                 "claim": []}
     assert caption_scores(captions, expected) == {"main_object_right": 4, "false_claims": 1}
+
+
+def test_the_labelled_skimage_photos_are_rgb_with_four_holding_a_known_object():
+    from tasks.captioning.photo_eval import skimage_photos
+
+    photos = list(skimage_photos())
+    assert sum(bool(classes) for _, _, classes in photos) == 4 and len(photos) == 17
+    assert all(p.dtype == np.uint8 and p.ndim == 3 and p.shape[-1] == 3 for _, p, _ in photos)
+    # the benchmark's labels agree with the ones the tests above use
+    assert {n for n, _, c in photos if c} == set(WITH_OBJECT)
+    assert set(WITHOUT_OBJECT) <= {n for n, _, c in photos if not c}
