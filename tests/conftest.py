@@ -100,3 +100,14 @@ def stock_python():
         subprocess.run([python, "-m", "pip", "install", "--quiet", f"tensorflow=={tf.__version__}"],
                        check=True, timeout=1500)
     return python
+
+
+@pytest.fixture(scope="session")
+def stock_tf(stock_python):
+    """``stock_tf.serve(*args)``: ``tests/stock_tf_serving.py`` run in the stock environment,
+    one process for the whole session."""
+    from stock_tensorflow import StockTensorFlow
+
+    server = StockTensorFlow(stock_python)
+    yield server
+    server.close()

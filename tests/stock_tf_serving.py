@@ -9,6 +9,7 @@ with it): no keras_hub, no tensorflow_text, not this project. Prints JSON.
     python stock_tf_serving.py --style SAVEDMODEL OUT_DIR IMAGE [IMAGE ...] [--styles STYLE ...]
         # a style network (with --styles: the arbitrary one); writes OUT_DIR/<i>.png
     python stock_tf_serving.py --video SAVEDMODEL FRAMES.npy LENGTH [LENGTH ...]  # an annotator
+    python stock_tf_serving.py --serve   # many requests, one JSON argument list a line
 """
 
 import json
@@ -98,16 +99,45 @@ def video(path, frames_file, lengths):
     print(json.dumps(out))
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "--video":
-        video(sys.argv[2], sys.argv[3], sys.argv[4:])
-    elif sys.argv[1] == "--speech":
-        speech(sys.argv[2], sys.argv[3:])
-    elif sys.argv[1] == "--style":
-        args = sys.argv[4:]
+def run(argv):
+    """One request: ``argv`` as the command line above takes it (without the script)."""
+    if argv[0] == "--video":
+        video(argv[1], argv[2], argv[3:])
+    elif argv[0] == "--speech":
+        speech(argv[1], argv[2:])
+    elif argv[0] == "--style":
+        args = argv[3:]
         cut = args.index("--styles") if "--styles" in args else len(args)
-        style(sys.argv[2], sys.argv[3], args[:cut], args[cut + 1:])
-    elif sys.argv[1] == "--translation":
-        translation(sys.argv[2], sys.argv[3:])
+        style(argv[1], argv[2], args[:cut], args[cut + 1:])
+    elif argv[0] == "--translation":
+        translation(argv[1], argv[2:])
     else:
-        main(sys.argv[1], sys.argv[2:])
+        main(argv[0], argv[1:])
+
+
+def serve_forever():
+    """``--serve``: one JSON list of arguments a line on stdin, one JSON line back on stdout
+    (``returncode``, ``stdout``, ``stderr``), so that a test session pays TensorFlow's import
+    once instead of once a request."""
+    import contextlib
+    import io
+    import traceback
+
+    for line in sys.stdin:
+        out, err, code = io.StringIO(), io.StringIO(), 0
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                run(json.loads(line))
+            except BaseException:  # reported to the caller, which fails the test with it
+                traceback.print_exc()
+                code = 1
+        sys.__stdout__.write(json.dumps({"returncode": code, "stdout": out.getvalue(),
+                                         "stderr": err.getvalue()}) + "\n")
+        sys.__stdout__.flush()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        serve_forever()
+    else:
+        run(sys.argv[1:])

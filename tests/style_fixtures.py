@@ -184,17 +184,8 @@ def tfjs_model(folder, arrays, quantize=()):
     return expected
 
 
-def serve_in_stock_tensorflow(stock_python, exported, out_dir, images, styles=()):
+def serve_in_stock_tensorflow(stock_tf, exported, out_dir, images, styles=()):
     """Run ``tests/stock_tf_serving.py --style`` (only tensorflow installed) on image files;
     returns its JSON (``outputs``: the PNG files it wrote)."""
-    import json
-    import subprocess
-
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stock_tf_serving.py")
     extra = ["--styles", *styles] if styles else []
-    r = subprocess.run([stock_python, script, "--style", exported, out_dir, *images, *extra],
-                       env=env, cwd="/", capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-4000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return stock_tf.serve("--style", exported, out_dir, *images, *extra)

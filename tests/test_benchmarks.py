@@ -1,3 +1,6 @@
+import contextlib
+import importlib.util
+import io
 import json
 import os
 import subprocess
@@ -7,13 +10,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _quick(name, *args):
-    """Run ``benchmarks/<name>.py --quick [args]`` and return the JSON it prints."""
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", f"{name}.py"), "--quick",
-                        *args],
-                       capture_output=True, text=True, timeout=600, cwd=ROOT,
-                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads(r.stdout[r.stdout.index("{"):])
+    """Run ``benchmarks/<name>.py --quick [args]``'s ``main`` in this process and return the
+    JSON it prints. In-process: a fresh interpreter would pay TensorFlow's import (5-7 s of
+    CPU) again for each benchmark; ``python benchmarks/<name>.py`` only adds the argv."""
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}",
+                                                  os.path.join(ROOT, "benchmarks", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        module.main(["--quick", *args])
+    text = printed.getvalue()
+    return json.loads(text[text.index("{"):])
 
 
 def test_captioning_benchmark_quick_prints_all_figures():

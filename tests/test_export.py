@@ -1,6 +1,5 @@
 """The exported SavedModel serves raw bytes -> captions with core TF ops only."""
 
-import json
 import os
 import subprocess
 
@@ -8,25 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
-
-def _serve(python, exported_dir, paths):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    r = subprocess.run([python, os.path.join(HERE, "stock_tf_serving.py"), exported_dir, *paths],
-                       env=env, cwd="/", capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-4000:]
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
 
 def test_export_serves_bytes_in_a_stock_tensorflow_env(trained_task, exported_dir, test_examples,
-                                                       stock_python):
+                                                       stock_python, stock_tf):
     paths = [e["image"] for e in test_examples[:5]]
     probe = subprocess.run([stock_python, "-c", "import keras_hub"], capture_output=True)
     assert probe.returncode != 0, "the stock environment must not have keras_hub"
-    out = _serve(stock_python, exported_dir, paths)
+    out = stock_tf.serve(exported_dir, *paths)
     assert out["modules"] == []
     assert out["signatures"] == ["caption_pixels", "serving_default"]
     assert out["inputs"] == {"images": ["string", [None]]}
@@ -77,3 +64,11 @@ def test_a_damaged_export_is_a_value_error_naming_it(exported_dir, tmp_path, dam
                 shard.unlink()
     with pytest.raises(ValueError, match="damaged SavedModel"):
         pipelines.caption(np.zeros((40, 40, 3), np.uint8), model=str(bad))
+
+
+def test_the_stock_process_reports_a_failed_request_and_keeps_serving(stock_tf):
+    # the stock-environment checks share one process: a request's error must reach its
+    # test (with the traceback) and leave the process serving the next one
+    for _ in range(2):
+        with pytest.raises(AssertionError, match="does not exist at: /nonexistent/model"):
+            stock_tf.serve("--speech", "/nonexistent/model", "a.wav")

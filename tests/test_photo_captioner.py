@@ -164,9 +164,7 @@ def test_the_task_json_names_its_module_so_task_load_finds_it(task):
         assert json.load(f)["module"] == "tasks.captioning.photo_task"
 
 
-def test_the_export_serves_in_a_stock_tensorflow_env(task, side_by_side, tmp_path, stock_python):
-    from test_export import _serve
-
+def test_the_export_serves_in_a_stock_tensorflow_env(task, side_by_side, tmp_path, stock_tf):
     photos = [side_by_side] + [np.asarray(Image.fromarray(_photo(n)).resize(side_by_side.shape[:2]))
                                for n in ("chelsea", "rocket")]
     paths = []
@@ -174,7 +172,7 @@ def test_the_export_serves_in_a_stock_tensorflow_env(task, side_by_side, tmp_pat
         paths.append(str(tmp_path / f"{i}.png"))
         Image.fromarray(photo).save(paths[-1])
     task.export(str(tmp_path / "export"))
-    out = _serve(stock_python, str(tmp_path / "export"), paths)
+    out = stock_tf.serve(tmp_path / "export", *paths)
     assert out["modules"] == [] and out["signatures"] == ["caption_pixels", "serving_default"]
     expected = task.caption([open(p, "rb").read() for p in paths])
     assert expected == ["two cats and two coffee cups", "a cat", ABSTAIN]

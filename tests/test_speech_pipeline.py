@@ -1,9 +1,6 @@
 """pipelines.transcribe: input kinds, lists, long audio, timestamps, export, bad inputs."""
 
 import io
-import json
-import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -15,8 +12,6 @@ from pipelines import inputs
 from tasks.core.export import ExportedModel
 from tasks.speech import streaming
 from tasks.speech.data import load_audio
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +100,9 @@ def test_windows_join_into_every_frame_once(monkeypatch, blocks):
 
 
 def test_exported_model_serves_wav_bytes_in_stock_tensorflow(overfit_speech_task, exported_speech_dir,
-                                                             clips, stock_python):
+                                                             clips, stock_tf):
     paths, _ = clips
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    r = subprocess.run([stock_python, os.path.join(HERE, "stock_tf_serving.py"), "--speech",
-                        exported_speech_dir, *paths], env=env, cwd="/", capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-4000:]
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out = stock_tf.serve("--speech", exported_speech_dir, *paths)
     assert out["modules"] == []
     assert out["signatures"] == ["serving_default", "transcribe_waveform"]
     assert out["inputs"] == {"audio": ["string", [None]]}

@@ -207,7 +207,7 @@ def test_pipeline_uses_the_arbitrary_network_for_a_style_image(arbitrary_dir, mo
         pipelines.stylize(photo, style=path, model=str(tmp_path / "nope"))
 
 
-def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock_python):
+def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock_tf):
     exported = str(tmp_path / "exported")
     assert main(["export", "style", "--model", str(arbitrary_dir / "saved"),
                  "--output", exported]) == 0
@@ -219,7 +219,7 @@ def test_export_takes_a_content_and_a_style_image(arbitrary_dir, tmp_path, stock
         fx.painting(64 - 8 * i, 48, seed=30 + i).save(photos[-1])
         paintings.append(str(tmp_path / f"painting{i}.png"))
         fx.painting(56, 70, seed=40 + i).save(paintings[-1])
-    served = fx.serve_in_stock_tensorflow(stock_python, exported, str(tmp_path), photos, paintings)
+    served = fx.serve_in_stock_tensorflow(stock_tf, exported, str(tmp_path), photos, paintings)
     assert served["modules"] == [] and served["signatures"] == ["serving_default", "stylize_pixels"]
     assert served["inputs"] == {"images": ["string", [None]], "styles": ["string", [None]],
                                 "strength": ["float32", [None]]}
@@ -289,7 +289,7 @@ def test_missing_arbitrary_network_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_a_fixed_style_network_starts_as_the_arbitrary_one_and_trains_for_its_painting(
-        arbitrary_dir, tmp_path, stock_python):
+        arbitrary_dir, tmp_path, stock_tf):
     from tasks.style_transfer.recipe import train
     from tasks.style_transfer.task import StyleTransferTask, load_style_image
 
@@ -338,7 +338,7 @@ def test_a_fixed_style_network_starts_as_the_arbitrary_one_and_trains_for_its_pa
     assert main(["export", "style", "--model", str(tmp_path / "fixed"), "--output", exported]) == 0
     photo_path = str(tmp_path / "photo.png")
     fx.painting(64, 48, seed=11).save(photo_path)
-    served = fx.serve_in_stock_tensorflow(stock_python, exported, str(tmp_path), [photo_path])
+    served = fx.serve_in_stock_tensorflow(stock_tf, exported, str(tmp_path), [photo_path])
     assert served["modules"] == [] and served["signatures"] == ["serving_default", "stylize_pixels"]
     expected = np.asarray(pipelines.stylize(photo_path, style=str(tmp_path / "fixed")), np.int16)
     assert np.abs(np.asarray(Image.open(served["outputs"][0]), np.int16) - expected).max() <= 1

@@ -2,7 +2,6 @@
 the task (train, save/load, export) on tiny sizes."""
 
 import os
-import subprocess
 
 import keras
 import numpy as np
@@ -211,7 +210,7 @@ def test_saved_task_stylizes_like_the_live_one(trained):
         task.stylize([pixels], strength=1.5)
 
 
-def test_export_serves_bytes_and_pixels_in_stock_tensorflow(trained, tmp_path):
+def test_export_serves_bytes_and_pixels_in_stock_tensorflow(trained, tmp_path, stock_tf):
     from tasks.style_transfer.task import ExportedStylizer
 
     task, root, photos = trained
@@ -224,22 +223,10 @@ def test_export_serves_bytes_and_pixels_in_stock_tensorflow(trained, tmp_path):
     np.testing.assert_allclose(got, expected, atol=1.0 / 255 + 1e-6)  # PNG rounding
     pixels = np.asarray(fx.painting(48, 36, 3))
     np.testing.assert_allclose(exported.stylize([pixels])[0], task.stylize([pixels])[0], atol=1e-5)
-    stock = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv-stock",
-                         "bin", "python")
-    if not os.path.exists(stock):
-        pytest.skip("no .venv-stock (made by tools/bootstrap.py test)")
-    script = ("import sys, tensorflow as tf\n"
-              "m = tf.saved_model.load(sys.argv[1])\n"
-              "out = m.signatures['serving_default'](images=tf.constant([open(sys.argv[2], 'rb').read()]))\n"
-              "png = out['images'][0]\n"
-              "img = tf.io.decode_png(png)\n"
-              "print(img.shape[0], img.shape[1], img.numpy().tobytes().hex())\n")
-    result = subprocess.run([stock, "-c", script, path, photos[1]], capture_output=True, text=True,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    h, w, data = result.stdout.split()
-    assert (int(h), int(w)) == expected.shape[:2]
-    served = np.frombuffer(bytes.fromhex(data), np.uint8).reshape(expected.shape).astype(np.int64)
+    out = fx.serve_in_stock_tensorflow(stock_tf, path, str(tmp_path), [photos[1]])
+    assert out["modules"] == [] and out["signatures"] == ["serving_default", "stylize_pixels"], out
+    served = np.asarray(Image.open(out["outputs"][0])).astype(np.int64)
+    assert served.shape == expected.shape
     # the same pixels up to the uint8 rounding of values that lie on a .5 boundary, where
     # the two environments' float arithmetic (oneDNN paths) may differ in the last bit
     difference = np.abs(served - np.round(expected * 255).astype(np.int64))

@@ -57,7 +57,7 @@ def test_every_input_kind_gives_the_same_picture(style_dir, tmp_path):
     assert pipelines.stylize(photo, style=model, size=64).size == (64, 48)
 
 
-def test_exported_network_stylizes_like_the_saved_one(style_dir, tmp_path, stock_python):
+def test_exported_network_stylizes_like_the_saved_one(style_dir, tmp_path, stock_tf):
     model = str(style_dir / "saved")
     exported = str(tmp_path / "exported")
     assert main(["export", "style", "--model", model, "--output", exported]) == 0
@@ -66,7 +66,7 @@ def test_exported_network_stylizes_like_the_saved_one(style_dir, tmp_path, stock
     for i in range(2):
         paths.append(str(tmp_path / f"photo{i}.png"))
         fx.painting(64 - 8 * i, 48, seed=20 + i).save(paths[-1])
-    served = fx.serve_in_stock_tensorflow(stock_python, exported, str(tmp_path), paths)
+    served = fx.serve_in_stock_tensorflow(stock_tf, exported, str(tmp_path), paths)
     assert served["modules"] == [] and served["inputs"] == {"images": ["string", [None]]}
     assert served["signatures"] == ["serving_default", "stylize_pixels"]
     for path, out in zip(paths, served["outputs"]):

@@ -5,7 +5,6 @@ import io
 import json
 import os
 import re
-import subprocess
 
 import polib
 import pytest
@@ -55,16 +54,10 @@ def test_layout_is_kept_line_by_line(overfit_translation_task, tiny_pairs):
 
 
 def test_exported_model_serves_strings_in_stock_tensorflow(overfit_translation_task,
-                                                           exported_translation_dir, stock_python):
+                                                           exported_translation_dir, stock_tf):
     texts = ["Delete %s from {folder}?", "Base line", "", "List of operators",
              "<b>Base</b> &line &amp;"]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    r = subprocess.run([stock_python, os.path.join(HERE, "stock_tf_serving.py"), "--translation",
-                        exported_translation_dir, *texts], env=env, cwd="/", capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-4000:]
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out = stock_tf.serve("--translation", exported_translation_dir, *texts)
     assert out["modules"] == []
     assert out["inputs"] == {"texts": ["string", [None]]}
     expected = overfit_translation_task.translate(texts)

@@ -3,7 +3,6 @@ the CLI verbs, and one test per kind of bad input."""
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -54,19 +53,13 @@ def test_long_video_is_annotated_in_windows(overfit_video_task, tmp_path):
     assert len(pipelines.annotate_video(path, model=task, fps=4)["frames"]) == 48
 
 
-def test_exported_annotator_serves_in_stock_tensorflow(overfit_video_task, tmp_path, stock_python):
+def test_exported_annotator_serves_in_stock_tensorflow(overfit_video_task, tmp_path, stock_tf):
     task, clips = overfit_video_task
     export = task.export(str(tmp_path / "export"))
     frames = np.stack([read_video(c["path"])[0] for c in clips[:2]])
     frames[1, 20:] = 0  # the second clip is 20 frames long
     np.save(tmp_path / "frames.npy", frames)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    r = subprocess.run([stock_python, os.path.join(HERE, "stock_tf_serving.py"), "--video", export,
-                        str(tmp_path / "frames.npy"), "32", "20"], env=env, cwd="/",
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-4000:]
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out = stock_tf.serve("--video", export, tmp_path / "frames.npy", 32, 20)
     assert out["modules"] == []
     assert out["inputs"] == {"frames": ["uint8", [None, None, None, None, 3]], "lengths": ["int32", [None]]}
     assert out["metadata"] == {"frame_size": 32, "fps": 8.0, "window": 64}
