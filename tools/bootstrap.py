@@ -4,13 +4,19 @@
     python3 tools/bootstrap.py test    # venv + install with test extras + whole test suite
 
 ``test`` also makes ``.venv-stock``, an environment with only tensorflow, in which
-the export tests run the SavedModels the way a stock TF Serving install would.
+the export tests run the SavedModels the way a stock TF Serving install would, and runs
+the suite with jemalloc preloaded where it can be had (Debian's ``libjemalloc2``): the
+suite is mostly TensorFlow graph building, whose many small C++ allocations glibc's
+malloc serves slowly (measured on 2 cores: 807 -> 749 s for the suite, and a quarter less
+CPU for a single-process run of the translation and style model tests).
 
 Creates ``.venv`` next to the repo (reused when present) and installs the project
 in editable mode. Exit status is the demo's or pytest's.
 """
 
+import ctypes.util
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -46,6 +52,30 @@ def _stock_env():
     subprocess.run([python, "-m", "pip", "install", "--quiet", f"tensorflow=={version}"], check=True)
 
 
+def jemalloc(install=True):
+    """The jemalloc library to preload (``"libjemalloc.so.2"``), or None where it cannot be had.
+
+    Missing, it is installed with apt when this process may (root, apt-get present); any
+    failure leaves the suite to run without it, only slower.
+
+    Example:
+        >>> env = dict(os.environ, LD_PRELOAD=jemalloc() or "")  # doctest: +SKIP
+    """
+    found = ctypes.util.find_library("jemalloc")
+    if found or not install or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    for update in (False, True):  # a fresh machine has no package lists yet
+        if update:
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True)
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", "libjemalloc2"],
+                              capture_output=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        if done.returncode == 0:
+            return ctypes.util.find_library("jemalloc")
+    print("note: libjemalloc2 could not be installed; the tests run with glibc's malloc, slower",
+          file=sys.stderr)
+    return None
+
+
 def main(argv):
     if len(argv) < 1 or argv[0] not in ("demo", "test"):
         print(__doc__)
@@ -60,6 +90,9 @@ def main(argv):
     _stock_env()
     # one pytest worker per core (pytest-xdist): much of a test's time is single-threaded
     # graph tracing and compilation (measured: 28.8 -> 20.2 min for the suite on 2 cores)
+    preload = jemalloc()
+    if preload:
+        env["LD_PRELOAD"] = " ".join(filter(None, (env.get("LD_PRELOAD"), preload)))
     cmd = [_python(), "-m", "pytest", "-q", "-n", "auto", "--dist", "worksteal", "--durations=15",
            *argv[1:]]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
