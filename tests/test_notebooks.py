@@ -1,6 +1,7 @@
 """Every notebook executes at small scale (PIPELINES_NOTEBOOK_SCALE=small) through the same
-tool that makes the committed full-scale outputs, and the committed notebooks are exactly
-what tools/make_notebooks.py generates."""
+tool that makes the committed full-scale outputs (in an IPython shell in the test's process;
+a Jupyter kernel gives the same outputs, checked on a small notebook), and the committed
+notebooks are exactly what tools/make_notebooks.py generates."""
 
 import glob
 import os
@@ -24,7 +25,7 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_executes_at_small_scale(path, tmp_path):
     name = os.path.basename(path)[:-6]
-    run_notebooks.execute(name, "small", str(tmp_path), timeout=900)
+    run_notebooks.execute(name, "small", str(tmp_path), kernel=False)
     nb = nbformat.read(str(tmp_path / f"{name}.ipynb"), as_version=4)
     assert nb.metadata["pipelines_run"]["scale"] == "small"
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
@@ -33,6 +34,36 @@ def test_notebook_executes_at_small_scale(path, tmp_path):
                for o in outputs), "the notebook should draw its plots"
     committed = nbformat.read(path, as_version=4)
     assert [c.source for c in nb.cells] == [c.source for c in committed.cells]
+
+
+def test_a_kernel_and_the_in_process_shell_record_the_same_outputs():
+    source = ["import matplotlib.pyplot as plt\nprint(6 * 7)\nplt.plot([1, 2]); plt.show()",
+              "import os\nprint(os.environ['PIPELINES_NOTEBOOK_SCALE'], os.getcwd())"]
+    runs = []
+    for run in (lambda nb: run_notebooks._run_in_kernel(nb, "tiny", 120, 0.0),
+                run_notebooks._run_here):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in source])
+        os.environ["PIPELINES_NOTEBOOK_SCALE"] = "small"
+        try:
+            run(nb)
+        finally:
+            del os.environ["PIPELINES_NOTEBOOK_SCALE"]
+        run_notebooks.tidy_streams(nb)
+        runs.append([[(o.output_type, o.get("text"), sorted(o.get("data", {})))
+                      for o in c.outputs] for c in nb.cells])
+    kernel, here = runs
+    assert kernel == here
+    assert here[0][0] == ("stream", "42\n", []) and here[0][1][0] == "display_data"
+    assert "image/png" in here[0][1][2] and here[1] == [("stream", f"small {ROOT}\n", [])]
+
+
+def test_a_failing_cell_stops_the_in_process_run_with_its_traceback():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("1 / 0"),
+                                         nbformat.v4.new_code_cell("print('never')")])
+    with pytest.raises(run_notebooks.NotebookError, match="(?s)cell 2 failed.*ZeroDivisionError"):
+        run_notebooks._run_here(nb)
+    assert nb.cells[2].get("outputs") == []
 
 
 def test_committed_notebooks_are_generated_and_regenerating_keeps_run_outputs(tmp_path):

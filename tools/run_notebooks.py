@@ -18,6 +18,7 @@ import sys
 import time
 
 import nbformat
+from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,9 +83,87 @@ def tidy_streams(nb):
     return nb
 
 
-def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200):
+def _run_in_kernel(nb, name, timeout, start):
+    """Run ``nb`` in a fresh Jupyter kernel (nbclient), reporting each cell's end."""
+    # no per-cell timing metadata: it would differ on every run and tools/make_notebooks.py
+    # does not keep it
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                            resources={"metadata": {"path": ROOT}})
+    client.on_cell_executed = lambda cell, cell_index, execute_reply: print(
+        f"{name}: cell {cell_index + 1}/{len(nb.cells)} done at {time.time() - start:.0f} s",
+        file=sys.stderr, flush=True)
+    client.execute()
+
+
+class _InlineShell(InteractiveShell):
+    """An IPython shell without a front end: inline figures need no GUI event loop."""
+
+    def enable_gui(self, gui=None):
+        if gui is not None:
+            raise ValueError(f"gui: only inline figures can be recorded, not {gui!r}")
+
+
+class NotebookError(RuntimeError):
+    """A cell raised; the message holds the cell's source and its traceback."""
+
+
+def _run_here(nb):
+    """Run ``nb``'s code cells in an IPython shell inside this process, recording each cell's
+    printed streams and rich displays (matplotlib's inline figures) as its outputs.
+
+    What a kernel adds (its own process, a TensorFlow import, ZeroMQ) cost about a quarter of
+    each small-scale run; the tests use this, the committed full-scale outputs a kernel.
+    Raises :class:`NotebookError` at the first cell that fails, as nbclient does."""
+    import base64
+    import traceback
+
+    import matplotlib
+    from IPython.core.pylabtools import select_figure_formats
+    from IPython.utils.capture import capture_output
+    from matplotlib_inline.backend_inline import InlineBackend
+
+    backend, cwd = matplotlib.get_backend(), os.getcwd()
+    os.chdir(ROOT)  # where a kernel started by _run_in_kernel runs
+    # the singleton, because IPython's display capture publishes through get_ipython()
+    shell = _InlineShell.instance()
+    try:
+        shell.enable_matplotlib("inline")
+        # matplotlib_inline selects the figure formats for the first shell of a process only
+        inline = InlineBackend.instance()
+        select_figure_formats(shell, inline.figure_formats, **inline.print_figure_kwargs)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            with capture_output() as captured:
+                result = shell.run_cell(cell.source, store_history=False)
+            outputs = [nbformat.v4.new_output("stream", name=name, text=text)
+                       for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr))
+                       if text]
+            for shown in captured.outputs:
+                data = {mime: base64.b64encode(value).decode() if isinstance(value, bytes) else value
+                        for mime, value in shown.data.items()}
+                outputs.append(nbformat.v4.new_output("display_data", data=data,
+                                                      metadata=shown.metadata or {}))
+            cell.outputs = outputs
+            error = result.error_before_exec or result.error_in_exec
+            if error is not None:
+                raise NotebookError(f"cell {index + 1} failed:\n{cell.source}\n\n"
+                                    + "".join(traceback.format_exception(error)))
+    finally:
+        shell.reset(new_session=False)
+        _InlineShell.clear_instance()
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+        matplotlib.use(backend)
+        os.chdir(cwd)
+
+
+def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200, kernel=True):
     """Run ``notebooks/<name>.ipynb`` at ``scale`` and write it, outputs included, to
-    ``output_dir``; returns the wall time in seconds.
+    ``output_dir``; returns the wall time in seconds. ``kernel=False`` runs the cells in an
+    IPython shell in this process instead of a Jupyter kernel (the tests: no kernel start);
+    then ``timeout`` does not apply.
 
     Example:
         >>> execute("video_annotation", scale="small", output_dir="/tmp/nb")  # doctest: +SKIP
@@ -100,20 +179,20 @@ def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200):
     os.environ.update(env)  # the kernel inherits this process's environment
     start = time.time()
     try:
-        # no per-cell timing metadata: it would differ on every run and tools/make_notebooks.py
-        # does not keep it
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                                resources={"metadata": {"path": ROOT}})
-        client.on_cell_executed = lambda cell, cell_index, execute_reply: print(
-            f"{name}: cell {cell_index + 1}/{len(nb.cells)} done at {time.time() - start:.0f} s",
-            file=sys.stderr, flush=True)
-        client.execute()
+        if kernel:
+            _run_in_kernel(nb, name, timeout, start)
+        else:
+            _run_here(nb)
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    return _finish(nb, name, scale, output_dir, start)
+
+
+def _finish(nb, name, scale, output_dir, start):
     seconds = round(time.time() - start, 1)
     tidy_streams(nb)
     nb.metadata["pipelines_run"] = {
