@@ -93,7 +93,7 @@ def main(argv):
     preload = jemalloc()
     if preload:
         env["LD_PRELOAD"] = " ".join(filter(None, (env.get("LD_PRELOAD"), preload)))
-    cmd = [_python(), "-m", "pytest", "-q", "-n", "auto", "--dist", "worksteal", "--durations=15",
+    cmd = [_python(), "-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile", "--durations=15",
            *argv[1:]]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 

@@ -107,7 +107,7 @@ class NotebookError(RuntimeError):
     """A cell raised; the message holds the cell's source and its traceback."""
 
 
-def _run_here(nb):
+def _run_here(nb, name="notebook", start=None):
     """Run ``nb``'s code cells in an IPython shell inside this process, recording each cell's
     printed streams and rich displays (matplotlib's inline figures) as its outputs.
 
@@ -122,6 +122,7 @@ def _run_here(nb):
     from IPython.utils.capture import capture_output
     from matplotlib_inline.backend_inline import InlineBackend
 
+    start = time.time() if start is None else start
     backend, cwd = matplotlib.get_backend(), os.getcwd()
     os.chdir(ROOT)  # where a kernel started by _run_in_kernel runs
     # the singleton, because IPython's display capture publishes through get_ipython()
@@ -145,6 +146,8 @@ def _run_here(nb):
                 outputs.append(nbformat.v4.new_output("display_data", data=data,
                                                       metadata=shown.metadata or {}))
             cell.outputs = outputs
+            print(f"{name}: cell {index + 1}/{len(nb.cells)} done at "
+                  f"{time.time() - start:.1f} s", file=sys.stderr, flush=True)
             error = result.error_before_exec or result.error_in_exec
             if error is not None:
                 raise NotebookError(f"cell {index + 1} failed:\n{cell.source}\n\n"
@@ -182,7 +185,7 @@ def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200, kernel=Tr
         if kernel:
             _run_in_kernel(nb, name, timeout, start)
         else:
-            _run_here(nb)
+            _run_here(nb, name, start)
     finally:
         for k, v in saved.items():
             if v is None:
