@@ -7,8 +7,8 @@
 the export tests run the SavedModels the way a stock TF Serving install would, and runs
 the suite with jemalloc preloaded where it can be had (Debian's ``libjemalloc2``): the
 suite is mostly TensorFlow graph building, whose many small C++ allocations glibc's
-malloc serves slowly (measured on 2 cores: 807 -> 749 s for the suite, and a quarter less
-CPU for a single-process run of the translation and style model tests).
+malloc serves slowly (measured: a single-process run of the translation and style model
+tests 216.7 -> 162.5 s; with two pytest workers the A/B runs were within the host's noise).
 
 Creates ``.venv`` next to the repo (reused when present) and installs the project
 in editable mode. Exit status is the demo's or pytest's.
