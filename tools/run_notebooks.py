@@ -137,8 +137,9 @@ def _run_here(nb, name="notebook", start=None):
                 continue
             with capture_output() as captured:
                 result = shell.run_cell(cell.source, store_history=False)
-            outputs = [nbformat.v4.new_output("stream", name=name, text=text)
-                       for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr))
+            outputs = [nbformat.v4.new_output("stream", name=stream, text=text)
+                       for stream, text in (("stdout", captured.stdout),
+                                            ("stderr", captured.stderr))
                        if text]
             for shown in captured.outputs:
                 data = {mime: base64.b64encode(value).decode() if isinstance(value, bytes) else value
