@@ -36,18 +36,15 @@ def test_notebook_executes_at_small_scale(path, tmp_path):
     assert [c.source for c in nb.cells] == [c.source for c in committed.cells]
 
 
-def test_a_kernel_and_the_in_process_shell_record_the_same_outputs():
+def test_a_kernel_and_the_in_process_shell_record_the_same_outputs(monkeypatch):
     source = ["import matplotlib.pyplot as plt\nprint(6 * 7)\nplt.plot([1, 2]); plt.show()",
               "import os\nprint(os.environ['PIPELINES_NOTEBOOK_SCALE'], os.getcwd())"]
+    monkeypatch.setenv("PIPELINES_NOTEBOOK_SCALE", "small")  # the kernel inherits it
     runs = []
     for run in (lambda nb: run_notebooks._run_in_kernel(nb, "tiny", 120, 0.0),
                 run_notebooks._run_here):
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in source])
-        os.environ["PIPELINES_NOTEBOOK_SCALE"] = "small"
-        try:
-            run(nb)
-        finally:
-            del os.environ["PIPELINES_NOTEBOOK_SCALE"]
+        run(nb)
         run_notebooks.tidy_streams(nb)
         runs.append([[(o.output_type, o.get("text"), sorted(o.get("data", {})))
                       for o in c.outputs] for c in nb.cells])

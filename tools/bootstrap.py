@@ -56,7 +56,7 @@ def jemalloc(install=True):
     """The jemalloc library to preload (``"libjemalloc.so.2"``), or None where it cannot be had.
 
     Missing, it is installed with apt when this process may (root, apt-get present); any
-    failure leaves the suite to run without it, only slower.
+    failure leaves the suite to run on glibc's malloc.
 
     Example:
         >>> env = dict(os.environ, LD_PRELOAD=jemalloc() or "")  # doctest: +SKIP
@@ -71,7 +71,7 @@ def jemalloc(install=True):
                               capture_output=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         if done.returncode == 0:
             return ctypes.util.find_library("jemalloc")
-    print("note: libjemalloc2 could not be installed; the tests run with glibc's malloc, slower",
+    print("note: libjemalloc2 could not be installed; the tests run with glibc's malloc",
           file=sys.stderr)
     return None
 
@@ -90,6 +90,7 @@ def main(argv):
     _stock_env()
     # one pytest worker per core (pytest-xdist): much of a test's time is single-threaded
     # graph tracing and compilation (measured: 28.8 -> 20.2 min for the suite on 2 cores)
+    # a file's tests on one worker: its fixtures and traced graphs are built once
     preload = jemalloc()
     if preload:
         env["LD_PRELOAD"] = " ".join(filter(None, (env.get("LD_PRELOAD"), preload)))
