@@ -109,15 +109,18 @@ def test_too_long_pairs_are_dropped(untrained, tiny_pairs):
 
 
 def test_xla_decoding_translates_like_the_plain_graph(overfit_translation_task, tiny_pairs):
-    # fixed shapes: sources padded to buckets, one XLA search per bucket, outputs padded back
+    # fixed shapes: sources padded to buckets, one XLA search per bucket, outputs padded back.
+    # Beam search decodes in chunks of 4 texts in length order, so the short chunk and the
+    # long one take different buckets; greedy search decodes all texts in one chunk (the
+    # longest bucket), which saves XLA compilations of a bucket logic it shares.
     task = overfit_translation_task
-    xla = TranslationTask(task.config, preprocessor=task.preprocessor, model=task.model,
-                          jit_compile=True)
-    assert xla.use_jit() and not task.use_jit()
     texts = [p["source"] for p in tiny_pairs] + ["", " ".join(p["source"] for p in tiny_pairs[3:8])]
-    lengths = [len(task.preprocessor.tokenizer.encode_py(t)) for t in texts]
-    assert min(lengths) <= 8 and 16 < max(lengths)  # several buckets
-    for beam in (1, 3):
+    lengths = sorted(len(task.preprocessor.tokenizer.encode_py(t)) for t in texts)
+    assert len(texts) > 4 and max(lengths[:4]) <= 8 and 16 < lengths[-1]  # several buckets
+    for beam, chunk in ((1, len(texts)), (3, 4)):
+        xla = TranslationTask({**task.config, "decode_batch_size": chunk},
+                              preprocessor=task.preprocessor, model=task.model, jit_compile=True)
+        assert xla.use_jit() and not task.use_jit()
         assert xla.translate(texts, beam_width=beam) == task.translate(texts, beam_width=beam)
     with pytest.raises(ValueError, match="jit_compile"):
         TranslationTask(task.config, preprocessor=task.preprocessor, model=task.model,
