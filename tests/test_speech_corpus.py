@@ -105,6 +105,9 @@ def fixture_packages(tmp_path, monkeypatch, pico_trees):
         trees[name] = tmp_path / name
         (tmp_path / name / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
     trees["festival"] = fake_festival(tmp_path)
+    for name, _, _ in corpus.MBROLA_PACKAGES:
+        trees[name] = tmp_path / name
+        (tmp_path / name).mkdir(exist_ok=True)
     calls = []
 
     def fetch(name, version, cache, allow_other_version=False, component="main"):
@@ -190,6 +193,32 @@ def test_festival_wrapper_merges_trees_and_passes_voice_rate_and_pitch(tmp_path,
         Festival([str(tmp_path / "nothing")])
 
 
+def test_festival_finds_an_mbrola_database_linked_from_another_package_and_its_program(tmp_path):
+    """festvox-us1 links its database folder to ../../../../mbrola/us1, which mbrola-us1
+    holds; Festival runs the mbrola program it finds on PATH (from the mbrola package)."""
+    from tasks.speech.tts import Festival
+
+    fake_festival(tmp_path)
+    voice = tmp_path / "festvox-us1/usr/share/festival/voices/english/us1_mbrola"
+    (voice / "festvox").mkdir(parents=True)
+    (voice / "festvox" / "us1_mbrola.scm").write_text("(define (voice_us1_mbrola) t)\n")
+    os.symlink("../../../../mbrola/us1", voice / "us1")  # dangling inside its own package
+    database = tmp_path / "mbrola-us1/usr/share/mbrola/us1"
+    database.mkdir(parents=True)
+    (database / "us1").write_bytes(b"diphones")
+    (tmp_path / "mbrola/usr/bin").mkdir(parents=True)
+    trees = [str(tmp_path / n) for n in ("festival", "festvox-kdlpc16k", "festvox-us1",
+                                         "mbrola-us1", "mbrola")]
+    tts = Festival(trees)
+    merged = os.path.join(tts.libdir, "voices/english/us1_mbrola")
+    assert open(os.path.join(merged, "us1", "us1"), "rb").read() == b"diphones"
+    assert os.path.isfile(os.path.join(merged, "festvox", "us1_mbrola.scm"))
+    assert str(tmp_path / "mbrola/usr/bin") in tts._env["PATH"].split(":")
+    audio, rate = tts.synthesize("hello there", "us1", stretch=1.0, f0=200)
+    assert rate == 16000 and len(audio) > 0
+    assert "(voice_us1_mbrola)" in (tmp_path / "festival/usr/bin/festival.log").read_text()
+
+
 def test_pico_voices_speak_with_speed_and_pitch(pico_trees):
     from tasks.speech.tts import Pico
 
@@ -247,7 +276,8 @@ def _small_split(original):
     return split
 
 
-def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
+def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.5)  # some of 30 rows (at 0.12: none)
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
@@ -268,13 +298,15 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path):
             rows = [line.rstrip("\n").split("\t") for line in f][1:]
         assert all(r[1] == "espeak-ng" and 130 <= int(r[3]) <= 210 and 25 <= int(r[4]) <= 75
                    or r[1] in ("flite", "festival") and 90 <= int(r[4]) <= 190
+                   or r[1] == "mbrola" and r[2] in ("us1", "us2", "us3")
+                   and corpus.MBROLA_F0[r[2]][0] <= int(r[4]) <= corpus.MBROLA_F0[r[2]][1]
                    or r[1] == "pico" and r[2] in ("en-US", "en-GB") and 70 <= int(r[4]) <= 130 for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
     flite = {s: {v for v in voices[s] if v in ("kal", "kal16", "awb", "rms", "slt")} for s in voices}
     assert flite["train"] and flite["train"] <= {"kal", "awb", "rms"} and flite["test"] <= {"slt"}
     engines = {s: {r[1] for r in rows} for s, rows in read_rows(root).items()}
-    for engine in ("festival", "pico"):
+    for engine in ("festival", "pico", "mbrola"):
         assert engine in engines["train"] and not any(engine in engines[s] for s in engines if s != "train")
     audio = load_audio(splits["test"][0]["audio"], 16000)
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
@@ -300,24 +332,26 @@ def read_rows(root):
 
 
 def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, monkeypatch):
-    """Festival's rows come from their own random stream: without them (the corpus of
-    version 4) every other split is the same, and a rebuild over a hard-linked copy of the
-    old corpus speaks only the rows that changed and leaves the old corpus as it was."""
+    """The MBROLA voices' rows come from their own random stream: without them (the corpus
+    of version 6) every other split is the same, and a rebuild over a hard-linked copy of
+    the old corpus speaks only the rows that changed and leaves the old corpus as it was."""
     import shutil
 
     root = str(tmp_path / "corpus")
     sizes = {"train": 40, "val": 2, "test": 8, "test_natural": 2}
-    with_festival, version = corpus.FESTIVAL_SPLITS, corpus.VERSION
-    monkeypatch.setattr(corpus, "FESTIVAL_SPLITS", {})
-    monkeypatch.setattr(corpus, "VERSION", 4)
+    with_mbrola, version = corpus.MBROLA_SPLITS, corpus.VERSION
+    monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.4)  # some of 40 rows
+    monkeypatch.setattr(corpus, "MBROLA_SPLITS", {})
+    monkeypatch.setattr(corpus, "VERSION", 6)
     corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     before = read_rows(root)
     stamps = {f: os.stat(os.path.join(root, "train", "wavs", f)).st_mtime_ns
               for f in os.listdir(os.path.join(root, "train", "wavs"))}
-    monkeypatch.setattr(corpus, "FESTIVAL_SPLITS", with_festival)
+    monkeypatch.setattr(corpus, "MBROLA_SPLITS", with_mbrola)
     monkeypatch.setattr(corpus, "VERSION", version)
     festival_log = tmp_path / "festival" / "usr/bin/festival.log"
-    copy = str(tmp_path / "corpus5")
+    assert "(voice_us" not in festival_log.read_text()
+    copy = str(tmp_path / "corpus7")
     shutil.copytree(root, copy, copy_function=os.link)
     corpus.build_corpus(copy, sizes, seed=1, workers=1, progress=False)
     after = read_rows(copy)
@@ -325,9 +359,11 @@ def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, mon
     for split in ("val", "test", "test_natural"):
         assert [r[:7] for r in after[split]] == [r[:7] for r in before[split]]
     changed = [new for old, new in zip(before["train"], after["train"]) if old[:7] != new[:7]]
-    assert changed and all(r[1] == "festival" and r[2] in ("ked", "kal") and 90 <= int(r[4]) <= 190
-                           for r in changed)
-    assert festival_log.read_text().count("utt.save.wave") == len(changed)
+    # drawn after Festival and Pico: it takes only rows that eSpeak NG or Flite spoke
+    assert changed and all(r[1] == "mbrola" and r[2] in ("us1", "us2", "us3") for r in changed)
+    assert all(old[1] in ("espeak-ng", "flite") for old, new in zip(before["train"], after["train"])
+               if old[:7] != new[:7])
+    assert festival_log.read_text().count("(voice_us") == len(changed)
     kept = [old[0] for old, new in zip(before["train"], after["train"]) if old[:7] == new[:7]]
     assert all(os.stat(os.path.join(copy, "train", "wavs", i + ".wav")).st_mtime_ns == stamps[i + ".wav"]
                for i in kept)

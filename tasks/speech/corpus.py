@@ -12,10 +12,12 @@
   10% of the training utterances, Festival's diphone voices ``ked`` (a speaker no other
   engine has) and ``kal`` (Debian ``festival`` with its lexicons, voices and libraries),
   and SVOX Pico's two female voices (``en-US``, ``en-GB``; Debian non-free
-  ``libttspico-data``, Apache-2.0) for about 14%, each engine drawn from a random stream
+  ``libttspico-data``, Apache-2.0) for about 14%, and (version 7) three MBROLA voices
+  through Festival (``us1`` female, ``us2`` and ``us3`` male; Debian contrib ``festvox-us1``...
+  and non-free ``mbrola-us1``...) for about 9%, each engine drawn from a random stream
   of its own so that val, test and test_natural stay as they were.
-  ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's
-  and Festival's mean F0 in Hz, Pico's percentage of its voice's), length scale and
+  ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
+  Festival's and MBROLA's mean F0 in Hz, Pico's percentage of its voice's), length scale and
   duration of every file.
 * **Splits**: test and val sentences *and* test and val voices are held out at once
   (never in train); ``test_natural`` reads the test sentences with the neural Piper voice
@@ -74,9 +76,20 @@ FESTIVAL_SHARE = 0.10  # of the utterances of a split that has Festival voices
 PICO_PACKAGES = (("libttspico0", "1.0+git20130326-13"), ("libttspico-data", "1.0+git20130326-13"))
 PICO_SPLITS = {"train": ("en-US", "en-GB")}
 PICO_SHARE = 0.15
+# MBROLA's US diphone databases, spoken through Festival (its festvox-us* voices): one
+# female and two male speakers no other engine has. (name, version, component): the
+# private package lists of a component read Debian main too.
+MBROLA_PACKAGES = (("festvox-us1", "1.95-4", "contrib"), ("festvox-us2", "1.95-4", "contrib"),
+                   ("festvox-us3", "1.95-4", "contrib"), ("mbrola", "3.3+dfsg-9", "contrib"),
+                   ("mbrola-us1", "0.3+repack2-5", "non-free"),
+                   ("mbrola-us2", "0.1+repack2-5", "non-free"),
+                   ("mbrola-us3", "0.1+repack2-4", "non-free"))
+MBROLA_SPLITS = {"train": ("us1", "us2", "us3")}
+MBROLA_SHARE = 0.12  # drawn after Festival and Pico: about 9% of train
+MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 6
+VERSION = 7
 
 
 # -- text -----------------------------------------------------------------------------
@@ -180,7 +193,8 @@ def _engine(name, trees=None):
         _ENGINES[name] = {"espeak-ng": tts.Espeak, "piper": tts.Piper,
                           "flite": lambda: tts.Flite(trees["flite"]),
                           "festival": lambda: tts.Festival(trees["festival"]),
-                          "pico": lambda: tts.Pico(trees["pico"])}[name]()
+                          "pico": lambda: tts.Pico(trees["pico"]),
+                          "mbrola": lambda: tts.Festival(trees["mbrola"])}[name]()
     return _ENGINES[name]
 
 
@@ -194,7 +208,7 @@ def _synthesize_shard(job):
             continue
         if row["engine"] == "espeak-ng":
             audio, rate = _engine("espeak-ng").synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
-        elif row["engine"] in ("flite", "festival", "pico"):
+        elif row["engine"] in ("flite", "festival", "pico", "mbrola"):
             audio, rate = _engine(row["engine"], trees).synthesize(
                 row["text"], row["voice"], row["length_scale"], row["pitch"])
         else:
@@ -211,11 +225,12 @@ def _synthesize_shard(job):
 
 def _extra_voice(engine, voices, share, rng):
     """A row's voice and settings for ``engine`` when its stream draws it (else None).
-    Pitch: Festival's mean F0 in Hz, Pico's percentage of the voice's own."""
+    Pitch: Festival's and MBROLA's mean F0 in Hz, Pico's percentage of the voice's own."""
     if rng.random() >= share:
         return None
     voice = rng.choice(voices)
-    pitch = rng.randint(90, 190) if engine == "festival" else rng.randint(70, 130)
+    pitch = {"festival": (90, 190), "pico": (70, 130)}.get(engine) or MBROLA_F0[voice]
+    pitch = rng.randint(*pitch)
     return dict(engine=engine, voice=voice, rate="", pitch=pitch,
                 length_scale=round(rng.uniform(0.85, 1.25), 3), noise_scale="")
 
@@ -226,7 +241,8 @@ def plan_utterances(sentences, speakers, sizes, seed):
     rng = random.Random(seed)
     # Voices added later draw from streams of their own: adding them changed no other row
     extra = [("festival", FESTIVAL_SPLITS, FESTIVAL_SHARE, random.Random(f"festival-{seed}")),
-             ("pico", PICO_SPLITS, PICO_SHARE, random.Random(f"pico-{seed}"))]
+             ("pico", PICO_SPLITS, PICO_SHARE, random.Random(f"pico-{seed}")),
+             ("mbrola", MBROLA_SPLITS, MBROLA_SHARE, random.Random(f"mbrola-{seed}"))]
     plan = {}
     for split, n in sizes.items():
         rows = []
@@ -333,6 +349,9 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
                                                ("festival", FESTIVAL_PACKAGES, "main"),
                                                ("pico", PICO_PACKAGES, "non-free"))
              if name in engines}
+    if "mbrola" in engines:  # Festival with the MBROLA voices and program
+        trees["mbrola"] = [fetch_package(n, v, cache, component="main")[0] for n, v in FESTIVAL_PACKAGES]
+        trees["mbrola"] += [fetch_package(n, v, cache, component=c)[0] for n, v, c in MBROLA_PACKAGES]
     jobs = []
     for split, rows in plan.items():
         shard_dir = os.path.join(root, split, "shards")
@@ -369,9 +388,11 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         wanted, counts=counts, hours=hours, sha256=checksums,
         sentences={k: len(v) for k, v in sentences.items()},
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
-                  + len(PICO_SPLITS.get(k, ())) for k, v in speakers.items()},
+                  + len(PICO_SPLITS.get(k, ())) + len(MBROLA_SPLITS.get(k, ()))
+                  for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
-        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES, REAL_DATA]))
+        sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES,
+                 *[(n, v) for n, v, _ in MBROLA_PACKAGES], REAL_DATA]))
 
 
 def main(argv=None):

@@ -166,8 +166,27 @@ class Flite:
         return audio.mean(axis=1), int(rate)
 
 
-# Festival's English diphone voices in Debian main: the short name -> Festival's voice.
-FESTIVAL_VOICES = {"ked": "ked_diphone", "kal": "kal_diphone"}
+# Festival's English voices: the short name -> Festival's voice. The diphone voices ked and
+# kal (Debian main); us1 (female), us2 and us3, whose waveforms MBROLA makes from its
+# diphone databases (Debian contrib ``festvox-us1``..., non-free ``mbrola-us1``...: the
+# databases' licence grants synthesising speech with the mbrola program).
+FESTIVAL_VOICES = {"ked": "ked_diphone", "kal": "kal_diphone",
+                   "us1": "us1_mbrola", "us2": "us2_mbrola", "us3": "us3_mbrola"}
+
+
+def _link_target(path, tree, trees):
+    """Where a merged link to ``path`` (a file or link of ``tree``) should point. A relative
+    link out of its own package (festvox-us1's ``us1 -> ../../../../mbrola/us1``, into
+    ``mbrola-us1``) is looked up at the same place in the other unpacked trees."""
+    if os.path.exists(path) or not os.path.islink(path):
+        return path
+    wanted = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+    inside = os.path.relpath(wanted, tree)
+    for other in trees:
+        candidate = os.path.join(os.path.abspath(other), inside)
+        if not inside.startswith("..") and os.path.exists(candidate):
+            return candidate
+    return path
 
 
 def _merge_trees(trees, folder):
@@ -175,14 +194,16 @@ def _merge_trees(trees, folder):
     package: Festival finds its lexicons and voices under a single library folder."""
     merged = os.path.join(folder, "festival")
     for tree in trees:
-        share = os.path.join(os.path.abspath(tree), "usr", "share", "festival")
-        for here, _, files in os.walk(share):
+        root = os.path.abspath(tree)
+        share = os.path.join(root, "usr", "share", "festival")
+        for here, dirs, files in os.walk(share):
             target = os.path.join(merged, os.path.relpath(here, share))
             os.makedirs(target, exist_ok=True)
-            for name in files:
+            # a linked folder is not walked into: it is linked like a file
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(here, d))]:
                 link = os.path.join(target, name)
                 if not os.path.lexists(link):
-                    os.symlink(os.path.join(here, name), link)
+                    os.symlink(_link_target(os.path.join(here, name), root, trees), link)
     return merged
 
 
@@ -191,9 +212,10 @@ def _scheme_string(text):
 
 
 class Festival:
-    """Festival's English diphone voices (``ked``, ``kal``), run from Debian's unpacked
-    ``festival``, ``libestools2.5``, lexicon and voice packages (and the libraries they
-    link): nothing installed, each utterance one ``festival -b`` run (about 0.25 s).
+    """Festival's English voices (``ked``, ``kal``; with the MBROLA packages ``us1``,
+    ``us2``, ``us3``), run from Debian's unpacked ``festival``, ``libestools2.5``, lexicon
+    and voice packages (and the libraries they link): nothing installed, each utterance
+    one ``festival -b`` run (about 0.25 s).
 
     ``stretch`` scales durations (``Duration_Stretch``) and ``f0`` sets the mean pitch in Hz
     (the ``target_f0_mean`` of the voice's intonation model).
@@ -213,7 +235,11 @@ class Festival:
         self.libdir = _merge_trees(trees, self._folder.name)
         libs = [d for t in trees for d in glob.glob(os.path.join(t, "usr", "lib", "*-linux-gnu"))]
         libs += [os.path.join(d, "pulseaudio") for d in libs if os.path.isdir(os.path.join(d, "pulseaudio"))]
+        # the MBROLA voices run the ``mbrola`` program, which Festival looks up on PATH
+        bins = [os.path.abspath(os.path.join(t, "usr", "bin")) for t in trees]
+        bins = [b for b in bins if os.path.isdir(b)]
         self._env = dict(os.environ, FESTLIBDIR=self.libdir,
+                         PATH=":".join(bins + [os.environ.get("PATH", "")]),
                          LD_LIBRARY_PATH=":".join(libs + [os.environ.get("LD_LIBRARY_PATH", "")]))
 
     def synthesize(self, text, voice="ked", stretch=1.0, f0=None):
