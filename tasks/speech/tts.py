@@ -253,6 +253,10 @@ class Festival:
             out, script = os.path.join(tmp, "out.wav"), os.path.join(tmp, "say.scm")
             lines = [f"(voice_{FESTIVAL_VOICES[voice]})",
                      f"(Parameter.set 'Duration_Stretch {float(stretch)})"]
+            if FESTIVAL_VOICES[voice].endswith("_mbrola"):
+                # us3 lacks some diphones (ax-ax): mbrola's -e puts a short silence there;
+                # without it mbrola stops and Festival saves the utterance cut short
+                lines.append('(set! mbrola_database (string-append "-e " mbrola_database))')
             if f0:  # assoc finds the first entry: this one overrides the voice's own
                 lines.append(f"(set! int_lr_params (cons '(target_f0_mean {float(f0)}) int_lr_params))")
             lines.append(f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(text)})) "
@@ -261,8 +265,10 @@ class Festival:
                 f.write("\n".join(lines) + "\n")
             result = subprocess.run([self.binary, "--datadir", self.libdir, "--libdir", self.libdir,
                                      "-b", script], env=self._env, capture_output=True, text=True)
-            if result.returncode != 0 or not os.path.exists(out):
-                raise RuntimeError(f"festival failed: {(result.stderr or result.stdout).strip()[-300:]}")
+            said = result.stderr + result.stdout
+            # a waveform program that stops mid-utterance leaves Festival's exit status at 0
+            if result.returncode != 0 or not os.path.exists(out) or "Fatal error" in said:
+                raise RuntimeError(f"festival failed: {said.strip()[-300:]}")
             audio, rate = soundfile.read(out, dtype="float32", always_2d=True)
         return audio.mean(axis=1), int(rate)
 
