@@ -27,7 +27,7 @@ MEASURED = {"test": (41.72, 13.16), "test_natural": (81.82, 41.10), "real": (86.
 # ... and as the pipeline decodes by default, with its word language model
 MEASURED_WITH_LM = {"test": (19.63, 9.07), "test_natural": (61.98, 41.40), "real": (81.52, 52.92)}
 MARGIN_WER, MARGIN_CER = 5.0, 3.0
-PEAK_RSS_BOUND_MB = 2000  # README: one hour measured at 1,145 MB (the child's own VmHWM)
+PEAK_RSS_BOUND_MB = 2000  # README: one hour measured at 1,113 MB (the child's own VmHWM)
 # The stitching is exact (test_speech_pipeline checks every frame comes out once), but the
 # weak default model hears an utterance differently next to others in a 20 s window (it
 # drops spaces between them): measured CER 17.5 %, word ratio 0.974 with the word language
