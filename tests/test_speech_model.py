@@ -195,6 +195,21 @@ def test_word_timestamps_from_the_alignment():
     assert word_timestamps(np.zeros([0, 4]), alphabet) == []
 
 
+def test_word_timestamps_place_the_transcripts_words_on_a_language_model_path():
+    # the search spelt "ab bass" with no space frame between the words and one "s" frame
+    # for the doubled letter: the path alone reads "abbas"
+    alphabet = " abs"
+    path = [2, 3, 0, 3, 2, 4, 4, 0]
+    log_probs = np.zeros([len(path), 5])
+    assert [w["word"] for w in word_timestamps(log_probs, alphabet, path=path)] == ["abbas"]
+    words = word_timestamps(log_probs, alphabet, frame_seconds=0.04, path=path, text="ab bass")
+    assert words == [{"word": "ab", "start": 0.0, "end": 0.08},
+                     {"word": "bass", "start": 0.12, "end": 0.28}]
+    # a transcript the path does not spell keeps the path's own words
+    assert [w["word"] for w in word_timestamps(log_probs, alphabet, path=path, text="ab sab")] \
+        == ["abbas"]
+
+
 def test_save_load_round_trip_and_config_json(overfit_speech_task, saved_speech_dir, speech_examples):
     loaded = Task.load(saved_speech_dir)
     audio, lengths = audio_ops.pad_batch([load_audio(e["audio"]) for e in speech_examples])

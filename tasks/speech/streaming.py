@@ -95,7 +95,7 @@ def transcribe_sources(task, sources, beam_width=None, timestamps=False, languag
         decoded = task.decode_with_language_model(logits, beam_width)
         if not timestamps:
             return [text for text, _ in decoded]
-        return [{"text": text, "words": word_timestamps(x, alphabet, path=path)}
+        return [{"text": text, "words": word_timestamps(x, alphabet, path=path, text=text)}
                 for x, (text, path) in zip(logits, decoded)]
     if timestamps:
         results = []

@@ -289,13 +289,19 @@ class SpeechTask(Task):
                 "examples": len(hyps), "transcripts": hyps, "references": refs}
 
 
-def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0, path=None):
+def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0, path=None,
+                    text=None):
     """Greedy CTC alignment of one utterance -> ``[{"word", "start", "end"}]`` in seconds.
 
     ``log_probs`` is ``[frames, V]`` (id 0 the blank, id i the character
     ``alphabet[i - 1]``). A word starts at the first frame of its first character and
     ends after the last frame of its last character. ``path`` (a label per frame, e.g.
-    from the language-model search) replaces the greedy alignment.
+    from the language-model search) replaces the greedy alignment; ``text`` (that search's
+    transcript) gives the words, placed on the path's characters.
+
+    Example:
+        >>> word_timestamps(log_probs, task.preprocessor.alphabet, path=path, text="do kiss")
+        [{'word': 'do', 'start': 0.0, 'end': 0.08}, {'word': 'kiss', 'start': 0.12, ...}]
     """
     best = np.argmax(log_probs, axis=-1) if path is None else np.asarray(path)
     if best.size == 0:
@@ -305,17 +311,46 @@ def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0
     run_last = np.flatnonzero(np.concatenate([best[1:] != best[:-1], [True]]))
     ends = run_last[np.searchsorted(run_last, emitted)]
     chars = [alphabet[k - 1] for k in best[emitted]]
+
+    def span(word, first, last):
+        # plain floats (not numpy scalars): they print and serialise plainly
+        return {"word": word, "start": round(float(offset + emitted[first] * frame_seconds), 3),
+                "end": round(float(offset + (ends[last] + 1) * frame_seconds), 3)}
+
+    if text is not None:
+        placed = _place_words(text.split(), chars, span)
+        if placed is not None:
+            return placed
     words, start = [], None
     for i, char in enumerate(chars + [" "]):  # one pass over characters, not frames
         if char != " " and start is None:
             start = i
         elif char == " " and start is not None:
-            words.append({"word": "".join(chars[start:i]),
-                          # plain floats (not numpy scalars): they print and serialise plainly
-                          "start": round(float(offset + emitted[start] * frame_seconds), 3),
-                          "end": round(float(offset + (ends[i - 1] + 1) * frame_seconds), 3)})
+            words.append(span("".join(chars[start:i]), start, i - 1))
             start = None
     return words
+
+
+def _place_words(words, chars, span):
+    """The transcript's ``words`` on a path's characters, letter by letter, or None when
+    they do not spell it. A language-model search's path can join two words with no space
+    frame between them, and CTC merges a doubled letter that has no blank between its two
+    frames ("kis" for "kiss"); split at the path's spaces, its words would not be the
+    transcript's."""
+    letters = [i for i, c in enumerate(chars) if c != " "]
+    k, placed = 0, []
+    for word in words:
+        first = last = None
+        for j, letter in enumerate(word):
+            if k < len(letters) and chars[letters[k]] == letter:
+                first = letters[k] if first is None else first
+                last, k = letters[k], k + 1
+            elif not (j and word[j - 1] == letter):  # only a doubled letter may be merged
+                return None
+        if first is None:
+            return None
+        placed.append(span(word, first, last))
+    return placed if k == len(letters) else None
 
 
 class ExportedTranscriber(ExportedModel):
