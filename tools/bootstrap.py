@@ -88,12 +88,12 @@ def main(argv):
         return subprocess.run([_python(), "-m", "pipelines", "demo"], cwd=ROOT, env=env).returncode
     _install("test")
     _stock_env()
-    # one pytest worker per core (pytest-xdist): much of a test's time is single-threaded
-    # graph tracing and compilation (measured: 28.8 -> 20.2 min for the suite on 2 cores)
-    # a file's tests on one worker: its fixtures and traced graphs are built once
     preload = jemalloc()
     if preload:
         env["LD_PRELOAD"] = " ".join(filter(None, (env.get("LD_PRELOAD"), preload)))
+    # one pytest worker per core (pytest-xdist): much of a test's time is single-threaded
+    # graph tracing and compilation (measured: 28.8 -> 20.2 min for the suite on 2 cores);
+    # a file's tests on one worker: its fixtures and traced graphs are built once
     cmd = [_python(), "-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile", "--durations=15",
            *argv[1:]]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode

@@ -350,8 +350,9 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
                                                ("pico", PICO_PACKAGES, "non-free"))
              if name in engines}
     if "mbrola" in engines:  # Festival with the MBROLA voices and program
-        trees["mbrola"] = [fetch_package(n, v, cache, component="main")[0] for n, v in FESTIVAL_PACKAGES]
-        trees["mbrola"] += [fetch_package(n, v, cache, component=c)[0] for n, v, c in MBROLA_PACKAGES]
+        festival = trees.get("festival") or [fetch_package(n, v, cache)[0] for n, v in FESTIVAL_PACKAGES]
+        trees["mbrola"] = festival + [fetch_package(n, v, cache, component=c)[0]
+                                      for n, v, c in MBROLA_PACKAGES]
     jobs = []
     for split, rows in plan.items():
         shard_dir = os.path.join(root, split, "shards")
