@@ -26,11 +26,13 @@ def _prob(logp, backoff, word, history):
     return 0.0 if n == 0 else 10 ** backoff[n - 1].get(history, 0.0) * _prob(logp, backoff, word, history[1:])
 
 
-@pytest.mark.parametrize("order", [1, 2, 3, 4])
-def test_every_context_gets_a_distribution_that_sums_to_one(order):
-    logp, backoff = estimate(_sentences(), order)
+@pytest.mark.parametrize("order,vocabulary", [(1, ()), (2, ()), (3, ()), (4, ()),
+                                              (3, ("lamp", "fan", "turn"))])
+def test_every_context_gets_a_distribution_that_sums_to_one(order, vocabulary):
+    logp, backoff = estimate(_sentences(), order, vocabulary)
     vocab = [g[0] for g in logp[0] if g[0] != BOS]
     assert "<unk>" in vocab and "</s>" in vocab
+    assert set(vocabulary) <= set(vocab)
     for history in [(), ("turn",), (BOS,), ("door", "door"), (BOS, "open"), ("the", "light", "on")]:
         history = history[-(order - 1):] if order > 1 else ()
         total = sum(_prob(logp, backoff, w, history) for w in vocab)
@@ -74,11 +76,46 @@ def test_the_lexicon_search_spells_real_words_and_respects_lengths(tmp_path):
     assert decoder.decode(clip[None], [0]) == [""]
 
 
+def test_dictionary_words_can_be_spelled_at_the_unigram_floor(tmp_path):
+    sentences = _sentences()
+    plain = WordDecoder(write_arpa(sentences, str(tmp_path / "a.arpa"), 3), ALPHABET, beam_size=20)
+    widened = write_arpa(sentences, str(tmp_path / "b.arpa"), 3, vocabulary=["lamp", "turn"])
+    logp, _ = estimate(sentences, 3, vocabulary=["lamp", "turn"])
+    before, _ = estimate(sentences, 3)
+    # an unseen dictionary word gets exactly <unk>'s floor; a seen word keeps its estimate
+    # but for the floor's share, now spread over one word more
+    assert logp[0][("lamp",)] == logp[0][("<unk>",)] < logp[0][("turn",)]
+    floor = [10 ** table[0][("<unk>",)] for table in (before, logp)]
+    assert 10 ** logp[0][("turn",)] - 10 ** before[0][("turn",)] == pytest.approx(
+        floor[1] - floor[0], rel=1e-4)
+    clip = _emissions("turn the lamp on")[None]
+    assert plain.decode(clip) != ["turn the lamp on"]  # outside its lexicon: unreachable
+    assert WordDecoder(widened, ALPHABET, beam_size=20).decode(clip) == ["turn the lamp on"]
+    # the acoustics still rule: a clear 'light' is not traded for the dictionary word
+    assert WordDecoder(widened, ALPHABET, beam_size=20).decode(
+        _emissions("turn the light on")[None]) == ["turn the light on"]
+
+
+def test_the_word_list_keeps_plain_words_and_contractions(tmp_path):
+    from tasks.speech.lexicon import read_word_list
+
+    path = tmp_path / "words"
+    path.write_text("Aachen\naardvark\naardvark's\ncan't\n'tis\ncafé\nX-ray\n\nzoo\nZoo\n",
+                    encoding="utf-8")
+    assert read_word_list(str(path)) == ["aachen", "aardvark", "can't", "zoo"]
+    with pytest.raises(ValueError, match="path"):
+        read_word_list(str(tmp_path / "missing"))
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="order"):
         estimate(["a b"], 0)
     with pytest.raises(ValueError, match="sentences"):
         estimate(["", "  "], 2)
+    with pytest.raises(ValueError, match="vocabulary"):
+        estimate(["a b"], 2, vocabulary=["fine", "two words"])
+    with pytest.raises(TypeError, match="vocabulary"):
+        estimate(["a b"], 2, vocabulary="lamp")
     with pytest.raises(ValueError, match="arpa_path"):
         WordDecoder(str(tmp_path / "missing.arpa"))
     decoder = WordDecoder(write_arpa(["a b c"], str(tmp_path / "lm.arpa"), 2), ALPHABET)

@@ -3,7 +3,8 @@
     python tools/eval_speech_lm.py                       # bundled model, corpus at data/speech_en
 
 Builds the language model from the training split's transcripts only (the held-out splits'
-sentences are never in it), tunes ``lm_weight`` and ``word_score`` on ``val``, then scores
+sentences are never in it), its lexicon widened by an English word list (Debian
+``wamerican``, at the unigram floor; ``--lexicon none`` for the transcripts' words alone), tunes ``lm_weight`` and ``word_score`` on ``val``, then scores
 greedy decoding and the language-model search on ``test``, ``test_natural`` and ``real``
 with the same acoustic logits. Writes ``benchmarks/results/speech_lm.json``.
 
@@ -28,6 +29,7 @@ import tensorflow as tf  # noqa: E402
 from tasks.core import metrics  # noqa: E402
 from tasks.speech.data import make_training_dataset  # noqa: E402
 from tasks.speech.language_model import WordDecoder, write_arpa  # noqa: E402
+from tasks.speech.lexicon import english_words  # noqa: E402
 from tasks.speech.presets import DEFAULT_PRESET  # noqa: E402
 from tasks.speech.recipe import read_split  # noqa: E402
 from tasks.speech.task import SpeechTask  # noqa: E402
@@ -69,14 +71,19 @@ def main(argv=None):
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
                                                           "speech_lm.json"))
     parser.add_argument("--limit", type=int, default=None, help="utterances per split")
+    parser.add_argument("--lexicon", choices=("wamerican", "none"), default="wamerican",
+                        help="words added to the transcripts' at the unigram floor")
     parser.add_argument("--attach", default=None, metavar="DIR",
                         help="give the saved task at DIR this language model, tuned weights")
     args = parser.parse_args(argv)
 
     texts = [e["text"] for e in read_split(args.data_dir, "train")]
+    vocabulary = (english_words(os.path.join(args.data_dir, "cache"))
+                  if args.lexicon == "wamerican" else [])
     start = time.time()
-    write_arpa(texts, args.arpa, args.order)
-    results = {"order": args.order, "train_sentences": len(texts),
+    write_arpa(texts, args.arpa, args.order, vocabulary)
+    results = {"order": args.order, "train_sentences": len(texts), "lexicon": args.lexicon,
+               "lexicon_words": len(set(vocabulary) | {w for t in texts for w in t.split()}),
                "arpa_bytes": os.path.getsize(args.arpa),
                "build_seconds": round(time.time() - start, 1), "beam_size": args.beam_size}
     task = (SpeechTask.load(args.model) if os.path.isdir(args.model)
@@ -90,7 +97,8 @@ def main(argv=None):
 
     rows, refs, greedy = data["val"]
     grid = {}
-    for lm_weight, word_score in itertools.product((0.5, 1.0, 1.5, 2.0, 3.0), (-1.0, 0.0, 1.0, 2.0)):
+    for lm_weight, word_score in itertools.product((0.5, 1.0, 1.5, 2.0, 3.0),
+                                                    (-2.0, -1.0, 0.0, 1.0, 2.0)):
         decoder = WordDecoder(args.arpa, task.config["alphabet"], lm_weight, word_score,
                               args.beam_size)
         grid[(lm_weight, word_score)] = score(refs, decode_rows(decoder, rows))

@@ -41,16 +41,30 @@ def _discount(counts):
     return min(0.9, max(0.5, n1 / (n1 + 2 * n2))) if n1 and n2 else 0.7
 
 
-def estimate(sentences, order=3):
+def estimate(sentences, order=3, vocabulary=()):
     """Interpolated Kneser-Ney: ``(probs, backoffs)``, each a list per order of dicts from
     n-gram tuples to log10 values, in the backoff form ARPA stores.
 
     Every stored ``p(w | h)`` is already interpolated with the lower orders; ``backoff(h)`` is
     the interpolation weight left for words never seen after ``h``, so an ARPA reader that
-    backs off reproduces the interpolated model exactly.
+    backs off reproduces the interpolated model exactly. ``vocabulary`` adds words the
+    sentences may lack (a dictionary): they share the uniform floor with ``<unk>``, so the
+    search can spell them while words seen in context stay far likelier.
+
+    Example:
+        >>> logp, _ = estimate(["turn the light on"], 2, vocabulary=["lamp"])
+        >>> logp[0][("lamp",)] == logp[0][("<unk>",)]
+        True
     """
     if order < 1:
         raise ValueError(f"order must be >= 1, got {order}")
+    if isinstance(vocabulary, str):
+        raise TypeError("vocabulary must be an iterable of words, not one string")
+    extra = set(vocabulary) - {BOS, EOS, UNK}
+    bad = sorted(repr(w) for w in extra
+                 if not isinstance(w, str) or not w or len(w.split()) != 1 or w != w.strip())
+    if bad:
+        raise ValueError(f"vocabulary must hold single words without spaces, got {', '.join(bad[:3])}")
     sentences = [s.split() if isinstance(s, str) else list(s) for s in sentences]
     sentences = [s for s in sentences if s]
     if not sentences:
@@ -66,7 +80,7 @@ def estimate(sentences, order=3):
             {g: (raw[n - 1][g] if g[0] == BOS else cont[g]) for g in raw[n - 1]
              if g[0] == BOS or g in cont})
     counts[0].pop((BOS,), None)  # <s> starts sentences but is never predicted
-    vocab = sorted({g[0] for g in counts[0]} | {UNK})  # what the uniform floor spreads over
+    vocab = sorted({g[0] for g in counts[0]} | {UNK} | extra)  # what the uniform floor spreads over
     probs, weights = [dict() for _ in range(order)], [dict() for _ in range(order)]
     for n in range(1, order + 1):
         table = counts[n - 1]
@@ -82,7 +96,8 @@ def estimate(sentences, order=3):
         for h in totals:
             weights[n - 1][h] = d * kinds[h] / totals[h]
         if n == 1:
-            probs[0].setdefault((UNK,), weights[0][()] / len(vocab))
+            for word in [UNK, *sorted(extra)]:  # never seen: the floor alone
+                probs[0].setdefault((word,), weights[0][()] / len(vocab))
             probs[0][(BOS,)] = 0.0  # log10 -99 in the file, as ARPA writes <s>
     logp = [{g: (math.log10(p) if p > 0 else -99.0) for g, p in table.items()} for table in probs]
     backoff = [dict() for _ in range(order)]
@@ -92,14 +107,16 @@ def estimate(sentences, order=3):
     return logp, backoff
 
 
-def write_arpa(sentences, path, order=3):
+def write_arpa(sentences, path, order=3, vocabulary=()):
     """Estimate an interpolated Kneser-Ney ``order``-gram model from ``sentences`` (str of
-    space-separated words, or lists of words) and write it to ``path`` as ARPA.
+    space-separated words, or lists of words) and write it to ``path`` as ARPA; the words of
+    ``vocabulary`` join the lexicon at the unigram floor (see :func:`estimate`).
 
     Example:
         >>> write_arpa(["turn the light on", "turn it off"], "/tmp/lm.arpa", order=2)
+        >>> write_arpa(texts, "lm.arpa", vocabulary=english_words("data/cache"))
     """
-    logp, backoff = estimate(sentences, order)
+    logp, backoff = estimate(sentences, order, vocabulary)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n\\data\\\n")
