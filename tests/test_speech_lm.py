@@ -3,6 +3,7 @@ the estimate is a proper distribution, KenLM reads it as written, and the lexico
 turns a misspelled alignment into real words."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -199,3 +200,28 @@ def test_a_long_recording_is_searched_in_pieces_cut_between_words(tmp_path):
     cuts = cut_points(clip, 100, IDS[" "])
     assert cuts[0] == 0 and cuts[-1] == len(clip) and max(np.diff(cuts)) <= 100
     assert all(np.argmax(clip[c]) == IDS[" "] for c in cuts[1:-1])  # at spaces, never in a word
+
+
+def test_attaching_a_widened_model_carries_the_word_lists_notice(tmp_path):
+    import json
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "tools"))
+    import eval_speech_lm
+
+    task_dir = tmp_path / "task"
+    task_dir.mkdir()
+    (task_dir / "task.json").write_text(json.dumps({"task": "speech", "config": {}}))
+    arpa = write_arpa(_sentences(), str(tmp_path / "lm.arpa"), 2, vocabulary=["lamp"])
+    notice = tmp_path / "copyright"
+    notice.write_text("Copyright 2000-2011 by Kevin Atkinson\n")
+    eval_speech_lm.attach(str(task_dir), arpa, 1.5, 0.0, 50, str(notice))
+    config = json.loads((task_dir / "task.json").read_text())["config"]["language_model"]
+    assert config == {"file": "lm.arpa", "lm_weight": 1.5, "word_score": 0.0, "beam_size": 50}
+    assert "lamp" in arpa_words(str(task_dir / "lm.arpa"))
+    assert (task_dir / eval_speech_lm.NOTICE_FILE).read_text() == notice.read_text()
+    # a model without the word list drops the notice it no longer needs
+    eval_speech_lm.attach(str(task_dir), write_arpa(["a b"], str(tmp_path / "b.arpa"), 2),
+                          1.0, 0.0, 50)
+    assert not (task_dir / eval_speech_lm.NOTICE_FILE).exists()

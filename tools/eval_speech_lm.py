@@ -29,7 +29,7 @@ import tensorflow as tf  # noqa: E402
 from tasks.core import metrics  # noqa: E402
 from tasks.speech.data import make_training_dataset  # noqa: E402
 from tasks.speech.language_model import WordDecoder, write_arpa  # noqa: E402
-from tasks.speech.lexicon import english_words  # noqa: E402
+from tasks.speech.lexicon import english_words, word_list_notice  # noqa: E402
 from tasks.speech.presets import DEFAULT_PRESET  # noqa: E402
 from tasks.speech.recipe import read_split  # noqa: E402
 from tasks.speech.task import SpeechTask  # noqa: E402
@@ -78,8 +78,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     texts = [e["text"] for e in read_split(args.data_dir, "train")]
-    vocabulary = (english_words(os.path.join(args.data_dir, "cache"))
-                  if args.lexicon == "wamerican" else [])
+    cache = os.path.join(args.data_dir, "cache")
+    vocabulary = english_words(cache) if args.lexicon == "wamerican" else []
+    notice = word_list_notice(cache) if vocabulary else None
     start = time.time()
     write_arpa(texts, args.arpa, args.order, vocabulary)
     results = {"order": args.order, "train_sentences": len(texts), "lexicon": args.lexicon,
@@ -123,17 +124,25 @@ def main(argv=None):
     with open(args.results, "w") as f:
         json.dump(results, f, indent=1)
     if args.attach:
-        attach(args.attach, args.arpa, *best, args.beam_size)
+        attach(args.attach, args.arpa, *best, args.beam_size, notice)
 
 
-def attach(task_dir, arpa, lm_weight, word_score, beam_size):
-    """Give a saved speech task a language model without rewriting its network's files."""
+NOTICE_FILE = "lm_word_list_copyright.txt"
+
+
+def attach(task_dir, arpa, lm_weight, word_score, beam_size, notice=None):
+    """Give a saved speech task a language model without rewriting its network's files;
+    ``notice``, the copyright file of a word list in its lexicon, goes beside it."""
     meta_path = os.path.join(task_dir, "task.json")
     with open(meta_path) as f:
         meta = json.load(f)
     if meta.get("task") != "speech":
         raise ValueError(f"task_dir must hold a saved speech task, got {meta.get('task')!r}")
     shutil.copyfile(arpa, os.path.join(task_dir, SpeechTask.LANGUAGE_MODEL_FILE))
+    if notice:
+        shutil.copyfile(notice, os.path.join(task_dir, NOTICE_FILE))
+    elif os.path.exists(os.path.join(task_dir, NOTICE_FILE)):
+        os.remove(os.path.join(task_dir, NOTICE_FILE))
     meta["config"]["language_model"] = {"file": SpeechTask.LANGUAGE_MODEL_FILE,
                                         "lm_weight": lm_weight, "word_score": word_score,
                                         "beam_size": beam_size}

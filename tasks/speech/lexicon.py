@@ -43,6 +43,13 @@ def read_word_list(path):
     return sorted(w for w in words if _WORD.fullmatch(w) and not w.endswith("'s"))
 
 
+def word_list_notice(cache):
+    """Path of the word list's copyright file, whose notice must travel with lists made from
+    it (``tools/eval_speech_lm.py --attach`` puts it beside ``lm.arpa``)."""
+    tree, _ = fetch_package(*WORD_LIST, cache)
+    return os.path.join(tree, "usr/share/doc", WORD_LIST[0], "copyright")
+
+
 def english_words(cache):
     """The ``wamerican`` word list (:data:`WORD_LIST`), fetched into ``cache`` once.
 
