@@ -4,9 +4,10 @@
 
 Builds the language model from the training split's transcripts only (the held-out splits'
 sentences are never in it), its lexicon widened by an English word list (Debian
-``wamerican``, at the unigram floor; ``--lexicon none`` for the transcripts' words alone), tunes ``lm_weight`` and ``word_score`` on ``val``, then scores
-greedy decoding and the language-model search on ``test``, ``test_natural`` and ``real``
-with the same acoustic logits. Writes ``benchmarks/results/speech_lm.json``.
+``wamerican``, at the unigram floor; ``--lexicon none`` for the transcripts' words alone),
+tunes ``lm_weight`` and ``word_score`` on ``val``, then scores greedy decoding and the
+language-model search on ``test``, ``test_natural`` and ``real`` with the same acoustic
+logits. Writes ``benchmarks/results/speech_lm.json``.
 
 ``--attach DIR`` then gives the saved task at ``DIR`` (the bundled model's directory for the
 default) the language model with the tuned weights: ``lm.arpa`` beside its model and the

@@ -64,7 +64,8 @@ def estimate(sentences, order=3, vocabulary=()):
     bad = sorted(repr(w) for w in extra
                  if not isinstance(w, str) or not w or len(w.split()) != 1 or w != w.strip())
     if bad:
-        raise ValueError(f"vocabulary must hold single words without spaces, got {', '.join(bad[:3])}")
+        raise ValueError("vocabulary must hold single words without spaces, got "
+                         + ", ".join(bad[:3]))
     sentences = [s.split() if isinstance(s, str) else list(s) for s in sentences]
     sentences = [s for s in sentences if s]
     if not sentences:
