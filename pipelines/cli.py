@@ -29,6 +29,7 @@ TASK_VERBS = {
     "evaluate": "score a model on a data split",
     "export": "write a TF Serving SavedModel",
     "build-data": "build a task's built-in data set",
+    "language-model": "build a word language model from text and tune it for a trained model",
 }
 
 

@@ -15,7 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VERBS = [["caption"], ["transcribe"], ["translate"], ["translate-po"], ["stylize"], ["demo"],
          ["list"], ["build-data"], ["train"], ["evaluate"], ["export"]] + [
     [verb, task] for verb in ("train", "evaluate", "export", "build-data")
-    for task in ("captioning", "speech", "translation", "style")]
+    for task in ("captioning", "speech", "translation", "style")] + [
+    ["language-model"], ["language-model", "speech"]]
 
 
 @pytest.mark.parametrize("verb", VERBS, ids=" ".join)

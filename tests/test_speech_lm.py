@@ -225,3 +225,72 @@ def test_attaching_a_widened_model_carries_the_word_lists_notice(tmp_path):
     eval_speech_lm.attach(str(task_dir), write_arpa(["a b"], str(tmp_path / "b.arpa"), 2),
                           1.0, 0.0, 50)
     assert not (task_dir / eval_speech_lm.NOTICE_FILE).exists()
+
+
+# -- building one for a trained model: the recipe and the CLI verb ----------------------
+def _corpus_with_val(tmp_path, val_ids):
+    """A corpus whose train split is the six fixture utterances and whose val split holds
+    ``val_ids`` of them (the same audio files)."""
+    from speech_fixtures import SPEECH_FIXTURE
+
+    root = tmp_path / "corpus"
+    (root / "val").mkdir(parents=True)
+    os.symlink(SPEECH_FIXTURE, root / "train")
+    os.symlink(os.path.join(SPEECH_FIXTURE, "wavs"), root / "val" / "wavs")
+    with open(os.path.join(SPEECH_FIXTURE, "metadata.csv")) as f:
+        rows = [line for line in f if line.split("|")[0] in val_ids]
+    (root / "val" / "metadata.csv").write_text("".join(rows))
+    return str(root)
+
+
+def test_the_language_model_verb_builds_tunes_and_saves_one(saved_speech_dir, speech_examples,
+                                                             tmp_path, capsys):
+    import json
+
+    import pipelines
+    from pipelines.cli import main
+    from tasks.core.task import Task
+
+    val = {"test_000320": "go to line", "test_natural_000171": "sign a key"}
+    data = _corpus_with_val(tmp_path, val)
+    text = tmp_path / "more.txt"
+    text.write_text("Go to line 10.\n\nSign a key, please!\n")
+    words = tmp_path / "words.txt"
+    words.write_text("lamp\nFan's\n")
+    out = str(tmp_path / "with_lm")
+    assert main(["language-model", "speech", "--model", saved_speech_dir, "--data", data,
+                 "--output", out, "--text", str(text), "--lexicon", str(words),
+                 "--beam-size", "16"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # the six transcripts less the two that are val's, plus the text file's two lines
+    assert (report["sentences"], report["left_out"], report["utterances"]) == (6, 2, 2)
+    assert report["language_model"] == {"wer": 0.0, "cer": 0.0}
+    assert {"ten", "please", "lamp"} <= set(arpa_words(os.path.join(out, "lm.arpa")))
+    assert "fan's" not in arpa_words(os.path.join(out, "lm.arpa"))
+    task = Task.load(out)
+    assert task.config["language_model"] == {
+        "file": "lm.arpa", "lm_weight": report["lm_weight"],
+        "word_score": report["word_score"], "beam_size": 16}
+    paths = [e["audio"] for e in speech_examples if e["id"] in val]
+    assert pipelines.transcribe(paths, model=task) == [val[os.path.basename(p)[:-4]] for p in paths]
+    assert not os.path.exists(os.path.join(out, "lm_word_list_copyright.txt"))
+
+
+def test_the_language_model_verb_rejects_what_it_cannot_build_from(saved_speech_dir, tmp_path,
+                                                                   capsys):
+    from pipelines.cli import main
+
+    every = ["train_010452", "train_009532", "test_000520", "test_000320",
+             "test_natural_000425", "test_natural_000171"]
+    data = _corpus_with_val(tmp_path, every)
+    base = ["language-model", "speech", "--model", saved_speech_dir, "--data", data,
+            "--output", str(tmp_path / "out")]
+    assert main(base + ["--text", str(tmp_path / "missing.txt")]) == 2
+    assert "--text" in capsys.readouterr().err
+    assert main(base + ["--no-transcripts"]) == 2
+    assert "--no-transcripts needs" in capsys.readouterr().err
+    assert main(base) == 2  # every transcript is also a val sentence: nothing to estimate from
+    assert "no sentence is left" in capsys.readouterr().err
+    assert main(base + ["--tune-split", "dev"]) == 2
+    assert "tune_split" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "out")

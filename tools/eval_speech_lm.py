@@ -15,7 +15,6 @@ default) the language model with the tuned weights: ``lm.arpa`` beside its model
 """
 
 import argparse
-import itertools
 import json
 import os
 import shutil
@@ -25,41 +24,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import tensorflow as tf  # noqa: E402
-
-from tasks.core import metrics  # noqa: E402
-from tasks.speech.data import make_training_dataset  # noqa: E402
 from tasks.speech.language_model import WordDecoder, write_arpa  # noqa: E402
 from tasks.speech.lexicon import english_words, word_list_notice  # noqa: E402
 from tasks.speech.presets import DEFAULT_PRESET  # noqa: E402
-from tasks.speech.recipe import read_split  # noqa: E402
+from tasks.speech.recipe import (LM_NOTICE_FILE, copy_notice, error_rates, read_split,  # noqa: E402
+                                 split_log_probs, tune_language_model)
 from tasks.speech.task import SpeechTask  # noqa: E402
 
 SPLITS = ("val", "test", "test_natural", "real")
-
-
-def split_log_probs(task, data_dir, split, limit=None):
-    """(list of [frames, V] log-probabilities, references, greedy transcripts) of one split."""
-    ds = make_training_dataset(read_split(data_dir, split, limit), task.preprocessor, 32,
-                               labels="text")
-    logits_fn = tf.function(lambda f, n: tf.nn.log_softmax(
-        task.model({"features": f, "frames": n}, training=False)), reduce_retracing=True)
-    rows, refs, greedy = [], [], []
-    for inputs, texts in ds:
-        log_probs = logits_fn(inputs["features"], inputs["frames"]).numpy()
-        greedy += task.decode_batch(log_probs, beam_width=1)
-        rows += list(log_probs)
-        refs += [t.decode("utf-8") for t in texts.numpy()]
-    return rows, refs, greedy
-
-
-def decode_rows(decoder, rows):
-    # rows differ in length (bucketed batches); padded frames are a certain blank anyway
-    return [decoder.decode_with_path(row)[0] for row in rows]
-
-
-def score(refs, hyps):
-    return {"wer": round(metrics.wer(refs, hyps), 2), "cer": round(metrics.cer(refs, hyps), 2)}
 
 
 def main(argv=None):
@@ -98,25 +70,18 @@ def main(argv=None):
               file=sys.stderr, flush=True)
 
     rows, refs, greedy = data["val"]
-    grid = {}
-    for lm_weight, word_score in itertools.product((0.5, 1.0, 1.5, 2.0, 3.0),
-                                                    (-2.0, -1.0, 0.0, 1.0, 2.0)):
-        decoder = WordDecoder(args.arpa, task.config["alphabet"], lm_weight, word_score,
-                              args.beam_size)
-        grid[(lm_weight, word_score)] = score(refs, decode_rows(decoder, rows))
-        print("val", lm_weight, word_score, grid[(lm_weight, word_score)], file=sys.stderr,
-              flush=True)
-    best = min(grid, key=lambda k: (grid[k]["wer"], grid[k]["cer"]))
-    results["val_grid"] = [{"lm_weight": k[0], "word_score": k[1], **v} for k, v in grid.items()]
+    best, results["val_grid"] = tune_language_model(
+        task, args.arpa, rows, refs, beam_size=args.beam_size,
+        progress=lambda row: print("val", row, file=sys.stderr, flush=True))
     results["lm_weight"], results["word_score"] = best
     decoder = WordDecoder(args.arpa, task.config["alphabet"], *best, args.beam_size)
     for split in SPLITS:
         rows, refs, greedy = data[split]
         start = time.time()
-        hyps = decode_rows(decoder, rows)
+        hyps = [decoder.decode_with_path(row)[0] for row in rows]
         seconds = time.time() - start
-        results[split] = {"utterances": len(refs), "greedy": score(refs, greedy),
-                          "word_lm": score(refs, hyps),
+        results[split] = {"utterances": len(refs), "greedy": error_rates(refs, greedy),
+                          "word_lm": error_rates(refs, hyps),
                           "lm_seconds_per_utterance": round(seconds / len(refs), 4),
                           "examples": [{"reference": r, "greedy": g, "word_lm": h}
                                        for r, g, h in list(zip(refs, greedy, hyps))[:5]]}
@@ -128,7 +93,7 @@ def main(argv=None):
         attach(args.attach, args.arpa, *best, args.beam_size, notice)
 
 
-NOTICE_FILE = "lm_word_list_copyright.txt"
+NOTICE_FILE = LM_NOTICE_FILE
 
 
 def attach(task_dir, arpa, lm_weight, word_score, beam_size, notice=None):
@@ -140,10 +105,7 @@ def attach(task_dir, arpa, lm_weight, word_score, beam_size, notice=None):
     if meta.get("task") != "speech":
         raise ValueError(f"task_dir must hold a saved speech task, got {meta.get('task')!r}")
     shutil.copyfile(arpa, os.path.join(task_dir, SpeechTask.LANGUAGE_MODEL_FILE))
-    if notice:
-        shutil.copyfile(notice, os.path.join(task_dir, NOTICE_FILE))
-    elif os.path.exists(os.path.join(task_dir, NOTICE_FILE)):
-        os.remove(os.path.join(task_dir, NOTICE_FILE))
+    copy_notice(notice, task_dir)
     meta["config"]["language_model"] = {"file": SpeechTask.LANGUAGE_MODEL_FILE,
                                         "lm_weight": lm_weight, "word_score": word_score,
                                         "beam_size": beam_size}

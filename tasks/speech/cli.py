@@ -1,4 +1,5 @@
-"""Speech's command-line verbs: transcribe, and train/evaluate/export/build-data speech."""
+"""Speech's command-line verbs: transcribe, and train/evaluate/export/build-data/language-model
+speech."""
 
 import json
 
@@ -39,6 +40,42 @@ def _evaluate(args):
                              language_model=LM_CHOICES[args.language_model])[args.split]
     print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()
                       if k not in ("transcripts", "references")}))
+
+
+def _language_model(args):
+    import os
+    import sys
+    import tempfile
+
+    from tasks.speech.lexicon import english_words, read_word_list, word_list_notice
+    from tasks.speech.recipe import build_language_model, copy_notice
+
+    for path in args.text:
+        if not os.path.isfile(path):
+            raise ValueError(f"--text: {path!r} is not a file")
+    if args.no_transcripts and not args.text:
+        raise ValueError("--no-transcripts needs at least one --text file to estimate from")
+    notice, vocabulary = None, []
+    if args.lexicon == "wamerican":
+        cache = args.cache or os.path.join(args.data, "cache")
+        vocabulary, notice = english_words(cache), word_list_notice(cache)
+    elif args.lexicon != "none":
+        vocabulary = read_word_list(args.lexicon)
+    task = cli.load_task("transcribe", args.model, fresh=True)
+
+    def progress(row):
+        print(f"lm_weight {row['lm_weight']}, word_score {row['word_score']}: WER {row['wer']} %",
+              file=sys.stderr, flush=True)
+
+    with cli.results_only_on_stdout(), tempfile.TemporaryDirectory() as scratch:
+        report = build_language_model(
+            task, args.data, os.path.join(scratch, "lm.arpa"),
+            None if args.no_transcripts else args.train_split, args.text, vocabulary,
+            args.order, args.tune_split, args.limit, args.beam_size, progress=progress)
+        task.save(args.output)  # copies the language model beside the network
+    copy_notice(notice, args.output)
+    report.pop("grid")
+    print(json.dumps({"saved": args.output, **report}))
 
 
 def _build_data(args):
@@ -90,6 +127,29 @@ def register(commands):
                            cli.export_handler("transcribe"))
     p.add_argument("--output", required=True)
     p.add_argument("--model", default=None)
+
+    p = commands.task_verb(
+        "language-model", "speech",
+        "estimate a word n-gram language model from a corpus's training transcripts (and "
+        "--text files), tune its weights on a split, save the model with it", _language_model)
+    p.add_argument("--model", required=True, help="preset or saved task directory")
+    p.add_argument("--data", required=True, help="corpus root with LJSpeech-layout splits")
+    p.add_argument("--output", required=True, help="directory for the task with its language model")
+    p.add_argument("--text", action="append", default=[], metavar="FILE",
+                   help="more text, a sentence a line (repeatable); numbers are written out")
+    p.add_argument("--no-transcripts", action="store_true",
+                   help="estimate from the --text files alone, not the training transcripts")
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--tune-split", default="val",
+                   help="split the weights are tuned on; its sentences are left out of the text")
+    p.add_argument("--lexicon", default="none", metavar="none|wamerican|FILE",
+                   help="words the search may output beyond the text's: none, Debian's English "
+                        "'wamerican' list (fetched with apt-get) or a word-per-line file")
+    p.add_argument("--cache", default=None, help="where 'wamerican' is fetched (DATA/cache)")
+    p.add_argument("--order", type=cli.positive_int, default=3, help="n-gram order")
+    p.add_argument("--beam-size", type=cli.positive_int, default=50)
+    p.add_argument("--limit", type=cli.positive_int, default=None,
+                   help="tune on the first N utterances")
 
     p = commands.task_verb("build-data", "speech", "build the built-in English speech corpus",
                            _build_data)

@@ -8,13 +8,23 @@ Example:
     {'test': {'wer': ..., 'cer': ..., 'examples': 200}}
 """
 
+import itertools
 import os
+import shutil
 import time
 
 import keras
 
+from tasks.core import metrics
+from tasks.core.data import text_lines
 from tasks.speech.data import make_training_dataset, read_ljspeech
+from tasks.speech.preprocessing import normalize_transcript
 from tasks.speech.task import SpeechTask
+
+# (lm_weight, word_score) pairs the language model's weights are chosen from.
+LM_GRID = tuple(itertools.product((0.5, 1.0, 1.5, 2.0, 3.0), (-2.0, -1.0, 0.0, 1.0, 2.0)))
+# Beside a saved task's lm.arpa when its lexicon holds a word list that asks for its notice.
+LM_NOTICE_FILE = "lm_word_list_copyright.txt"
 
 
 def read_split(data_dir, split, limit=None):
@@ -82,3 +92,135 @@ def evaluate_splits(task, data_dir, splits=("test",), beam_width=None, limit=Non
         result["seconds"] = round(time.time() - start, 2)
         results[split] = result
     return results
+
+
+def split_log_probs(task, data_dir, split, limit=None, batch_size=32):
+    """(list of ``[frames, V]`` CTC log-probabilities, references, greedy transcripts) of one
+    split: the network runs once, and every decoder setting is then tried on its output.
+
+    Example:
+        >>> rows, refs, greedy = split_log_probs(task, "data/speech_en", "val", limit=100)
+    """
+    import tensorflow as tf
+
+    ds = make_training_dataset(read_split(data_dir, split, limit), task.preprocessor, batch_size,
+                               labels="text")
+    logits_fn = tf.function(lambda f, n: tf.nn.log_softmax(
+        task.model({"features": f, "frames": n}, training=False)), reduce_retracing=True)
+    rows, refs, greedy = [], [], []
+    for inputs, texts in ds:
+        log_probs = logits_fn(inputs["features"], inputs["frames"]).numpy()
+        greedy += task.decode_batch(log_probs, beam_width=1)
+        # padded frames are a certain blank, so each row keeps its batch's length
+        rows += list(log_probs)
+        refs += [t.decode("utf-8") for t in texts.numpy()]
+    return rows, refs, greedy
+
+
+def error_rates(references, hypotheses):
+    """``{'wer', 'cer'}`` in percent, rounded to 0.01."""
+    return {"wer": round(metrics.wer(references, hypotheses), 2),
+            "cer": round(metrics.cer(references, hypotheses), 2)}
+
+
+def tune_language_model(task, arpa_path, rows, references, grid=LM_GRID, beam_size=50,
+                        progress=None):
+    """Try every ``(lm_weight, word_score)`` of ``grid`` on a split's log-probabilities
+    (:func:`split_log_probs`): returns the pair with the lowest WER (then CER) and the table
+    ``[{'lm_weight', 'word_score', 'wer', 'cer'}]``. ``progress(row)`` sees each row.
+
+    Example:
+        >>> rows, refs, _ = split_log_probs(task, "data/speech_en", "val")
+        >>> best, table = tune_language_model(task, "lm.arpa", rows, refs)
+    """
+    from tasks.speech.language_model import WordDecoder
+
+    table = []
+    for lm_weight, word_score in grid:
+        decoder = WordDecoder(arpa_path, task.config["alphabet"], lm_weight, word_score, beam_size)
+        hypotheses = [decoder.decode_with_path(row)[0] for row in rows]
+        table.append({"lm_weight": float(lm_weight), "word_score": float(word_score),
+                      **error_rates(references, hypotheses)})
+        if progress:
+            progress(table[-1])
+    best = min(table, key=lambda r: (r["wer"], r["cer"]))
+    return (best["lm_weight"], best["word_score"]), table
+
+
+def text_file_sentences(paths, alphabet):
+    """The lines of text files in the recognizer's spoken form (numbers, times and common
+    abbreviations written out, :func:`normalize.normalize_for_speech`; then only
+    ``alphabet``'s characters); lines with nothing sayable are dropped.
+
+    Example:
+        >>> text_file_sentences(["notes.txt"], " 'abcdefghijklmnopqrstuvwxyz")
+        ['call me at ten thirty', ...]
+    """
+    from tasks.speech.normalize import normalize_for_speech
+
+    sentences = []
+    for path in paths:
+        for _, line in text_lines(path, "text file"):
+            spoken = normalize_for_speech(line.strip())
+            spoken = normalize_transcript(spoken, alphabet) if spoken else ""
+            if spoken:
+                sentences.append(spoken)
+    return sentences
+
+
+def build_language_model(task, data_dir, arpa_path, train_split="train", text_files=(),
+                         vocabulary=(), order=3, tune_split="val", limit=None, beam_size=50,
+                         grid=LM_GRID, progress=None):
+    """Give ``task`` a word n-gram language model, its weights tuned on a split.
+
+    The model is estimated from ``train_split``'s transcripts (``None``: none) and the lines
+    of ``text_files``, with the words of ``vocabulary`` at the unigram floor (e.g.
+    :func:`lexicon.english_words`). Sentences that are also ``tune_split`` transcripts are
+    left out, so the weights are not chosen on sentences the model has memorised. Then the
+    ``grid`` is searched on ``tune_split`` (first ``limit`` utterances) and the best weights
+    are attached (:meth:`SpeechTask.attach_language_model`; ``task.save`` then keeps them).
+    Returns a report: sentences used and left out, lexicon size, the tune split's greedy and
+    language-model error rates, the weights and the grid.
+
+    Example:
+        >>> report = build_language_model(task, "data/my_corpus", "runs/lm/lm.arpa",
+        ...                               text_files=["domain_sentences.txt"])
+        >>> task.save("runs/asr_with_lm")
+    """
+    from tasks.speech.language_model import arpa_words, write_arpa
+
+    if not os.path.isdir(os.path.join(data_dir, tune_split)):
+        raise ValueError(f"tune_split: {os.path.join(data_dir, tune_split)!r} is not a split "
+                         "directory (LJSpeech layout)")
+    alphabet = task.config["alphabet"]
+    texts = [normalize_transcript(e["text"], alphabet) for e in read_split(data_dir, train_split)] \
+        if train_split else []
+    texts += text_file_sentences(text_files, alphabet)
+    held = set(normalize_transcript(e["text"], alphabet) for e in read_split(data_dir, tune_split))
+    kept = [t for t in texts if t and t not in held]
+    if not kept:
+        raise ValueError("no sentence is left to estimate the language model from: give a "
+                         "train_split with transcripts or text_files (sentences that are also "
+                         f"{tune_split!r} transcripts are left out)")
+    write_arpa(kept, arpa_path, order, vocabulary)
+    rows, references, greedy = split_log_probs(task, data_dir, tune_split, limit)
+    best, table = tune_language_model(task, arpa_path, rows, references, grid, beam_size, progress)
+    task.attach_language_model(arpa_path, *best, beam_size)
+    tuned = next(r for r in table if (r["lm_weight"], r["word_score"]) == best)
+    return {"sentences": len(kept), "left_out": len(texts) - len(kept), "order": order,
+            "words": len(arpa_words(arpa_path)), "arpa_bytes": os.path.getsize(arpa_path),
+            "tune_split": tune_split, "utterances": len(references),
+            "greedy": error_rates(references, greedy),
+            "language_model": {"wer": tuned["wer"], "cer": tuned["cer"]},
+            "lm_weight": best[0], "word_score": best[1], "beam_size": beam_size, "grid": table}
+
+
+def copy_notice(notice, task_dir):
+    """Put a word list's copyright file beside a saved task's language model, as
+    :data:`LM_NOTICE_FILE` (the list's licence asks that its notice travel with lists made
+    from it); ``notice=None`` removes one left there by an earlier model."""
+    target = os.path.join(task_dir, LM_NOTICE_FILE)
+    if notice:
+        shutil.copyfile(notice, target)
+    elif os.path.exists(target):
+        os.remove(target)
