@@ -122,6 +122,26 @@ def test_bad_arguments_are_refused(tmp_path):
     decoder = WordDecoder(write_arpa(["a b c"], str(tmp_path / "lm.arpa"), 2), ALPHABET)
     with pytest.raises(ValueError, match="log_probs"):
         decoder.decode(np.zeros([1, 5, 7], np.float32))
+    for options, name in [({"beam_threshold": 0.0}, "beam_threshold"),
+                          ({"beam_size_token": 0}, "beam_size_token"),
+                          ({"beam_size_token": len(ALPHABET) + 2}, "beam_size_token")]:
+        with pytest.raises(ValueError, match=name):
+            WordDecoder(str(tmp_path / "lm.arpa"), ALPHABET, **options)
+
+
+def test_the_default_pruned_search_finds_what_the_full_search_finds(tmp_path):
+    from tasks.speech.language_model import SEARCH
+
+    path = write_arpa(_sentences(), str(tmp_path / "lm.arpa"), order=3)
+    full = WordDecoder(path, ALPHABET, beam_size=50, beam_threshold=25.0)
+    pruned = WordDecoder(path, ALPHABET, **SEARCH)
+    one_token = WordDecoder(path, ALPHABET, beam_size=50, beam_size_token=1)
+    for text in ("turn the ligt on", "open the door now please", "close the window"):
+        clip = _emissions(text)
+        noisy = clip + np.random.default_rng(len(text)).normal(0, 1.0, clip.shape).astype(np.float32)
+        assert pruned.decode(noisy[None]) == full.decode(noisy[None])
+    # a search that may extend by one character a frame follows the greedy path alone
+    assert one_token.decode(_emissions("turn the ligt on")[None]) != ["turn the light on"]
 
 
 # -- in the task, the pipeline and the CLI ------------------------------------------------
@@ -216,14 +236,15 @@ def test_attaching_a_widened_model_carries_the_word_lists_notice(tmp_path):
     arpa = write_arpa(_sentences(), str(tmp_path / "lm.arpa"), 2, vocabulary=["lamp"])
     notice = tmp_path / "copyright"
     notice.write_text("Copyright 2000-2011 by Kevin Atkinson\n")
-    eval_speech_lm.attach(str(task_dir), arpa, 1.5, 0.0, 50, str(notice))
+    search = {"beam_size": 200, "beam_threshold": 10.0, "beam_size_token": 8}
+    eval_speech_lm.attach(str(task_dir), arpa, 1.5, 0.0, search, str(notice))
     config = json.loads((task_dir / "task.json").read_text())["config"]["language_model"]
-    assert config == {"file": "lm.arpa", "lm_weight": 1.5, "word_score": 0.0, "beam_size": 50}
+    assert config == {"file": "lm.arpa", "lm_weight": 1.5, "word_score": 0.0, **search}
     assert "lamp" in arpa_words(str(task_dir / "lm.arpa"))
     assert (task_dir / eval_speech_lm.NOTICE_FILE).read_text() == notice.read_text()
     # a model without the word list drops the notice it no longer needs
     eval_speech_lm.attach(str(task_dir), write_arpa(["a b"], str(tmp_path / "b.arpa"), 2),
-                          1.0, 0.0, 50)
+                          1.0, 0.0, search)
     assert not (task_dir / eval_speech_lm.NOTICE_FILE).exists()
 
 
@@ -269,8 +290,8 @@ def test_the_language_model_verb_builds_tunes_and_saves_one(saved_speech_dir, sp
     assert "fan's" not in arpa_words(os.path.join(out, "lm.arpa"))
     task = Task.load(out)
     assert task.config["language_model"] == {
-        "file": "lm.arpa", "lm_weight": report["lm_weight"],
-        "word_score": report["word_score"], "beam_size": 16}
+        "file": "lm.arpa", "lm_weight": report["lm_weight"], "word_score": report["word_score"],
+        "beam_size": 16, "beam_threshold": 10.0, "beam_size_token": 8}
     paths = [e["audio"] for e in speech_examples if e["id"] in val]
     assert pipelines.transcribe(paths, model=task) == [val[os.path.basename(p)[:-4]] for p in paths]
     assert not os.path.exists(os.path.join(out, "lm_word_list_copyright.txt"))

@@ -24,7 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tasks.speech.language_model import WordDecoder, write_arpa  # noqa: E402
+from tasks.speech.language_model import SEARCH, WordDecoder, write_arpa  # noqa: E402
 from tasks.speech.lexicon import english_words, word_list_notice  # noqa: E402
 from tasks.speech.presets import DEFAULT_PRESET  # noqa: E402
 from tasks.speech.recipe import (LM_NOTICE_FILE, copy_notice, error_rates, read_split,  # noqa: E402
@@ -39,7 +39,10 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=os.path.join(ROOT, "data", "speech_en"))
     parser.add_argument("--model", default=DEFAULT_PRESET, help="preset name or saved task")
     parser.add_argument("--order", type=int, default=3)
-    parser.add_argument("--beam-size", type=int, default=50)
+    parser.add_argument("--beam-size", type=int, default=SEARCH["beam_size"])
+    parser.add_argument("--beam-threshold", type=float, default=SEARCH["beam_threshold"])
+    parser.add_argument("--beam-size-token", type=int, default=SEARCH["beam_size_token"],
+                        help="characters tried per frame (0: every one)")
     parser.add_argument("--arpa", default=os.path.join(ROOT, "runs", "speech_lm", "lm.arpa"))
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
                                                           "speech_lm.json"))
@@ -49,6 +52,8 @@ def main(argv=None):
     parser.add_argument("--attach", default=None, metavar="DIR",
                         help="give the saved task at DIR this language model, tuned weights")
     args = parser.parse_args(argv)
+    search = {"beam_size": args.beam_size, "beam_threshold": args.beam_threshold,
+              "beam_size_token": args.beam_size_token or None}
 
     texts = [e["text"] for e in read_split(args.data_dir, "train")]
     cache = os.path.join(args.data_dir, "cache")
@@ -59,7 +64,7 @@ def main(argv=None):
     results = {"order": args.order, "train_sentences": len(texts), "lexicon": args.lexicon,
                "lexicon_words": len(set(vocabulary) | {w for t in texts for w in t.split()}),
                "arpa_bytes": os.path.getsize(args.arpa),
-               "build_seconds": round(time.time() - start, 1), "beam_size": args.beam_size}
+               "build_seconds": round(time.time() - start, 1), **search}
     task = (SpeechTask.load(args.model) if os.path.isdir(args.model)
             else SpeechTask.from_preset(args.model))
     data = {}
@@ -71,10 +76,10 @@ def main(argv=None):
 
     rows, refs, greedy = data["val"]
     best, results["val_grid"] = tune_language_model(
-        task, args.arpa, rows, refs, beam_size=args.beam_size,
+        task, args.arpa, rows, refs, search=search,
         progress=lambda row: print("val", row, file=sys.stderr, flush=True))
     results["lm_weight"], results["word_score"] = best
-    decoder = WordDecoder(args.arpa, task.config["alphabet"], *best, args.beam_size)
+    decoder = WordDecoder(args.arpa, task.config["alphabet"], *best, **search)
     for split in SPLITS:
         rows, refs, greedy = data[split]
         start = time.time()
@@ -90,15 +95,17 @@ def main(argv=None):
     with open(args.results, "w") as f:
         json.dump(results, f, indent=1)
     if args.attach:
-        attach(args.attach, args.arpa, *best, args.beam_size, notice)
+        attach(args.attach, args.arpa, *best, search, notice)
 
 
 NOTICE_FILE = LM_NOTICE_FILE
 
 
-def attach(task_dir, arpa, lm_weight, word_score, beam_size, notice=None):
-    """Give a saved speech task a language model without rewriting its network's files;
-    ``notice``, the copyright file of a word list in its lexicon, goes beside it."""
+def attach(task_dir, arpa, lm_weight, word_score, search, notice=None):
+    """Give a saved speech task a language model without rewriting its network's files:
+    ``search`` is its search options (``WordDecoder``'s beam_size, beam_threshold and
+    beam_size_token); ``notice``, the copyright file of a word list in its lexicon, goes
+    beside it."""
     meta_path = os.path.join(task_dir, "task.json")
     with open(meta_path) as f:
         meta = json.load(f)
@@ -108,7 +115,7 @@ def attach(task_dir, arpa, lm_weight, word_score, beam_size, notice=None):
     copy_notice(notice, task_dir)
     meta["config"]["language_model"] = {"file": SpeechTask.LANGUAGE_MODEL_FILE,
                                         "lm_weight": lm_weight, "word_score": word_score,
-                                        "beam_size": beam_size}
+                                        **search}
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=1)
 

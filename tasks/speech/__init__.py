@@ -1,1 +1,2 @@
-"""Speech data: readers and augmentation building blocks (the CTC model is a later issue)."""
+"""Speech recognition with CTC: readers, corpus, augmentation, the model, decoding and the
+word language model."""

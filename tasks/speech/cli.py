@@ -4,6 +4,7 @@ speech."""
 import json
 
 from pipelines import cli
+from tasks.speech.language_model import SEARCH
 
 AUDIO_TYPES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".au")
 LM_CHOICES = {"auto": None, "on": True, "off": False}
@@ -71,7 +72,9 @@ def _language_model(args):
         report = build_language_model(
             task, args.data, os.path.join(scratch, "lm.arpa"),
             None if args.no_transcripts else args.train_split, args.text, vocabulary,
-            args.order, args.tune_split, args.limit, args.beam_size, progress=progress)
+            args.order, args.tune_split, args.limit, progress=progress,
+            search={"beam_size": args.beam_size, "beam_threshold": args.beam_threshold,
+                    "beam_size_token": args.beam_size_token})
         task.save(args.output)  # copies the language model beside the network
     copy_notice(notice, args.output)
     report.pop("grid")
@@ -147,7 +150,12 @@ def register(commands):
                         "'wamerican' list (fetched with apt-get) or a word-per-line file")
     p.add_argument("--cache", default=None, help="where 'wamerican' is fetched (DATA/cache)")
     p.add_argument("--order", type=cli.positive_int, default=3, help="n-gram order")
-    p.add_argument("--beam-size", type=cli.positive_int, default=50)
+    p.add_argument("--beam-size", type=cli.positive_int, default=SEARCH["beam_size"],
+                   help="hypotheses the search keeps")
+    p.add_argument("--beam-threshold", type=float, default=SEARCH["beam_threshold"],
+                   help="drop hypotheses this far (log score) behind the best")
+    p.add_argument("--beam-size-token", type=cli.positive_int, default=SEARCH["beam_size_token"],
+                   help="characters tried per frame, the likeliest first")
     p.add_argument("--limit", type=cli.positive_int, default=None,
                    help="tune on the first N utterances")
 

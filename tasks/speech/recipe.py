@@ -123,21 +123,24 @@ def error_rates(references, hypotheses):
             "cer": round(metrics.cer(references, hypotheses), 2)}
 
 
-def tune_language_model(task, arpa_path, rows, references, grid=LM_GRID, beam_size=50,
+def tune_language_model(task, arpa_path, rows, references, grid=LM_GRID, search=None,
                         progress=None):
     """Try every ``(lm_weight, word_score)`` of ``grid`` on a split's log-probabilities
-    (:func:`split_log_probs`): returns the pair with the lowest WER (then CER) and the table
-    ``[{'lm_weight', 'word_score', 'wer', 'cer'}]``. ``progress(row)`` sees each row.
+    (:func:`split_log_probs`) with the search options ``search`` (``WordDecoder``'s keyword
+    arguments; default :data:`language_model.SEARCH`): returns the pair with the lowest WER
+    (then CER) and the table ``[{'lm_weight', 'word_score', 'wer', 'cer'}]``.
+    ``progress(row)`` sees each row.
 
     Example:
         >>> rows, refs, _ = split_log_probs(task, "data/speech_en", "val")
         >>> best, table = tune_language_model(task, "lm.arpa", rows, refs)
     """
-    from tasks.speech.language_model import WordDecoder
+    from tasks.speech.language_model import SEARCH, WordDecoder
 
     table = []
     for lm_weight, word_score in grid:
-        decoder = WordDecoder(arpa_path, task.config["alphabet"], lm_weight, word_score, beam_size)
+        decoder = WordDecoder(arpa_path, task.config["alphabet"], lm_weight, word_score,
+                              **(SEARCH if search is None else search))
         hypotheses = [decoder.decode_with_path(row)[0] for row in rows]
         table.append({"lm_weight": float(lm_weight), "word_score": float(word_score),
                       **error_rates(references, hypotheses)})
@@ -169,7 +172,7 @@ def text_file_sentences(paths, alphabet):
 
 
 def build_language_model(task, data_dir, arpa_path, train_split="train", text_files=(),
-                         vocabulary=(), order=3, tune_split="val", limit=None, beam_size=50,
+                         vocabulary=(), order=3, tune_split="val", limit=None, search=None,
                          grid=LM_GRID, progress=None):
     """Give ``task`` a word n-gram language model, its weights tuned on a split.
 
@@ -177,8 +180,9 @@ def build_language_model(task, data_dir, arpa_path, train_split="train", text_fi
     of ``text_files``, with the words of ``vocabulary`` at the unigram floor (e.g.
     :func:`lexicon.english_words`). Sentences that are also ``tune_split`` transcripts are
     left out, so the weights are not chosen on sentences the model has memorised. Then the
-    ``grid`` is searched on ``tune_split`` (first ``limit`` utterances) and the best weights
-    are attached (:meth:`SpeechTask.attach_language_model`; ``task.save`` then keeps them).
+    ``grid`` is searched on ``tune_split`` (first ``limit`` utterances) with the search
+    options ``search`` (default :data:`language_model.SEARCH`) and the best weights are
+    attached (:meth:`SpeechTask.attach_language_model`; ``task.save`` then keeps them).
     Returns a report: sentences used and left out, lexicon size, the tune split's greedy and
     language-model error rates, the weights and the grid.
 
@@ -187,7 +191,7 @@ def build_language_model(task, data_dir, arpa_path, train_split="train", text_fi
         ...                               text_files=["domain_sentences.txt"])
         >>> task.save("runs/asr_with_lm")
     """
-    from tasks.speech.language_model import arpa_words, write_arpa
+    from tasks.speech.language_model import SEARCH, arpa_words, write_arpa
 
     if not os.path.isdir(os.path.join(data_dir, tune_split)):
         raise ValueError(f"tune_split: {os.path.join(data_dir, tune_split)!r} is not a split "
@@ -204,15 +208,16 @@ def build_language_model(task, data_dir, arpa_path, train_split="train", text_fi
                          f"{tune_split!r} transcripts are left out)")
     write_arpa(kept, arpa_path, order, vocabulary)
     rows, references, greedy = split_log_probs(task, data_dir, tune_split, limit)
-    best, table = tune_language_model(task, arpa_path, rows, references, grid, beam_size, progress)
-    task.attach_language_model(arpa_path, *best, beam_size)
+    search = dict(SEARCH if search is None else search)
+    best, table = tune_language_model(task, arpa_path, rows, references, grid, search, progress)
+    task.attach_language_model(arpa_path, *best, **search)
     tuned = next(r for r in table if (r["lm_weight"], r["word_score"]) == best)
     return {"sentences": len(kept), "left_out": len(texts) - len(kept), "order": order,
             "words": len(arpa_words(arpa_path)), "arpa_bytes": os.path.getsize(arpa_path),
             "tune_split": tune_split, "utterances": len(references),
             "greedy": error_rates(references, greedy),
             "language_model": {"wer": tuned["wer"], "cer": tuned["cer"]},
-            "lm_weight": best[0], "word_score": best[1], "beam_size": beam_size, "grid": table}
+            "lm_weight": best[0], "word_score": best[1], **search, "grid": table}
 
 
 def copy_notice(notice, task_dir):

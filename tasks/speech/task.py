@@ -55,8 +55,9 @@ class SpeechTask(Task):
         "subsampling_channels": 32,
         "spec_augment": None,
         "beam_width": 1,
-        # None, or {"file", "lm_weight", "word_score", "beam_size"}: a word n-gram language
-        # model (ARPA, kept beside the model) for Python-side lexicon beam search
+        # None, or {"file", "lm_weight", "word_score", "beam_size", "beam_threshold",
+        # "beam_size_token"}: a word n-gram language model (ARPA, kept beside the model) for
+        # Python-side lexicon beam search (attach_language_model)
         "language_model": None,
         "dtype_policy": "float32",
         "strategy": None,
@@ -192,9 +193,11 @@ class SpeechTask(Task):
     # -- the optional word language model (Python side; exports decode in the graph) ----
     LANGUAGE_MODEL_FILE = "lm.arpa"
 
-    def attach_language_model(self, arpa_path, lm_weight=1.0, word_score=0.0, beam_size=50):
+    def attach_language_model(self, arpa_path, lm_weight=1.0, word_score=0.0, beam_size=50,
+                              beam_threshold=25.0, beam_size_token=None):
         """Decode with a word n-gram language model (``language_model.write_arpa``) by default;
-        :meth:`save` keeps the ARPA file beside the model.
+        :meth:`save` keeps the ARPA file beside the model. The search options are
+        :class:`language_model.WordDecoder`'s.
 
         Example:
             >>> task.attach_language_model("lm.arpa", lm_weight=1.5, word_score=1.0)
@@ -205,7 +208,10 @@ class SpeechTask(Task):
         self.config["language_model"] = {"file": self.LANGUAGE_MODEL_FILE,
                                           "lm_weight": float(lm_weight),
                                           "word_score": float(word_score),
-                                          "beam_size": int(beam_size)}
+                                          "beam_size": int(beam_size),
+                                          "beam_threshold": float(beam_threshold),
+                                          "beam_size_token": (None if beam_size_token is None
+                                                              else int(beam_size_token))}
         self._language_model_source = os.path.abspath(arpa_path)
         self.__dict__.pop("_word_decoders", None)
 
@@ -242,8 +248,11 @@ class SpeechTask(Task):
         lock = self.__dict__.setdefault("_word_decoder_lock", threading.Lock())
         with lock:
             if beam_size not in cache:
+                # models saved before the two pruning options searched with these values
                 decoder = WordDecoder(self.language_model_path(), self.config["alphabet"],
-                                      spec["lm_weight"], spec["word_score"], beam_size)
+                                      spec["lm_weight"], spec["word_score"], beam_size,
+                                      beam_threshold=spec.get("beam_threshold", 25.0),
+                                      beam_size_token=spec.get("beam_size_token"))
                 cache[beam_size] = (decoder, threading.Lock())  # one search at a time
         return cache[beam_size]
 
