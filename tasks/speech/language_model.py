@@ -163,16 +163,19 @@ class WordDecoder:
     vocabulary can be output. ``lm_weight`` and ``word_score`` are the usual shallow-fusion
     weights: tune them on a validation split. The search keeps ``beam_size`` hypotheses,
     drops those more than ``beam_threshold`` (log score) behind the best, and extends each
-    with its ``beam_size_token`` likeliest characters per frame (None: every character).
+    with its ``beam_size_token`` likeliest characters per frame (None, or more than the alphabet
+    holds: every character). The
+    search defaults are :data:`SEARCH`.
 
     Example:
-        >>> decoder = WordDecoder("lm.arpa", lm_weight=1.0, word_score=0.5, beam_size=50)
+        >>> decoder = WordDecoder("lm.arpa", lm_weight=1.0, word_score=0.5)
         >>> decoder.decode(log_probs, lengths)
     """
 
     def __init__(self, arpa_path, alphabet=" 'abcdefghijklmnopqrstuvwxyz", lm_weight=1.0,
-                 word_score=0.0, beam_size=50, beam_threshold=25.0, max_frames=1000,
-                 beam_size_token=None):
+                 word_score=0.0, beam_size=SEARCH["beam_size"],
+                 beam_threshold=SEARCH["beam_threshold"], max_frames=1000,
+                 beam_size_token=SEARCH["beam_size_token"]):
         from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder,
                                                  LexiconDecoderOptions, SmearingMode, Trie)
         from flashlight.lib.text.decoder.kenlm import KenLM
@@ -186,9 +189,8 @@ class WordDecoder:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if beam_threshold <= 0:
             raise ValueError(f"beam_threshold must be > 0, got {beam_threshold}")
-        if beam_size_token is not None and not 1 <= beam_size_token <= len(alphabet) + 1:
-            raise ValueError(f"beam_size_token must be None or 1..{len(alphabet) + 1}, got "
-                             f"{beam_size_token}")
+        if beam_size_token is not None and beam_size_token < 1:
+            raise ValueError(f"beam_size_token must be None or >= 1, got {beam_size_token}")
         if max_frames < 50:
             raise ValueError(f"max_frames must be >= 50, got {max_frames}")
         self.alphabet, self.max_frames = alphabet, int(max_frames)
@@ -208,7 +210,9 @@ class WordDecoder:
             trie.insert([self.token_ids[ch] for ch in w], self.words.get_index(w), score)
         trie.smear(SmearingMode.MAX)
         self._trie = trie  # the decoder keeps a pointer to it
-        tokens = len(alphabet) + 1 if beam_size_token is None else int(beam_size_token)
+        # more than the alphabet holds is every character, so the default fits any alphabet
+        tokens = len(alphabet) + 1 if beam_size_token is None else min(int(beam_size_token),
+                                                                        len(alphabet) + 1)
         options = LexiconDecoderOptions(beam_size=beam_size, beam_size_token=tokens,
                                         beam_threshold=beam_threshold, lm_weight=lm_weight,
                                         word_score=word_score, unk_score=-math.inf,

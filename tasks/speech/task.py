@@ -20,6 +20,7 @@ from tasks.core import metrics
 from tasks.core.audio import pad_batch
 from tasks.core.export import ExportedModel
 from tasks.core.task import Task, register_task
+from tasks.speech.language_model import SEARCH
 from tasks.speech.model import SpecAugment, build_speech_model
 from tasks.speech.preprocessing import DEFAULT_ALPHABET, SpeechPreprocessor
 from tasks.speech.presets import presets as _presets
@@ -193,11 +194,13 @@ class SpeechTask(Task):
     # -- the optional word language model (Python side; exports decode in the graph) ----
     LANGUAGE_MODEL_FILE = "lm.arpa"
 
-    def attach_language_model(self, arpa_path, lm_weight=1.0, word_score=0.0, beam_size=50,
-                              beam_threshold=25.0, beam_size_token=None):
+    def attach_language_model(self, arpa_path, lm_weight=1.0, word_score=0.0,
+                              beam_size=SEARCH["beam_size"],
+                              beam_threshold=SEARCH["beam_threshold"],
+                              beam_size_token=SEARCH["beam_size_token"]):
         """Decode with a word n-gram language model (``language_model.write_arpa``) by default;
         :meth:`save` keeps the ARPA file beside the model. The search options are
-        :class:`language_model.WordDecoder`'s.
+        :class:`language_model.WordDecoder`'s, by default :data:`language_model.SEARCH`.
 
         Example:
             >>> task.attach_language_model("lm.arpa", lm_weight=1.5, word_score=1.0)
