@@ -191,7 +191,9 @@ def write_video(path, frames, fps, codec=None, quality=None):
     if not (isinstance(fps, (int, float, Fraction)) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     written = 0
-    # bitexact: no random segment ids or encoder versions, so one input gives one file
+    # bitexact: no random segment ids or encoder versions in the container. The encoders
+    # are not byte-stable under load all the same (libx264 gave another stream about one
+    # run in fifty), so inputs that must replay byte for byte are committed files
     with av.open(path, mode="w", options={"fflags": "+bitexact"}) as container:
         stream = None
         for frame in frames:
