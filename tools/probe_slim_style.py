@@ -7,7 +7,8 @@ The student works at 1/4 resolution after a space-to-depth (64 filters, 4 separa
 residual blocks with instance normalisation as one fused batch-norm op per image), comes back
 with two resize-convolutions, and adds its change to the teacher's AdaIN-recoloured pixels
 (the teacher's ``adain_pixels`` weights). It is trained on the L1 distance to the teacher's
-output on 256-pixel crops of the built-in photographs, then timed at 256² beside the teacher
+output on 256-pixel crops of the built-in photographs (``--perceptual-weight`` adds the
+style + content + TV loss the teacher was trained on; ``--init`` continues a student), then timed at 256² beside the teacher
 and scored against Gatys at 512² like the bundled networks (README, "Fast style transfer").
 A probe, not a recipe: its result decides whether the architecture earns a place in
 ``tasks/style_transfer``.
@@ -42,6 +43,10 @@ ap.add_argument("--mid", type=int, default=32)
 ap.add_argument("--full", type=int, default=8)
 ap.add_argument("--norm", default="fbn")
 ap.add_argument("--lr", type=float, default=2e-3)
+ap.add_argument("--l1-weight", type=float, default=1.0, help="L1 distance to the teacher's output")
+ap.add_argument("--perceptual-weight", type=float, default=0.0,
+                help="the style + content + TV loss the teacher was trained on")
+ap.add_argument("--init", default=None, help="start from these student weights (.weights.h5)")
 ap.add_argument("--out", default="runs/slim_probe/student")
 ap.add_argument("--data-dir", default=os.path.join(ROOT, "data", "style"))
 ap.add_argument("--results", default=None)
@@ -81,7 +86,13 @@ def build(width, blocks, mid, full, border=8):
     x = CropLike(border)(x, inp)
     return keras.Model(inp, ResidualLogits(dtype="float32")(recoloured, x))
 
-teacher = Task.load(os.path.join(ROOT, "tasks", "style_transfer", "weights", args.style))
+from tasks.style_transfer.data import style_images  # noqa: E402
+from tasks.style_transfer.presets import BUNDLED_STYLES  # noqa: E402
+
+PAINTING = style_images(args.data_dir)[BUNDLED_STYLES[args.style]]
+teacher = Task.load(os.path.join(ROOT, "tasks", "style_transfer", "weights", args.style),
+                    style_image=PAINTING)
+perceptual = teacher.perceptual_loss() if args.perceptual_weight else None
 student = build(args.width, args.blocks, args.mid, args.full)
 student.get_layer("adain_pixels").set_weights(teacher.model.get_layer("adain_pixels").get_weights())
 print("student params", student.count_params(), flush=True)
@@ -109,22 +120,23 @@ def step(x):
     target = teacher.model(x, training=False)
     with tf.GradientTape() as tape:
         out = student(x, training=True)
-        loss = tf.reduce_mean(tf.abs(out - target))
+        loss = args.l1_weight * tf.reduce_mean(tf.abs(out - target))
+        if perceptual is not None:
+            loss += args.perceptual_weight * perceptual.total(perceptual.terms(x, out))
     grads = tape.gradient(loss, student.trainable_variables)
     opt.apply_gradients(zip(grads, student.trainable_variables))
     return loss
 
-from tasks.style_transfer.data import style_images
-from tasks.style_transfer.presets import BUNDLED_STYLES
-PAINTING = style_images(args.data_dir)[BUNDLED_STYLES[args.style]]
 t0 = time.time(); run = []
 if args.eval_only:
     student.load_weights(args.out + ".weights.h5"); args.steps = 0
+elif args.init:
+    student.load_weights(args.init)
 for i, batch in enumerate(ds.take(args.steps) if args.steps else []):
     x = batch[0] if isinstance(batch, tuple) else batch
     run.append(float(step(x)))
     if (i + 1) % 100 == 0:
-        print(f"step {i+1} L1 {np.mean(run[-100:]):.4f}  {time.time()-t0:.0f}s", flush=True)
+        print(f"step {i+1} loss {np.mean(run[-100:]):.4f}  {time.time()-t0:.0f}s", flush=True)
 if args.steps:
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     student.save_weights(args.out + ".weights.h5")
