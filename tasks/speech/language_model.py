@@ -163,9 +163,8 @@ class WordDecoder:
     vocabulary can be output. ``lm_weight`` and ``word_score`` are the usual shallow-fusion
     weights: tune them on a validation split. The search keeps ``beam_size`` hypotheses,
     drops those more than ``beam_threshold`` (log score) behind the best, and extends each
-    with its ``beam_size_token`` likeliest characters per frame (None, or more than the alphabet
-    holds: every character). The
-    search defaults are :data:`SEARCH`.
+    with its ``beam_size_token`` likeliest characters per frame (None, or more than the
+    alphabet holds: every character). The search defaults are :data:`SEARCH`.
 
     Example:
         >>> decoder = WordDecoder("lm.arpa", lm_weight=1.0, word_score=0.5)
