@@ -6,6 +6,10 @@
     python tools/train_default_styles.py --styles great_wave --continue --work-dir runs/wave2 \
         --output-dir runs/wave2/weights --results runs/wave2/results.json --seed 1
         # train the bundled network further (copy it over only if it scores better)
+    python tools/train_default_styles.py --preset slim --image-size 256 --batch-size 8 \
+        --epochs 2 --distill-epochs 2 --learning-rate 1e-3 --output-dir tasks/style_transfer/weights/slim \
+        --work-dir runs/slim_style --results benchmarks/results/style_slim.json
+        # slim networks distilled from the bundled ones (the teacher of each style)
 
 Builds the data if needed (``data/style``). Each style trains in ``runs/default_style/<name>``
 (resumable from its checkpoints; the time of each run is added to ``train_seconds.json``
@@ -61,6 +65,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="data order and initialisation")
     parser.add_argument("--preset", default="fast_small",
                         help="architecture of a new network (fast_small, johnson, fast_adain)")
+    parser.add_argument("--teacher-dir", default=WEIGHTS_DIR,
+                        help="with --preset slim: the teacher of each style is <teacher-dir>/<name>")
+    parser.add_argument("--distill-epochs", type=int, default=2,
+                        help="with --preset slim: epochs on the L1 distance to the teacher alone "
+                             "before --epochs with the perceptual loss added")
     parser.add_argument("--arbitrary", default=None,
                         help="with --preset fast_adain: the arbitrary network to start from "
                              "(default the bundled one)")
@@ -87,14 +96,23 @@ def main(argv=None):
             task = Task.load(output, style_image=paintings[BUNDLED_STYLES[name]])
         else:
             start = (Task.load(os.path.join(WEIGHTS_DIR, name)) if args.continue_ else None)
+            common = dict(steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                          learning_rate=args.learning_rate, image_size=args.image_size,
+                          style_size=args.style_size, style_name=name, seed=args.seed, verbose=2)
+            teacher = os.path.join(args.teacher_dir, name) if args.preset == "slim" else None
+            if teacher and start is None and args.distill_epochs:
+                # first the teacher's pixels alone (cheap: no loss network), then its loss too
+                start = train(args.data_dir, os.path.join(work, "distill_l1"),
+                              paintings[BUNDLED_STYLES[name]], epochs=args.distill_epochs,
+                              preset=args.preset, teacher=teacher, distill_weights=(1.0, 0.0),
+                              **common)
+                record_training_seconds(work, start.training_seconds)
             task = train(args.data_dir, work, paintings[BUNDLED_STYLES[name]], epochs=args.epochs,
-                         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, image_size=args.image_size,
-                         style_size=args.style_size, style_name=name, seed=args.seed,
-                         task=start, preset=args.preset, arbitrary=args.arbitrary, verbose=2)
+                         task=start, preset=args.preset, arbitrary=args.arbitrary,
+                         teacher=teacher, **common)
             record_training_seconds(work, task.training_seconds)
-            # the bundled copy must not point at this machine's data directory
-            task.config["style_image"] = None
+            # the bundled copy must not point at this machine's data directory or teacher
+            task.config.update(style_image=None, teacher=None)
             task.save(output)
             task.config["style_image"] = paintings[BUNDLED_STYLES[name]]
         runs = record_training_seconds(work)
@@ -104,8 +122,12 @@ def main(argv=None):
         if task.config["architecture"] == "adain" and not args.evaluate_only \
                 and not args.continue_:
             training["started_from"] = os.path.relpath(args.arbitrary or ARBITRARY_DIR, ROOT)
-        architecture = (("widths", "border") if task.config["architecture"] == "adain"
-                        else ("filters", "residual_blocks"))
+        if args.preset == "slim" and not args.evaluate_only:
+            training.update(distilled_from=os.path.relpath(teacher, ROOT),
+                            distill_l1_epochs=0 if args.continue_ else args.distill_epochs)
+        architecture = {"adain": ("widths", "border"),
+                        "slim": ("slim_widths", "residual_blocks", "block_norms", "border")}.get(
+                            task.config["architecture"], ("filters", "residual_blocks"))
         if earlier is not None:  # the bundled network's own training comes first
             runs, training = continued_training(
                 earlier, os.path.relpath(os.path.join(WEIGHTS_DIR, name), ROOT), runs, training,

@@ -29,7 +29,8 @@ def _continue(task, task_class, overrides, run):
 def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_per_epoch=500,
           batch_size=8, learning_rate=2e-3, checkpoint_dir=None, image_size=128, style_size=256,
           style_name=None, seed=0, jit_compile="auto", verbose="auto", checkpoint_every=250,
-          content_images=None, task=None, arbitrary=None, **overrides):
+          content_images=None, task=None, arbitrary=None, teacher=None, distill_weights=(1.0, 1.0),
+          **overrides):
     """Train (or resume) a fast network for one style image and save it to ``output``.
 
     Content photographs come from ``data_dir`` (the built-in data's ``content/train``) or
@@ -39,11 +40,16 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
     schedule) instead of a new network from ``preset``. A new ``architecture="adain"``
     network (preset ``fast_adain``) starts from the arbitrary-style network at ``arbitrary``
     (a saved :class:`ArbitraryStyleTask`; default the bundled one) with the painting built in.
+    ``teacher``: a saved fast network of the same style to distil (preset ``slim``): the
+    loss is ``distill_weights[0]`` x the L1 distance to its output + ``distill_weights[1]`` x
+    the perceptual loss; a new slim network starts from its recolouring.
 
     Example:
         >>> train("data/style", "runs/wave", "data/style/styles/great_wave.jpg", epochs=1)
         >>> train("data/style", "runs/wave2", "data/style/styles/great_wave.jpg",
         ...       task=Task.load("runs/wave"), seed=1)   # a continuation
+        >>> train("data/style", "runs/slim_wave", "data/style/styles/great_wave.jpg",
+        ...       preset="slim", teacher="runs/wave", distill_weights=(1.0, 0.0))
     """
     if not os.path.isfile(style_image):
         raise ValueError(f"style_image={style_image!r} does not exist")
@@ -53,8 +59,11 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
     keras.utils.set_random_seed(seed)
     paths = list(content_images) if content_images else train_images(data_dir)
     name = style_name or os.path.splitext(os.path.basename(style_image))[0]
+    if teacher is not None and not os.path.isfile(os.path.join(teacher, "task.json")):
+        raise ValueError(f"teacher={teacher!r} is not a saved task (no task.json)")
     run = dict(style_name=name, style_image=os.path.abspath(style_image), image_size=image_size,
-               style_size=style_size)
+               style_size=style_size, teacher=teacher and os.path.abspath(teacher),
+               distill_weights=[float(w) for w in distill_weights])
     if task is None:
         task = StyleTransferTask({**StyleTransferTask.presets[preset]["config"], **overrides}, **run)
         if task.config["architecture"] == "adain":
@@ -62,6 +71,8 @@ def train(data_dir, output, style_image, preset="fast_small", epochs=3, steps_pe
             from tasks.style_transfer.presets import ARBITRARY_DIR
 
             task.start_from_arbitrary(Task.load(arbitrary or ARBITRARY_DIR))
+        elif task.config["architecture"] == "slim":
+            task.start_recolour()
     else:
         _continue(task, StyleTransferTask, overrides, run)
     ds = make_dataset(paths, image_size, batch_size, seed=seed,

@@ -23,6 +23,7 @@ from tasks.style_transfer.adain import build_fixed_style_net, fix_style, network
 from tasks.style_transfer.loss_network import (DEFAULT_LOSS_WEIGHTS, NETWORKS, PerceptualLoss,
                                                build_extractor)
 from tasks.style_transfer.model import build_transform_net
+from tasks.style_transfer.slim import build_slim_net, set_recolour
 from tasks.style_transfer.presets import presets as _presets
 from tasks.style_transfer.tiling import OVERLAP, TILE, run_tiled
 
@@ -61,7 +62,24 @@ class _PerceptualObjective(keras.losses.Loss):
         return tf.fill(tf.shape(y_pred)[:1], total)  # the batch mean, once per example
 
 
-ARCHITECTURES = ("transform", "adain")
+class _DistillationObjective(keras.losses.Loss):
+    """``weights[0]`` x the mean absolute pixel difference from a teacher network's output
+    + ``weights[1]`` x the perceptual loss (skipped, with its loss network, at 0)."""
+
+    def __init__(self, teacher, perceptual, weights):
+        super().__init__(name="distillation")
+        self.teacher, self.perceptual = teacher, perceptual
+        self.weights = [float(w) for w in weights]
+
+    def call(self, y_true, y_pred):
+        target = tf.stop_gradient(self.teacher(y_true, training=False))
+        total = self.weights[0] * tf.reduce_mean(tf.abs(y_pred - tf.cast(target, y_pred.dtype)))
+        if self.weights[1]:
+            total += self.weights[1] * self.perceptual.total(self.perceptual.terms(y_true, y_pred))
+        return tf.fill(tf.shape(y_pred)[:1], total)
+
+
+ARCHITECTURES = ("transform", "adain", "slim")
 MIN_SIDE = 32  # smaller images are refused: the loss network and the padding need room
 
 
@@ -108,7 +126,9 @@ class StyleTransferTask(Task):
         "image_size": 256,               # training crop size
         # "transform": Johnson et al.'s residual network (filters, residual_blocks,
         # separable, edge_kernel); "adain": the arbitrary network's frozen encoder and
-        # decoder with this style's statistics built in (widths, border; adain.py)
+        # decoder with this style's statistics built in (widths, border; adain.py);
+        # "slim": residual blocks at 1/4 resolution (slim_widths, residual_blocks,
+        # block_norms, border; slim.py), best trained from a teacher
         "architecture": "transform",
         "filters": [16, 32, 64],
         "residual_blocks": 5,
@@ -116,6 +136,12 @@ class StyleTransferTask(Task):
         "edge_kernel": 5,
         "widths": [32, 64, 96],
         "border": 32,
+        "slim_widths": [64, 32],
+        "block_norms": 1,
+        # distillation: a saved StyleTransferTask whose outputs this network learns, with
+        # weights [L1 distance to the teacher's output, perceptual loss]
+        "teacher": None,
+        "distill_weights": [1.0, 1.0],
         "loss_network": "mobilenet_v2_nsfwjs",
         "loss_network_weights": None,    # local weights file for vgg16/vgg19
         "loss_weights": list(DEFAULT_LOSS_WEIGHTS),   # style, content, total variation
@@ -145,6 +171,9 @@ class StyleTransferTask(Task):
         c = self.config
         if c["architecture"] == "adain":
             return build_fixed_style_net(tuple(c["widths"]), border=int(c["border"]))
+        if c["architecture"] == "slim":
+            return build_slim_net(tuple(c["slim_widths"]), c["residual_blocks"],
+                                  c["block_norms"], int(c["border"]))
         return build_transform_net(tuple(c["filters"]), c["residual_blocks"], c["separable"],
                                    c["edge_kernel"])
 
@@ -170,6 +199,38 @@ class StyleTransferTask(Task):
         fix_style(self.model, arbitrary.model, style)
         return self
 
+    def start_recolour(self):
+        """Start a slim network's recolouring (``adain_pixels``) at its teacher's, or, without
+        a teacher, at the painting's per-channel mean and spread (``style_image`` at
+        ``style_size``)."""
+        c = self.config
+        if c["architecture"] != "slim":
+            raise ValueError(f"start_recolour needs architecture='slim', this task has "
+                             f"{c['architecture']!r}")
+        teacher = self.teacher() if c["teacher"] else None
+        names = [layer.name for layer in teacher.layers] if teacher is not None else []
+        if "adain_pixels" in names:
+            self.model.get_layer("adain_pixels").set_weights(
+                teacher.get_layer("adain_pixels").get_weights())
+        elif c["style_image"]:
+            set_recolour(self.model, load_style_image(c["style_image"], c["style_size"]))
+        else:
+            raise ValueError("config['style_image'] is not set and the teacher has no "
+                             "recolouring: nothing to start the recolouring from")
+        return self
+
+    def teacher(self):
+        """The network of the saved task at ``config['teacher']`` (cached)."""
+        path = self.config["teacher"]
+        if getattr(self, "_teacher", None) is None or self._teacher[0] != path:
+            teacher = Task.load(path)
+            if not isinstance(teacher, StyleTransferTask):
+                raise ValueError(f"teacher={path!r} is a {type(teacher).__name__}; expected a "
+                                 "saved StyleTransferTask (a fast network for one style)")
+            teacher.model.trainable = False
+            self._teacher = (path, teacher.model)
+        return self._teacher[1]
+
     # -- losses -----------------------------------------------------------------------
     def perceptual_loss(self):
         """The loss this task trains on (and its quality is measured with); cached."""
@@ -184,6 +245,14 @@ class StyleTransferTask(Task):
         return self._perceptual
 
     def loss(self):
+        c = self.config
+        if c["teacher"]:
+            weights = [float(w) for w in c["distill_weights"]]
+            if len(weights) != 2 or min(weights) < 0 or max(weights) == 0:
+                raise ValueError("distill_weights: expected [L1 weight, perceptual weight], "
+                                 f"non-negative and not both 0, got {c['distill_weights']}")
+            return _DistillationObjective(self.teacher(),
+                                          self.perceptual_loss() if weights[1] else None, weights)
         return _PerceptualObjective(self.perceptual_loss())
 
     # -- inference --------------------------------------------------------------------
