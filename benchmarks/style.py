@@ -15,7 +15,9 @@ memory of a process that stylises one 2048² image (measured in a child process,
 the same process's memory after loading the network), and the same for a 4096² image, which
 goes through in cross-faded tiles of 2048².
 
-The same figures (but memory) for the arbitrary-style network (``arbitrary``; untrained with
+The same figures (but memory) for the slim network distilled from the default one
+(``weights/slim/great_wave``; untrained with ``--quick`` or when missing), with its training
+speed when distilled (256² crops in batches of 8), under ``"slim"``; and for the arbitrary-style network (``arbitrary``; untrained with
 ``--quick`` or when missing), with the style image at its ``style_size``, under
 ``"arbitrary"``.
 
@@ -134,6 +136,35 @@ def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batc
             **(_diff_vs_float32(task, sizes[0], style) if policy != "float32" else {})}
 
 
+def _slim(quick, style_image, paths, sizes, gatys_seconds, teacher, policy="float32"):
+    """The slim network's figures (``presets.SLIM_DIR/great_wave``; the untrained ``slim``
+    preset with ``--quick`` or when missing): frames/s per size, the speed-up over Gatys, and
+    training images/s when distilled from ``teacher`` (a saved task) with the perceptual loss
+    too (256² crops in batches of 8, the recipe's)."""
+    from tasks.core.task import Task
+    from tasks.style_transfer.presets import SLIM_DIR
+    from tasks.style_transfer.task import StyleTransferTask
+
+    path = os.path.join(SLIM_DIR, "great_wave")
+    if not quick and os.path.exists(os.path.join(path, "task.json")):
+        task, which = Task.load(path, style_image=style_image), "slim great_wave"
+    else:
+        task = StyleTransferTask(StyleTransferTask.presets["slim"]["config"],
+                                 style_image=style_image)
+        which = "untrained (slim preset)"
+    task = task.with_dtype_policy(policy)
+    fps = {f"fps_{s}": round(_fps(task, s, 0.5 if quick else 5.0), 2) for s in sizes}
+    student = StyleTransferTask(StyleTransferTask.presets["slim"]["config"],
+                                style_image=style_image, teacher=teacher,
+                                **({"style_size": 64} if quick else {}))
+    train_size, batch = (64, 2) if quick else (256, 8)
+    train_ips = _train_speed(student, paths, 3 if quick else 20, train_size, batch)
+    return {"model": which, "parameters": task.model.count_params(),
+            "distill_images_per_s": round(train_ips, 2), "distill_crop": train_size,
+            "distill_batch": batch, **fps,
+            "speedup_over_gatys": round(gatys_seconds * fps[f"fps_{sizes[0]}"], 1)}
+
+
 _MEMORY_CHILD = """
 import sys, time
 import numpy as np
@@ -226,6 +257,10 @@ def main(argv=None):
                                train_size, batch, args.dtype_policy)
         agreement = (_diff_vs_float32(task, sizes[0]) if args.dtype_policy != "float32"
                      else {})
+        teacher = os.path.join(tmp, "teacher")
+        reference.save(teacher)
+        slim = _slim(args.quick, style_image, paths, sizes, optimized.seconds, teacher,
+                     args.dtype_policy)
     result = {
         "model": which, "parameters": task.model.count_params(),
         "dtype_policy": args.dtype_policy, **agreement,
@@ -237,6 +272,7 @@ def main(argv=None):
         "large_image": memory,
         "tiled_image": tiled,
         "arbitrary": arbitrary,
+        "slim": slim,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
     }
     text = json.dumps(result, indent=1)

@@ -90,6 +90,10 @@ def test_style_benchmark_quick_prints_all_figures():
     arbitrary = result["arbitrary"]
     for key in ("train_images_per_s", "fps_64", "fps_128", "speedup_over_gatys"):
         assert arbitrary[key] > 0, key
+    slim = result["slim"]
+    assert slim["model"] == "untrained (slim preset)"
+    for key in ("distill_images_per_s", "fps_64", "fps_128", "speedup_over_gatys"):
+        assert slim[key] > 0, key
 
 
 def test_video_benchmark_quick_prints_all_figures():

@@ -33,6 +33,9 @@ presets.update({
 })
 DEFAULT_PRESET = "great_wave"
 
+# Slim networks distilled from the bundled ones (tools/train_default_styles.py --preset slim).
+SLIM_DIR = os.path.join(WEIGHTS_DIR, "slim")
+
 # The arbitrary-style (AdaIN) network: one for every style image, trained by
 # tools/train_default_arbitrary.py on the built-in paintings.
 ARBITRARY_DIR = os.path.join(WEIGHTS_DIR, "arbitrary")
