@@ -141,6 +141,21 @@ def test_cli_stylize_train_evaluate(style_dir, tmp_path, capsys):
                  "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
                  "--image-size", "32", "--style-size", "48"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["saved"] == str(tmp_path / "trained")
+    # a slim network distilled from that one: pixels first, then the perceptual loss too
+    small = ["--style-image", str(style_dir / "painting.png"), "--data", str(style_dir / "data"),
+             "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--image-size", "32",
+             "--style-size", "48", "--teacher", str(tmp_path / "trained")]
+    assert main(["train", "style", *small, "--preset", "slim", "--distill-weights", "1", "0",
+                 "--output", str(tmp_path / "slim")]) == 0
+    assert main(["train", "style", *small, "--continue-from", str(tmp_path / "slim"),
+                 "--output", str(tmp_path / "slim2")]) == 0
+    capsys.readouterr()
+    from tasks.core.task import Task
+
+    slim = Task.load(str(tmp_path / "slim2"))
+    assert slim.config["architecture"] == "slim" and slim.config["distill_weights"] == [1.0, 1.0]
+    assert main(["train", "style", *small, "--arbitrary", "--output", str(tmp_path / "x")]) == 2
+    assert "--teacher" in capsys.readouterr().err
     assert main(["evaluate", "style", "--model", model, "--data", str(style_dir / "data"),
                  "--size", "48", "--limit", "1", "--steps", "3"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
