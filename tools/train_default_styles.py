@@ -126,7 +126,7 @@ def main(argv=None):
             training.update(distilled_from=os.path.relpath(teacher, ROOT),
                             distill_l1_epochs=0 if args.continue_ else args.distill_epochs)
         architecture = {"adain": ("widths", "border"),
-                        "slim": ("slim_widths", "residual_blocks", "block_norms", "border")}.get(
+                        "slim": ("slim_widths", "residual_blocks", "block_norms")}.get(
                             task.config["architecture"], ("filters", "residual_blocks"))
         if earlier is not None:  # the bundled network's own training comes first
             runs, training = continued_training(

@@ -128,7 +128,7 @@ class StyleTransferTask(Task):
         # separable, edge_kernel); "adain": the arbitrary network's frozen encoder and
         # decoder with this style's statistics built in (widths, border; adain.py);
         # "slim": residual blocks at 1/4 resolution (slim_widths, residual_blocks,
-        # block_norms, border; slim.py), best trained from a teacher
+        # block_norms; slim.py), best trained from a teacher
         "architecture": "transform",
         "filters": [16, 32, 64],
         "residual_blocks": 5,
@@ -173,7 +173,7 @@ class StyleTransferTask(Task):
             return build_fixed_style_net(tuple(c["widths"]), border=int(c["border"]))
         if c["architecture"] == "slim":
             return build_slim_net(tuple(c["slim_widths"]), c["residual_blocks"],
-                                  c["block_norms"], int(c["border"]))
+                                  c["block_norms"])
         return build_transform_net(tuple(c["filters"]), c["residual_blocks"], c["separable"],
                                    c["edge_kernel"])
 
