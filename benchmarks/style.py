@@ -16,7 +16,7 @@ the same process's memory after loading the network), and the same for a 4096² 
 goes through in cross-faded tiles of 2048².
 
 The same figures (but memory) for the slim network distilled from the default one
-(``weights/slim/great_wave``; untrained with ``--quick`` or when missing), with its training
+(``great_wave_slim``, ``weights/slim/great_wave``; untrained with ``--quick`` or when missing), with its training
 speed when distilled (256² crops in batches of 8), under ``"slim"``; and for the arbitrary-style network (``arbitrary``; untrained with
 ``--quick`` or when missing), with the style image at its ``style_size``, under
 ``"arbitrary"``.
@@ -137,7 +137,7 @@ def _arbitrary(quick, style_image, paths, sizes, gatys_seconds, train_size, batc
 
 
 def _slim(quick, style_image, paths, sizes, gatys_seconds, teacher, policy="float32"):
-    """The slim network's figures (``presets.SLIM_DIR/great_wave``; the untrained ``slim``
+    """The slim network's figures (``great_wave_slim``; the untrained ``slim``
     preset with ``--quick`` or when missing): frames/s per size, the speed-up over Gatys, and
     training images/s when distilled from ``teacher`` (a saved task) with the perceptual loss
     too (256² crops in batches of 8, the recipe's)."""
@@ -147,7 +147,7 @@ def _slim(quick, style_image, paths, sizes, gatys_seconds, teacher, policy="floa
 
     path = os.path.join(SLIM_DIR, "great_wave")
     if not quick and os.path.exists(os.path.join(path, "task.json")):
-        task, which = Task.load(path, style_image=style_image), "slim great_wave"
+        task, which = Task.load(path, style_image=style_image), "great_wave_slim"
     else:
         task = StyleTransferTask(StyleTransferTask.presets["slim"]["config"],
                                  style_image=style_image)

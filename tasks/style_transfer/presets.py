@@ -33,8 +33,16 @@ presets.update({
 })
 DEFAULT_PRESET = "great_wave"
 
-# Slim networks distilled from the bundled ones (tools/train_default_styles.py --preset slim).
+# Slim networks distilled from the bundled ones (tools/train_default_styles.py --preset slim):
+# "<name>_slim", about 4x faster, further from Gatys' loss (weights/README.md).
 SLIM_DIR = os.path.join(WEIGHTS_DIR, "slim")
+SLIM_STYLES = ("great_wave",)
+presets.update({
+    f"{name}_slim": {"path": os.path.join(SLIM_DIR, name),
+                     "description": f"slim network for the painting '{painting}', distilled from "
+                                    f"'{name}' (faster, less faithful)"}
+    for name, painting in BUNDLED_STYLES.items() if name in SLIM_STYLES
+})
 
 # The arbitrary-style (AdaIN) network: one for every style image, trained by
 # tools/train_default_arbitrary.py on the built-in paintings.
