@@ -26,7 +26,7 @@ import keras
 import tensorflow as tf
 
 from tasks.style_transfer.loss_network import BUNDLED
-from tasks.style_transfer.model import CropLike, ReflectPad, ResidualLogits, reflect_conv
+from tasks.style_transfer.model import CropLike, ResidualLogits, reflect_border, reflect_conv
 
 L = keras.layers
 
@@ -86,13 +86,8 @@ def _conv(x, filters, kernel=3):
 
 def _padded_for_encoder(content, border):
     # the encoder halves the size three times: pad to a multiple of 8 (reflected, so the
-    # borders look like image) and crop back at the end. A reflection needs an image larger
-    # than its width, so a wide border is reflected in steps of at most 16 pixels (photos
-    # down to 17 pixels a side)
-    padded, remaining = content, border
-    while remaining > 16:
-        padded, remaining = ReflectPad(16, 1)(padded), remaining - 16
-    return ReflectPad(remaining, 8)(padded)
+    # borders look like image) and crop back at the end
+    return reflect_border(content, border, 8)
 
 
 def _decoder(content, adapted, recoloured, widths, border):
@@ -159,6 +154,13 @@ class FixedInstanceNorm(L.Layer):
         return (instance_normalised(content, self.epsilon) * tf.cast(self.scale, tf.float32)
                 + tf.cast(self.shift, tf.float32))
 
+    def set_statistics(self, feature):
+        """Set ``scale`` and ``shift`` to the per-channel standard deviation and mean of
+        ``feature`` (any shape ending in the channels: a painting or its feature map)."""
+        feature = tf.cast(feature, tf.float32)
+        mean, var = tf.nn.moments(tf.reshape(feature, [-1, feature.shape[-1]]), axes=[0])
+        self.set_weights([tf.sqrt(var + self.epsilon).numpy(), mean.numpy()])
+
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
 
@@ -216,7 +218,5 @@ def fix_style(fixed_net, arbitrary_net, style):
     maps = list(arbitrary_net.get_layer("encoder")(style)) + [style]
     names = [f"adain_{i}" for i in range(len(ENCODER_LAYERS))] + ["adain_pixels"]
     for name, feature in zip(names, maps):
-        layer = fixed_net.get_layer(name)
-        mean, var = tf.nn.moments(tf.cast(feature, tf.float32), axes=[0, 1, 2])
-        layer.set_weights([tf.sqrt(var + layer.epsilon).numpy(), mean.numpy()])
+        fixed_net.get_layer(name).set_statistics(feature)
     return fixed_net

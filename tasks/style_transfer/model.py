@@ -90,6 +90,21 @@ class ReflectPad(L.Layer):
         return {**super().get_config(), "border": self.border, "multiple": self.multiple}
 
 
+def reflect_border(x, border, multiple=1):
+    """Reflect-pad ``border`` pixels on every side of ``x``, then the bottom/right up to a
+    multiple of ``multiple`` (:class:`ReflectPad`). A reflection needs an image wider than
+    itself, so a wide border goes in steps of at most 16 pixels: photos down to 17 pixels
+    a side work whatever the border.
+
+    Example:
+        >>> padded = reflect_border(keras.Input((None, None, 3)), 40, multiple=8)
+    """
+    remaining = int(border)
+    while remaining > 16:
+        x, remaining = ReflectPad(16, 1)(x), remaining - 16
+    return ReflectPad(remaining, multiple)(x)
+
+
 @keras.saving.register_keras_serializable(package="tasks")
 class CropLike(L.Layer):
     """Crop ``x`` to the height and width of ``reference``, starting ``border`` pixels in."""

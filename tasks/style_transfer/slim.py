@@ -26,7 +26,7 @@ import keras
 import tensorflow as tf
 
 from tasks.style_transfer.adain import FixedInstanceNorm
-from tasks.style_transfer.model import CropLike, ReflectPad, ResidualLogits
+from tasks.style_transfer.model import CropLike, ResidualLogits, reflect_border
 
 L = keras.layers
 
@@ -155,12 +155,7 @@ def build_slim_net(widths=(64, 32), residual_blocks=3, block_norms=1, name="slim
         raise ValueError(f"block_norms must be 1 or 2, got {block_norms!r}")
     inputs = keras.Input((None, None, 3), name="pixels")
     recoloured = FixedInstanceNorm(name="adain_pixels")(inputs)
-    # a reflection needs an image wider than itself: a wide border goes in steps of 16
-    # pixels, so photos down to 17 pixels a side work
-    x, remaining = inputs, slim_border(residual_blocks)
-    while remaining > 16:
-        x, remaining = ReflectPad(16, 1)(x), remaining - 16
-    x = SpaceToDepth(SCALE)(ReflectPad(remaining, SCALE)(x))
+    x = SpaceToDepth(SCALE)(reflect_border(inputs, slim_border(residual_blocks), SCALE))
     x = _norm_relu(L.Conv2D(widths[0], 3, use_bias=False)(x))
     for _ in range(residual_blocks):
         y = _norm_relu(L.SeparableConv2D(widths[0], 3, use_bias=False)(x))
@@ -187,8 +182,5 @@ def set_recolour(net, style):
     Example:
         >>> set_recolour(build_slim_net(), painting)
     """
-    layer = net.get_layer("adain_pixels")
-    style = tf.reshape(tf.cast(style, tf.float32), [-1, 3])
-    mean, var = tf.nn.moments(style, axes=[0])
-    layer.set_weights([tf.sqrt(var + layer.epsilon).numpy(), mean.numpy()])
+    net.get_layer("adain_pixels").set_statistics(style)
     return net
