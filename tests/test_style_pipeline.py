@@ -2,6 +2,7 @@
 
 import json
 import os
+import types
 
 import numpy as np
 import pytest
@@ -124,7 +125,7 @@ def test_optimize_method_stylizes_any_image(style_dir):
     assert not np.array_equal(np.asarray(out), np.asarray(photo))
 
 
-def test_cli_stylize_train_evaluate(style_dir, tmp_path, capsys):
+def test_cli_stylize_train_evaluate(style_dir, tmp_path, capsys, monkeypatch):
     model = str(style_dir / "saved")
     inputs = []
     for i in range(2):
@@ -141,19 +142,27 @@ def test_cli_stylize_train_evaluate(style_dir, tmp_path, capsys):
                  "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
                  "--image-size", "32", "--style-size", "48"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["saved"] == str(tmp_path / "trained")
-    # a slim network distilled from that one: pixels first, then the perceptual loss too
+    # the distillation flags reach the recipe (which test_style_slim trains for real)
+    calls = []
+
+    def recorded_train(*args, **kwargs):
+        calls.append((args, kwargs))
+        return types.SimpleNamespace(training_seconds=0.0)
+
+    monkeypatch.setattr("tasks.style_transfer.recipe.train", recorded_train)
     small = ["--style-image", str(style_dir / "painting.png"), "--data", str(style_dir / "data"),
              "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--image-size", "32",
              "--style-size", "48", "--teacher", str(tmp_path / "trained")]
-    assert main(["train", "style", *small, "--preset", "slim", "--distill-weights", "1", "0",
+    assert main(["train", "style", *small, "--preset", "slim", "--distill-weights", "1", "0.5",
                  "--output", str(tmp_path / "slim")]) == 0
-    assert main(["train", "style", *small, "--continue-from", str(tmp_path / "slim"),
+    assert main(["train", "style", *small, "--continue-from", str(tmp_path / "trained"),
                  "--output", str(tmp_path / "slim2")]) == 0
     capsys.readouterr()
-    from tasks.core.task import Task
-
-    slim = Task.load(str(tmp_path / "slim2"))
-    assert slim.config["architecture"] == "slim" and slim.config["distill_weights"] == [1.0, 1.0]
+    (first, slim), (_, continued) = calls
+    assert first[3] == "slim" and slim["task"] is None
+    assert slim["teacher"] == str(tmp_path / "trained") and list(slim["distill_weights"]) == [1.0, 0.5]
+    assert list(continued["distill_weights"]) == [1.0, 1.0]
+    assert continued["task"].config["style_size"] == 48  # the saved network, loaded
     assert main(["train", "style", *small, "--arbitrary", "--output", str(tmp_path / "x")]) == 2
     assert "--teacher" in capsys.readouterr().err
     assert main(["evaluate", "style", "--model", model, "--data", str(style_dir / "data"),
