@@ -36,7 +36,7 @@ DEFAULT_PRESET = "great_wave"
 # Slim networks distilled from the bundled ones (tools/train_default_styles.py --preset slim):
 # "<name>_slim", about 4x faster, further from Gatys' loss (weights/README.md).
 SLIM_DIR = os.path.join(WEIGHTS_DIR, "slim")
-SLIM_STYLES = ("great_wave", "composition_viii")
+SLIM_STYLES = ("great_wave", "composition_viii", "cafe_terrace")
 presets.update({
     f"{name}_slim": {"path": os.path.join(SLIM_DIR, name),
                      "description": f"slim network for the painting '{painting}', distilled from "
