@@ -33,6 +33,31 @@ def tiny_task(examples, **overrides):
     return CaptioningTask.from_examples(examples, **{**TINY_CONFIG, **overrides})
 
 
+def _file_seconds():
+    path = os.path.join(ROOT, "tests", "file_seconds.json")
+    if not os.path.exists(path):
+        return {}
+    import json
+
+    with open(path) as f:
+        return json.load(f)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest test files first (the times in ``tests/file_seconds.json``, written by
+    ``tools/test_file_seconds.py``; a file not in it counts as longest, being new).
+
+    Each xdist worker takes a whole file at a time (``--dist loadfile``, in collection order
+    with ``--no-loadscope-reorder``): handing out the long files first leaves short ones for
+    the end, so the two workers finish close together instead of one running a long file
+    alone. The sort is stable, so a file's tests keep their order and stay together.
+    """
+    seconds = _file_seconds()
+    if seconds:
+        items.sort(key=lambda item: -seconds.get(
+            os.path.relpath(str(item.path), ROOT).replace(os.sep, "/"), float("inf")))
+
+
 @pytest.fixture(scope="session")
 def scenes_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("scenes")

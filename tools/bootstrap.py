@@ -93,8 +93,10 @@ def main(argv):
         env["LD_PRELOAD"] = " ".join(filter(None, (env.get("LD_PRELOAD"), preload)))
     # one pytest worker per core (pytest-xdist): much of a test's time is single-threaded
     # graph tracing and compilation (measured: 28.8 -> 20.2 min for the suite on 2 cores);
-    # a file's tests on one worker: its fixtures and traced graphs are built once
-    cmd = [_python(), "-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile", "--durations=15",
+    # a file's tests on one worker: its fixtures and traced graphs are built once; the files in
+    # the order conftest.py gives them (longest first), not xdist's most-tests-first
+    cmd = [_python(), "-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile",
+           "--no-loadscope-reorder", "--durations=15",
            *argv[1:]]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
