@@ -63,6 +63,18 @@ def test_a_failing_cell_stops_the_in_process_run_with_its_traceback():
     assert nb.cells[2].get("outputs") == []
 
 
+def test_the_in_process_run_leaves_this_process_able_to_spawn_workers():
+    """The shell puts its namespace in sys.modules["__main__"]; left there, every later
+    multiprocessing "spawn" in the worker failed (the fuzz harness, the corpus build)."""
+    import multiprocessing
+
+    main_module = sys.modules["__main__"]
+    run_notebooks._run_here(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+    assert sys.modules["__main__"] is main_module
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        assert pool.apply(abs, (-3,)) == 3
+
+
 def test_committed_notebooks_are_generated_and_regenerating_keeps_run_outputs(tmp_path):
     make_notebooks.main(str(tmp_path))
     for path in NOTEBOOKS:

@@ -124,6 +124,9 @@ def _run_here(nb, name="notebook", start=None):
 
     start = time.time() if start is None else start
     backend, cwd = matplotlib.get_backend(), os.getcwd()
+    # the shell installs its namespace as sys.modules["__main__"], a module without __spec__,
+    # on which multiprocessing's "spawn" fails later in this process: it is put back below
+    main_module = sys.modules.get("__main__")
     os.chdir(ROOT)  # where a kernel started by _run_in_kernel runs
     # the singleton, because IPython's display capture publishes through get_ipython()
     shell = _InlineShell.instance()
@@ -161,6 +164,8 @@ def _run_here(nb, name="notebook", start=None):
         plt.close("all")
         matplotlib.use(backend)
         os.chdir(cwd)
+        if main_module is not None:
+            sys.modules["__main__"] = main_module
 
 
 def execute(name, scale="full", output_dir=NOTEBOOK_DIR, timeout=7200, kernel=True):
