@@ -78,7 +78,8 @@ def test_the_suite_hands_out_its_longest_files_first_keeping_each_file_together(
     monkeypatch.setattr(conftest, "_file_seconds",
                         lambda: {"tests/test_a.py": 1.0, "tests/test_b.py": 50.0})
     names = ["test_a.py", "test_a.py", "test_b.py", "test_b.py", "test_new.py"]
-    items = [SimpleNamespace(path=Path(ROOT, "tests", name), order=i) for i, name in enumerate(names)]
+    items = [SimpleNamespace(path=Path(ROOT, "tests", name), order=i)
+             for i, name in enumerate(names)]
     conftest.pytest_collection_modifyitems(None, items)
     # a file the times do not know yet is new, and may be long: it goes first
     assert [(item.path.name, item.order) for item in items] == [

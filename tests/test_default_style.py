@@ -159,5 +159,6 @@ def test_slim_networks_paint_no_frame_along_the_edges():
     for name in SLIM_STYLES:
         task = pipelines.MODELS.get("stylize", f"{name}_slim")
         # measured: great_wave_slim 0.57, composition_viii_slim 0.31, cafe_terrace_slim 0.45
-        # (the teachers 0.47-0.51); a slim network whose convolutions padded with zeros scored 6.2 (a striped frame)
+        # (the teachers 0.47-0.51); a slim network whose convolutions padded with zeros scored
+        # 6.2 (a striped frame)
         assert _edge_asymmetry(task, photo, []) < 1.0, name

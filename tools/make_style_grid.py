@@ -4,8 +4,9 @@
 
 For each bundled fast style that is installed, the first held-out photographs of the built-in
 data (centre squares at ``--size``²) next to Gatys optimisation, the style's fast network,
-its slim network (where one is bundled) and the arbitrary network given the same painting; each panel is titled with its weighted
-perceptual loss (lower is closer to the objective all three minimise).
+its slim network (where one is bundled) and the arbitrary network given the same painting;
+each panel is titled with its weighted perceptual loss (lower is closer to the objective they
+all minimise).
 """
 
 import argparse
