@@ -72,9 +72,19 @@ def pico_trees(tmp_path_factory):
             for name, version in corpus.PICO_PACKAGES}
 
 
+@pytest.fixture(scope="session")
+def rhvoice_trees(tmp_path_factory):
+    """The real RHVoice packages (about 35 MB from Debian): ctypes over the shipped library."""
+    from tasks.core.debian import fetch_package
+
+    cache = str(tmp_path_factory.mktemp("rhvoice"))
+    return {name: fetch_package(name, version, cache, component=component)[0]
+            for name, version, component in corpus.RHVOICE_PACKAGES}
+
+
 @pytest.fixture()
-def fixture_packages(tmp_path, monkeypatch, pico_trees):
-    trees = dict(pico_trees)
+def fixture_packages(tmp_path, monkeypatch, pico_trees, rhvoice_trees):
+    trees = {**pico_trees, **rhvoice_trees}
     for i, (name, _) in enumerate(corpus.FORTUNE_PACKAGES):
         fort = tmp_path / name / "usr/share/games/fortunes"
         fort.mkdir(parents=True)
@@ -246,6 +256,28 @@ def test_pico_voices_speak_with_speed_and_pitch(pico_trees):
         Pico(["/nonexistent"])
 
 
+def test_rhvoice_voices_speak_with_speed_and_pitch(rhvoice_trees):
+    from tasks.speech.tts import RHVoice
+
+    tts = RHVoice(list(rhvoice_trees.values()))
+    text = "please turn on the kitchen lights at seven thirty"
+    clb, rate = tts.synthesize(text, "clb")
+    slow, _ = tts.synthesize(text, "clb", stretch=1.25)
+    low, _ = tts.synthesize(text, "clb", pitch=80)
+    bdl, _ = tts.synthesize(text, "bdl")
+    alan, _ = tts.synthesize(text, "alan")
+    assert rate == 24000 and clb.dtype == np.float32 and 0.1 < np.abs(clb).max() <= 1.0
+    assert 1.5 < len(clb) / rate < 5 and 1.15 < len(slow) / len(clb) < 1.35
+    assert _pitch(clb, rate) > 150 and _pitch(low, rate) < 0.9 * _pitch(clb, rate)  # a female voice
+    assert _pitch(bdl, rate) < 150 and _pitch(alan, rate) < 150 and len(bdl) != len(alan)
+    with pytest.raises(ValueError, match="not an RHVoice voice"):
+        tts.synthesize("hello", "slt")  # the held-out test speaker is not offered
+    with pytest.raises(ValueError, match="non-empty"):
+        tts.synthesize("  ", "bdl")
+    with pytest.raises(ValueError, match="librhvoice5"):
+        RHVoice(["/nonexistent"])
+
+
 def _pitch(audio, rate):
     """Median F0 (Hz) of the voiced 40 ms frames, by autocorrelation."""
     n, found = int(0.04 * rate), []
@@ -284,6 +316,7 @@ def _small_split(original):
 
 def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.5)  # some of 30 rows (at 0.12: none)
+    monkeypatch.setattr(corpus, "RHVOICE_SHARE", 0.7)
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
@@ -306,13 +339,15 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
                    or r[1] in ("flite", "festival") and 90 <= int(r[4]) <= 190
                    or r[1] == "mbrola" and r[2] in ("us1", "us2", "us3")
                    and corpus.MBROLA_F0[r[2]][0] <= int(r[4]) <= corpus.MBROLA_F0[r[2]][1]
-                   or r[1] == "pico" and r[2] in ("en-US", "en-GB") and 70 <= int(r[4]) <= 130 for r in rows)
+                   or r[1] == "pico" and r[2] in ("en-US", "en-GB") and 70 <= int(r[4]) <= 130
+                   or r[1] == "rhvoice" and r[2] in ("alan", "bdl", "clb") and 80 <= int(r[4]) <= 125
+                   for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
     flite = {s: {v for v in voices[s] if v in ("kal", "kal16", "awb", "rms", "slt")} for s in voices}
     assert flite["train"] and flite["train"] <= {"kal", "awb", "rms"} and flite["test"] <= {"slt"}
     engines = {s: {r[1] for r in rows} for s, rows in read_rows(root).items()}
-    for engine in ("festival", "pico", "mbrola"):
+    for engine in ("festival", "pico", "mbrola", "rhvoice"):
         assert engine in engines["train"] and not any(engine in engines[s] for s in engines if s != "train")
     audio = load_audio(splits["test"][0]["audio"], 16000)
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
@@ -338,41 +373,40 @@ def read_rows(root):
 
 
 def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, monkeypatch):
-    """The MBROLA voices' rows come from their own random stream: without them (the corpus
-    of version 6) every other split is the same, and a rebuild over a hard-linked copy of
+    """The RHVoice voices' rows come from their own random stream: without them (the corpus
+    of version 7) every other split is the same, and a rebuild over a hard-linked copy of
     the old corpus speaks only the rows that changed and leaves the old corpus as it was."""
     import shutil
 
     root = str(tmp_path / "corpus")
     sizes = {"train": 40, "val": 2, "test": 8, "test_natural": 2}
-    with_mbrola, version = corpus.MBROLA_SPLITS, corpus.VERSION
-    monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.4)  # some of 40 rows
-    monkeypatch.setattr(corpus, "MBROLA_SPLITS", {})
-    monkeypatch.setattr(corpus, "VERSION", 6)
+    with_rhvoice, version = corpus.RHVOICE_SPLITS, corpus.VERSION
+    monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.3)  # some of 40 rows
+    monkeypatch.setattr(corpus, "RHVOICE_SHARE", 0.4)
+    monkeypatch.setattr(corpus, "RHVOICE_SPLITS", {})
+    monkeypatch.setattr(corpus, "VERSION", 7)
     corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     before = read_rows(root)
     stamps = {f: os.stat(os.path.join(root, "train", "wavs", f)).st_mtime_ns
               for f in os.listdir(os.path.join(root, "train", "wavs"))}
-    monkeypatch.setattr(corpus, "MBROLA_SPLITS", with_mbrola)
+    assert "mbrola" in {r[1] for r in before["train"]} and "rhvoice" not in {r[1] for r in before["train"]}
+    monkeypatch.setattr(corpus, "RHVOICE_SPLITS", with_rhvoice)
     monkeypatch.setattr(corpus, "VERSION", version)
-    festival_log = tmp_path / "festival" / "usr/bin/festival.log"
-    assert "(voice_us" not in festival_log.read_text()
-    copy = str(tmp_path / "corpus7")
+    copy = str(tmp_path / "corpus8")
     shutil.copytree(root, copy, copy_function=os.link)
     corpus.build_corpus(copy, sizes, seed=1, workers=1, progress=False)
     after = read_rows(copy)
     assert read_rows(root) == before
     for split in ("val", "test", "test_natural"):
         assert [r[:7] for r in after[split]] == [r[:7] for r in before[split]]
-    changed = [new for old, new in zip(before["train"], after["train"]) if old[:7] != new[:7]]
-    # drawn after Festival and Pico: it takes only rows that eSpeak NG or Flite spoke
-    assert changed and all(r[1] == "mbrola" and r[2] in ("us1", "us2", "us3") for r in changed)
-    assert all(old[1] in ("espeak-ng", "flite") for old, new in zip(before["train"], after["train"])
-               if old[:7] != new[:7])
-    assert festival_log.read_text().count("(voice_us") == len(changed)
-    kept = [old[0] for old, new in zip(before["train"], after["train"]) if old[:7] == new[:7]]
-    assert all(os.stat(os.path.join(copy, "train", "wavs", i + ".wav")).st_mtime_ns == stamps[i + ".wav"]
-               for i in kept)
+    pairs = list(zip(before["train"], after["train"]))
+    changed = [(old, new) for old, new in pairs if old[:7] != new[:7]]
+    # drawn after Festival, Pico and MBROLA: it takes only rows that eSpeak NG or Flite spoke
+    assert changed and all(new[1] == "rhvoice" and new[2] in ("alan", "bdl", "clb") for _, new in changed)
+    assert all(old[1] in ("espeak-ng", "flite") for old, _ in changed)
+    spoken = {f for f in os.listdir(os.path.join(copy, "train", "wavs"))
+              if os.stat(os.path.join(copy, "train", "wavs", f)).st_mtime_ns != stamps[f]}
+    assert spoken == {new[0] + ".wav" for _, new in changed}  # only those rows were spoken again
     assert all(os.stat(os.path.join(root, "train", "wavs", f)).st_mtime_ns == t for f, t in stamps.items())
 
 

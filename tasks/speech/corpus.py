@@ -14,10 +14,12 @@
   and SVOX Pico's two female voices (``en-US``, ``en-GB``; Debian non-free
   ``libttspico-data``, Apache-2.0) for about 14%, and (version 7) three MBROLA voices
   through Festival (``us1`` female, ``us2`` and ``us3`` male; Debian contrib ``festvox-us1``...
-  and non-free ``mbrola-us1``...) for about 9%, each engine drawn from a random stream
-  of its own so that val, test and test_natural stay as they were.
+  and non-free ``mbrola-us1``...) for about 9%, and (version 8) RHVoice's statistical
+  parametric voices ``alan``, ``bdl`` and ``clb`` (Debian non-free ``rhvoice-english``;
+  CMU ARCTIC speakers, two of them new) for about 13%, each engine drawn from a random
+  stream of its own so that val, test and test_natural stay as they were.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
-  Festival's and MBROLA's mean F0 in Hz, Pico's percentage of its voice's), length scale and
+  Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's), length scale and
   duration of every file.
 * **Splits**: test and val sentences *and* test and val voices are held out at once
   (never in train); ``test_natural`` reads the test sentences with the neural Piper voice
@@ -86,10 +88,15 @@ MBROLA_PACKAGES = (("festvox-us1", "1.95-4", "contrib"), ("festvox-us2", "1.95-4
                    ("mbrola-us3", "0.1+repack2-4", "non-free"))
 MBROLA_SPLITS = {"train": ("us1", "us2", "us3")}
 MBROLA_SHARE = 0.12  # drawn after Festival and Pico: about 9% of train
+# RHVoice (Debian non-free; LGPL voices built on CMU ARCTIC): (name, version, component).
+RHVOICE_PACKAGES = (("librhvoice5", "1.8.0+dfsg-3", "non-free"), ("librhvoice-core7", "1.8.0+dfsg-3", "non-free"),
+                    ("libsonic0", "0.2.0-12", "main"), ("rhvoice-english", "1.8.0+dfsg-3", "non-free"))
+RHVOICE_SPLITS = {"train": ("alan", "bdl", "clb")}
+RHVOICE_SHARE = 0.2  # drawn after MBROLA: about 13% of train
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 7
+VERSION = 8
 
 
 # -- text -----------------------------------------------------------------------------
@@ -194,7 +201,8 @@ def _engine(name, trees=None):
                           "flite": lambda: tts.Flite(trees["flite"]),
                           "festival": lambda: tts.Festival(trees["festival"]),
                           "pico": lambda: tts.Pico(trees["pico"]),
-                          "mbrola": lambda: tts.Festival(trees["mbrola"])}[name]()
+                          "mbrola": lambda: tts.Festival(trees["mbrola"]),
+                          "rhvoice": lambda: tts.RHVoice(trees["rhvoice"])}[name]()
     return _ENGINES[name]
 
 
@@ -208,7 +216,7 @@ def _synthesize_shard(job):
             continue
         if row["engine"] == "espeak-ng":
             audio, rate = _engine("espeak-ng").synthesize(row["text"], row["voice"], row["rate"], row["pitch"])
-        elif row["engine"] in ("flite", "festival", "pico", "mbrola"):
+        elif row["engine"] in ("flite", "festival", "pico", "mbrola", "rhvoice"):
             audio, rate = _engine(row["engine"], trees).synthesize(
                 row["text"], row["voice"], row["length_scale"], row["pitch"])
         else:
@@ -225,11 +233,12 @@ def _synthesize_shard(job):
 
 def _extra_voice(engine, voices, share, rng):
     """A row's voice and settings for ``engine`` when its stream draws it (else None).
-    Pitch: Festival's and MBROLA's mean F0 in Hz, Pico's percentage of the voice's own."""
+    Pitch: Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the
+    voice's own."""
     if rng.random() >= share:
         return None
     voice = rng.choice(voices)
-    pitch = {"festival": (90, 190), "pico": (70, 130)}.get(engine) or MBROLA_F0[voice]
+    pitch = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}.get(engine) or MBROLA_F0[voice]
     pitch = rng.randint(*pitch)
     return dict(engine=engine, voice=voice, rate="", pitch=pitch,
                 length_scale=round(rng.uniform(0.85, 1.25), 3), noise_scale="")
@@ -242,7 +251,8 @@ def plan_utterances(sentences, speakers, sizes, seed):
     # Voices added later draw from streams of their own: adding them changed no other row
     extra = [("festival", FESTIVAL_SPLITS, FESTIVAL_SHARE, random.Random(f"festival-{seed}")),
              ("pico", PICO_SPLITS, PICO_SHARE, random.Random(f"pico-{seed}")),
-             ("mbrola", MBROLA_SPLITS, MBROLA_SHARE, random.Random(f"mbrola-{seed}"))]
+             ("mbrola", MBROLA_SPLITS, MBROLA_SHARE, random.Random(f"mbrola-{seed}")),
+             ("rhvoice", RHVOICE_SPLITS, RHVOICE_SHARE, random.Random(f"rhvoice-{seed}"))]
     plan = {}
     for split, n in sizes.items():
         rows = []
@@ -353,6 +363,8 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         festival = trees.get("festival") or [fetch_package(n, v, cache)[0] for n, v in FESTIVAL_PACKAGES]
         trees["mbrola"] = festival + [fetch_package(n, v, cache, component=c)[0]
                                       for n, v, c in MBROLA_PACKAGES]
+    if "rhvoice" in engines:
+        trees["rhvoice"] = [fetch_package(n, v, cache, component=c)[0] for n, v, c in RHVOICE_PACKAGES]
     jobs = []
     for split, rows in plan.items():
         shard_dir = os.path.join(root, split, "shards")
@@ -390,10 +402,11 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         sentences={k: len(v) for k, v in sentences.items()},
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
                   + len(PICO_SPLITS.get(k, ())) + len(MBROLA_SPLITS.get(k, ()))
+                  + len(RHVOICE_SPLITS.get(k, ()))
                   for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
         sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES,
-                 *[(n, v) for n, v, _ in MBROLA_PACKAGES], REAL_DATA]))
+                 *[(n, v) for n, v, _ in MBROLA_PACKAGES + RHVOICE_PACKAGES], REAL_DATA]))
 
 
 def main(argv=None):

@@ -1,7 +1,8 @@
 """Offline speech synthesis with eSpeak NG (the library and voices that PyPI's
 ``espeakng-loader`` ships), through its C API with ctypes.
 
-Also CMU Flite's voices (``Flite``) and the neural Piper voice (``Piper``).
+Also CMU Flite's voices (``Flite``), Festival's (``Festival``), SVOX Pico's (``Pico``),
+RHVoice's (``RHVoice``) and the neural Piper voice (``Piper``).
 One ``Espeak`` per process (the library keeps global state). English voices are
 combined with the variant files (``+f3``, ``+m7``, ``+klatt``...) into many distinct
 speakers; rate and pitch vary per utterance.
@@ -362,3 +363,111 @@ class Pico:
                     break
         audio = np.frombuffer(b"".join(chunks), np.int16).astype(np.float32) / 32768.0
         return audio, self.sample_rate
+
+
+# RHVoice's English voices (Debian non-free ``rhvoice-english``; statistical parametric voices
+# trained on CMU ARCTIC speakers). Profile names by voice; Slt is left out (the held-out test
+# speaker) and Evgeniy-Eng and Lyubov are for non-commercial use only (CC BY-NC-ND).
+RHVOICE_VOICES = {"alan": "Alan", "bdl": "Bdl", "clb": "Clb"}
+_RH_RATE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+_RH_SPEECH = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_uint, ctypes.c_void_p)
+
+
+class _RHCallbacks(ctypes.Structure):  # RHVoice_callbacks (RHVoice.h); unused ones stay NULL
+    _fields_ = [("set_sample_rate", _RH_RATE), ("play_speech", _RH_SPEECH)] + [
+        (name, ctypes.c_void_p) for name in ("process_mark", "word_starts", "word_ends", "sentence_starts",
+                                             "sentence_ends", "play_audio", "done")]
+
+
+class _RHInit(ctypes.Structure):  # RHVoice_init_params
+    _fields_ = [("data_path", ctypes.c_char_p), ("config_path", ctypes.c_char_p),
+                ("resource_paths", ctypes.POINTER(ctypes.c_char_p)), ("callbacks", _RHCallbacks),
+                ("options", ctypes.c_uint)]
+
+
+class _RHSynth(ctypes.Structure):  # RHVoice_synth_params
+    _fields_ = [("voice_profile", ctypes.c_char_p)] + [
+        (name, ctypes.c_double) for name in ("absolute_rate", "absolute_pitch", "absolute_volume",
+                                             "relative_rate", "relative_pitch", "relative_volume")] + [
+        ("punctuation_mode", ctypes.c_int), ("punctuation_list", ctypes.c_char_p),
+        ("capitals_mode", ctypes.c_int), ("flags", ctypes.c_int)]
+
+
+def _find(trees, pattern):
+    found = sorted(p for t in trees for p in glob.glob(os.path.join(t, pattern)))
+    return found[0] if found else None
+
+
+class RHVoice:
+    """RHVoice's English voices ``alan`` (Scottish male), ``bdl`` (US male) and ``clb`` (US
+    female) through ``libRHVoice``'s C API with ctypes, from Debian's unpacked
+    ``librhvoice5``, ``librhvoice-core7``, ``libsonic0`` and ``rhvoice-english`` (the library
+    reads its voices from a folder given at start, so nothing is installed). About 0.1 s an
+    utterance. ``stretch`` scales durations and ``pitch`` is a percentage of the voice's own
+    (the synthesiser's relative rate and pitch); output is 24 kHz.
+
+    Example:
+        >>> tts = RHVoice(trees)  # folders from tasks.core.debian.fetch_package
+        >>> audio, rate = tts.synthesize("open the door", "clb", stretch=1.1, pitch=90)
+    """
+
+    def __init__(self, trees):
+        libdir = os.path.join("usr", "lib", "*-linux-gnu")
+        sonic = _find(trees, os.path.join(libdir, "libsonic.so.0"))
+        core = _find(trees, os.path.join(libdir, "libRHVoice_core.so.7"))
+        library = _find(trees, os.path.join(libdir, "libRHVoice.so.5"))
+        data = _find(trees, os.path.join("usr", "share", "RHVoice"))
+        config = _find(trees, os.path.join("etc", "RHVoice"))
+        if not (sonic and core and library and data and config):
+            raise ValueError("RHVoice needs the unpacked librhvoice5, librhvoice-core7, libsonic0 and "
+                             "rhvoice-english packages")
+        # Loaded by path in dependency order, so each library's needed sonames are found
+        # already loaded; DEEPBIND keeps their symbols from resolving to TensorFlow's.
+        mode = os.RTLD_LOCAL | os.RTLD_DEEPBIND
+        self._libs = [ctypes.CDLL(sonic, mode=mode), ctypes.CDLL(core, mode=mode)]
+        lib = self._lib = ctypes.CDLL(library, mode=mode)
+        lib.RHVoice_new_tts_engine.restype = ctypes.c_void_p
+        lib.RHVoice_new_tts_engine.argtypes = [ctypes.POINTER(_RHInit)]
+        lib.RHVoice_new_message.restype = ctypes.c_void_p
+        lib.RHVoice_new_message.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint, ctypes.c_int,
+                                            ctypes.POINTER(_RHSynth), ctypes.c_void_p]
+        lib.RHVoice_speak.argtypes = [ctypes.c_void_p]
+        lib.RHVoice_delete_message.argtypes = [ctypes.c_void_p]
+        self._rate, self._chunks = None, []
+        # kept on the instance: the library calls them for as long as the engine lives
+        self._callbacks = (_RH_RATE(self._on_rate), _RH_SPEECH(self._on_speech))
+        self._init = _RHInit(data.encode(), config.encode(), None, _RHCallbacks(*self._callbacks), 0)
+        self._engine = lib.RHVoice_new_tts_engine(ctypes.byref(self._init))
+        if not self._engine:
+            raise RuntimeError(f"RHVoice could not start with the voices under {data}")
+
+    def _on_rate(self, rate, user_data):
+        self._rate = rate
+        return 1
+
+    def _on_speech(self, samples, count, user_data):
+        self._chunks.append(np.ctypeslib.as_array(samples, (count,)).copy())
+        return 1
+
+    def synthesize(self, text, voice="clb", stretch=1.0, pitch=100):
+        """Text -> (float32 mono waveform in [-1, 1], sample rate)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if voice not in RHVOICE_VOICES:
+            raise ValueError(f"voice {voice!r} is not an RHVoice voice; expected one of {tuple(RHVOICE_VOICES)}")
+        params = _RHSynth(RHVOICE_VOICES[voice].encode(), 0.0, 0.0, 0.0, 1.0 / float(stretch),
+                          float(pitch) / 100.0, 1.0, 0, None, 0, 0)
+        data = text.encode("utf-8")
+        self._chunks = []
+        message = self._lib.RHVoice_new_message(self._engine, data, len(data), 0, ctypes.byref(params), None)
+        if not message:
+            raise RuntimeError(f"RHVoice refused the text {text[:60]!r}")
+        try:
+            if not self._lib.RHVoice_speak(message):
+                raise RuntimeError(f"RHVoice failed to speak {text[:60]!r}")
+        finally:
+            self._lib.RHVoice_delete_message(message)
+        if not self._chunks:
+            raise RuntimeError(f"RHVoice produced no audio for {text[:60]!r}")
+        audio = np.concatenate(self._chunks).astype(np.float32) / 32768.0
+        return audio, int(self._rate)
