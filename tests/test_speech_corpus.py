@@ -389,7 +389,8 @@ def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, mon
     before = read_rows(root)
     stamps = {f: os.stat(os.path.join(root, "train", "wavs", f)).st_mtime_ns
               for f in os.listdir(os.path.join(root, "train", "wavs"))}
-    assert "mbrola" in {r[1] for r in before["train"]} and "rhvoice" not in {r[1] for r in before["train"]}
+    engines_before = {r[1] for r in before["train"]}
+    assert "mbrola" in engines_before and "rhvoice" not in engines_before
     monkeypatch.setattr(corpus, "RHVOICE_SPLITS", with_rhvoice)
     monkeypatch.setattr(corpus, "VERSION", version)
     copy = str(tmp_path / "corpus8")
@@ -402,7 +403,8 @@ def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, mon
     pairs = list(zip(before["train"], after["train"]))
     changed = [(old, new) for old, new in pairs if old[:7] != new[:7]]
     # drawn after Festival, Pico and MBROLA: it takes only rows that eSpeak NG or Flite spoke
-    assert changed and all(new[1] == "rhvoice" and new[2] in ("alan", "bdl", "clb") for _, new in changed)
+    assert changed and all(new[1] == "rhvoice" and new[2] in ("alan", "bdl", "clb")
+                           for _, new in changed)
     assert all(old[1] in ("espeak-ng", "flite") for old, _ in changed)
     spoken = {f for f in os.listdir(os.path.join(copy, "train", "wavs"))
               if os.stat(os.path.join(copy, "train", "wavs", f)).st_mtime_ns != stamps[f]}

