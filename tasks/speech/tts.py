@@ -274,6 +274,12 @@ class Festival:
         return audio.mean(axis=1), int(rate)
 
 
+def _find(trees, pattern):
+    """The first path matching ``pattern`` under any of the unpacked package ``trees``."""
+    found = sorted(p for t in trees for p in glob.glob(os.path.join(t, pattern)))
+    return found[0] if found else None
+
+
 # SVOX Pico's English voices (Debian non-free ``libttspico-data``, Apache-2.0): both female.
 # name -> (text-analysis file, signal-generation file) under usr/share/pico/lang.
 PICO_VOICES = {"en-US": ("en-US_ta.bin", "en-US_lh0_sg.bin"), "en-GB": ("en-GB_ta.bin", "en-GB_kh0_sg.bin")}
@@ -295,17 +301,15 @@ class Pico:
     sample_rate = 16000
 
     def __init__(self, trees):
-        libraries = [p for t in trees for p in glob.glob(os.path.join(t, "usr", "lib", "*-linux-gnu",
-                                                                      "libttspico.so*"))]
-        folders = [os.path.join(t, "usr", "share", "pico", "lang") for t in trees]
-        folders = [f for f in folders if os.path.isdir(f)]
-        if not libraries or not folders:
+        library = _find(trees, os.path.join("usr", "lib", "*-linux-gnu", "libttspico.so*"))
+        folder = _find(trees, os.path.join("usr", "share", "pico", "lang"))
+        if not library or not folder:
             raise ValueError("Pico needs the unpacked libttspico0 (library) and libttspico-data "
                              "(voices) packages")
         # DEEPBIND: the library resolves its own symbols first (with TensorFlow loaded in the
         # same process, some of its internal names resolved to TensorFlow's and it crashed)
-        self._lib = ctypes.CDLL(sorted(libraries)[0], mode=os.RTLD_LOCAL | os.RTLD_DEEPBIND)
-        self._folder = folders[0]
+        self._lib = ctypes.CDLL(library, mode=os.RTLD_LOCAL | os.RTLD_DEEPBIND)
+        self._folder = folder
         self._engines = {}
         self._systems = []  # one Pico system (with its own memory) per voice: both do not fit one
 
@@ -392,11 +396,6 @@ class _RHSynth(ctypes.Structure):  # RHVoice_synth_params
                                              "relative_rate", "relative_pitch", "relative_volume")] + [
         ("punctuation_mode", ctypes.c_int), ("punctuation_list", ctypes.c_char_p),
         ("capitals_mode", ctypes.c_int), ("flags", ctypes.c_int)]
-
-
-def _find(trees, pattern):
-    found = sorted(p for t in trees for p in glob.glob(os.path.join(t, pattern)))
-    return found[0] if found else None
 
 
 class RHVoice:
