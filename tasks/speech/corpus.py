@@ -94,13 +94,13 @@ RHVOICE_PACKAGES = (("librhvoice5", "1.8.0+dfsg-3", "non-free"),
                     ("libsonic0", "0.2.0-12", "main"),
                     ("rhvoice-english", "1.8.0+dfsg-3", "non-free"))
 RHVOICE_SPLITS = {"train": ("alan", "bdl", "clb")}
-RHVOICE_SHARE = 0.2  # drawn after MBROLA: about 13% of train
+RHVOICE_SHARE = 0.4  # drawn after MBROLA: about 27% of train (0.2 in version 8)
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 # per-utterance pitch ranges: Festival's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's
 EXTRA_PITCH = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 8
+VERSION = 9
 
 
 # -- text -----------------------------------------------------------------------------
