@@ -109,6 +109,7 @@ def fixture_packages(tmp_path, monkeypatch, pico_trees, rhvoice_trees):
     (data / "librivox" / "transcription").write_text("<s> he was not an ill disposed young man </s> (book-0001)\n")
     (data / "cards" / "cards.transcription").write_text("<s> ten of clubs  </s> (001)\n")
     trees["pocketsphinx-testdata"] = tmp_path / "ps"
+    trees.update(fake_asterisk(tmp_path))
     trees["flite"], trees["libflite1"] = fake_flite(tmp_path), tmp_path / "libflite1"
     (tmp_path / "libflite1" / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
     for name, _ in corpus.FESTIVAL_PACKAGES:
@@ -127,6 +128,51 @@ def fixture_packages(tmp_path, monkeypatch, pico_trees, rhvoice_trees):
     monkeypatch.setattr(corpus, "fetch_package", fetch)
     monkeypatch.setattr(corpus, "split_items", _small_split(corpus.split_items))
     return calls
+
+
+ASTERISK_LISTING = """; Core Asterisk Sounds in English
+
+agent-pass: Please enter your password followed by the pound key.
+beep: [this is a simple beep tone]
+cards-ten: Ten of clubs.
+digits/1: one
+dictate/forhelp: press * for help, # to exit
+not-recorded: This prompt has no recording.
+"""
+
+
+def write_g722(path, seconds, frequency=300.0):
+    """A tone coded as raw G.722 (16 kHz), the format of Asterisk's wideband prompts."""
+    import av
+
+    t = np.arange(int(16000 * seconds)) / 16000
+    samples = (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)[None]
+    with av.open(str(path), "w", format="g722") as out:
+        stream = out.add_stream("g722", rate=16000)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+
+
+def fake_asterisk(tmp_path):
+    """The two Asterisk packages' layout: the prompts' text (gzipped) and G.722 recordings."""
+    import gzip
+
+    from tasks.speech.recordings import ASTERISK_PACKAGES, ASTERISK_SPEAKER
+
+    (listing_pkg, _), (sounds_pkg, _) = ASTERISK_PACKAGES
+    doc = tmp_path / listing_pkg / "usr/share/doc" / listing_pkg
+    doc.mkdir(parents=True)
+    with gzip.open(doc / "core-sounds-en.txt.gz", "wt") as f:
+        f.write(ASTERISK_LISTING)
+    sounds = tmp_path / sounds_pkg / "usr/share/asterisk/sounds" / ASTERISK_SPEAKER
+    for name, seconds in (("agent-pass", 2.0), ("beep", 0.3), ("cards-ten", 1.0),
+                          ("digits/1", 0.5), ("dictate/forhelp", 1.5)):
+        (sounds / name).parent.mkdir(parents=True, exist_ok=True)
+        write_g722(sounds / f"{name}.g722", seconds)
+    return {listing_pkg: tmp_path / listing_pkg, sounds_pkg: tmp_path / sounds_pkg}
 
 
 FAKE_FLITE = """#!{python}
@@ -320,7 +366,8 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
-    assert manifest["counts"] == {**sizes, "real": 2}
+    human = 3 * corpus.HUMAN_REPEAT  # three sayable recorded prompts; "ten of clubs" is real's
+    assert manifest["counts"] == {**sizes, "train": 30 + human, "real": 2}
     splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
     with open(os.path.join(root, "test_natural", "utterances.tsv")) as f:
         natural = [line.rstrip("\n").split("\t") for line in f][1:]
@@ -328,7 +375,7 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     assert {e["text"] for e in splits["test_natural"]} <= {e["text"] for e in splits["test"]} | set(
         corpus.split_items(corpus.build_sentences(str(tmp_path / "corpus" / "cache"), 1), 1)["test"])
     assert np.abs(load_audio(splits["test_natural"][0]["audio"])).max() > 0.05
-    assert [len(splits[s]) for s in ("train", "val", "test")] == [30, 2, 12]
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [30 + human, 2, 12]
     train_text = {e["text"] for e in splits["train"]}
     assert not train_text & {e["text"] for e in splits["test"] + splits["val"]}
     voices = {}
@@ -341,6 +388,7 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
                    and corpus.MBROLA_F0[r[2]][0] <= int(r[4]) <= corpus.MBROLA_F0[r[2]][1]
                    or r[1] == "pico" and r[2] in ("en-US", "en-GB") and 70 <= int(r[4]) <= 130
                    or r[1] == "rhvoice" and r[2] in ("alan", "bdl", "clb") and 80 <= int(r[4]) <= 125
+                   or r[1] == "recording" and s == "train" and r[2] == "en_US_f_Allison"
                    for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
@@ -353,6 +401,12 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
     assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())
     assert {e["text"] for e in splits["real"]} == {"he was not an ill disposed young man", "ten of clubs"}
+    recorded = [e for e in splits["train"] if os.path.basename(e["audio"]).startswith("train_human_")]
+    assert sorted({e["text"] for e in recorded}) == [
+        "one", "please enter your password followed by the pound key", "press star for help pound to exit"]
+    copies = [e["audio"] for e in recorded if e["text"] == "one"]
+    assert len(copies) == corpus.HUMAN_REPEAT and len({os.stat(c).st_ino for c in copies}) == 1
+    assert abs(soundfile.info(copies[0]).duration - 0.5) < 0.01
     assert manifest["hours"]["train"] > 0
     # resume: a lost shard is rebuilt and the result is identical
     shard = os.path.join(root, "train", "shards", "00000.json")

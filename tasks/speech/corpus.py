@@ -16,8 +16,10 @@
   through Festival (``us1`` female, ``us2`` and ``us3`` male; Debian contrib ``festvox-us1``...
   and non-free ``mbrola-us1``...) for about 9%, and (version 8) RHVoice's statistical
   parametric voices ``alan``, ``bdl`` and ``clb`` (Debian non-free ``rhvoice-english``;
-  CMU ARCTIC speakers, two of them new) for about 13%, each engine drawn from a random
-  stream of its own so that val, test and test_natural stay as they were.
+  CMU ARCTIC speakers, two of them new) for about 13% (version 9: 27%), each engine drawn
+  from a random stream of its own so that val, test and test_natural stay as they were.
+  And (version 10) human speech: the Asterisk PBX's 550 English prompts read by one
+  speaker (``recordings.py``), three copies of each, about 5% of the training rows.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
   Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's),
   length scale and duration of every file.
@@ -48,6 +50,7 @@ from scipy.signal import resample_poly
 from tasks.core.debian import fetch_package
 from tasks.core.manifest import reusable_manifest, write_manifest
 from tasks.speech.normalize import normalize_for_speech
+from tasks.speech.recordings import ASTERISK_PACKAGES, ASTERISK_SPEAKER, asterisk_prompts, read_g722
 
 SAMPLE_RATE = 16000
 FORTUNE_PACKAGES = (("fortunes", "1:1.99.1-7.3"), ("fortune-anarchism", "1.8.0-1"),
@@ -95,12 +98,16 @@ RHVOICE_PACKAGES = (("librhvoice5", "1.8.0+dfsg-3", "non-free"),
                     ("rhvoice-english", "1.8.0+dfsg-3", "non-free"))
 RHVOICE_SPLITS = {"train": ("alan", "bdl", "clb")}
 RHVOICE_SHARE = 0.4  # drawn after MBROLA: about 27% of train (0.2 in version 8)
+# Human recordings (version 10): the Asterisk PBX's English prompts, one speaker, in train
+# only; each recording appears HUMAN_REPEAT times (hard links), so about 5% of train
+HUMAN_REPEAT = 3
+HUMAN_MAX_SECONDS = 20.0  # longer prompts (one of 80 s) are left out, as long sentences are
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 # per-utterance pitch ranges: Festival's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's
 EXTRA_PITCH = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 9
+VERSION = 10
 
 
 # -- text -----------------------------------------------------------------------------
@@ -301,6 +308,7 @@ def _write_real(root, cache):
                         rows.append((sub, m.group(2).strip(), " ".join(m.group(1).split())))
     folder = os.path.join(root, "real")
     os.makedirs(os.path.join(folder, "wavs"), exist_ok=True)
+    texts = []
     lines = []
     for sub, utt, text in rows:
         audio, rate = soundfile.read(os.path.join(data, sub, utt + ".wav"), dtype="float32")
@@ -310,8 +318,39 @@ def _write_real(root, cache):
         uid = f"real_{sub}_{utt}"
         _write_wav(os.path.join(folder, "wavs", uid + ".wav"), audio)
         lines.append(f"{uid}|{text}|{text}\n")
+        texts.append(text)
     _replace_text(os.path.join(folder, "metadata.csv"), "".join(lines))
-    return len(lines)
+    return texts
+
+
+def _write_recorded(root, cache, held):
+    """Training rows of the human Asterisk prompts (``recordings.py``), written to
+    ``train/wavs`` at 16 kHz: ``HUMAN_REPEAT`` hard-linked copies of each, leaving out
+    the prompts whose text is in ``held`` (the val, test and real sentences)."""
+    trees = [fetch_package(n, v, cache)[0] for n, v in ASTERISK_PACKAGES]
+    wavs = os.path.join(root, "train", "wavs")
+    rows = []
+    for name, text, path in asterisk_prompts(trees):
+        audio = read_g722(path)
+        seconds = round(len(audio) / SAMPLE_RATE, 3)
+        if text in held or seconds > HUMAN_MAX_SECONDS:
+            continue
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower())
+        first = os.path.join(wavs, f"train_human_0_{slug}.wav")
+        # a rebuild leaves the files of a pinned package's recordings as they are
+        if not (os.path.exists(first) and soundfile.info(first).frames == len(audio)):
+            _write_wav(first, audio)
+        for k in range(HUMAN_REPEAT):
+            uid = f"train_human_{k}_{slug}"
+            target = os.path.join(wavs, uid + ".wav")
+            if k and not (os.path.exists(target) and os.path.samefile(first, target)):
+                if os.path.exists(target + ".tmp"):  # a new link in place of the old name
+                    os.remove(target + ".tmp")
+                os.link(first, target + ".tmp")
+                os.replace(target + ".tmp", target)
+            rows.append(dict(id=uid, text=text, engine="recording", voice=ASTERISK_SPEAKER, rate="",
+                             pitch="", length_scale="", noise_scale="", seconds=seconds))
+    return rows
 
 
 def _write_wav(path, audio):
@@ -386,12 +425,16 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
             for n in pool.imap_unordered(_synthesize_shard, jobs):
                 bar.update(n)
     bar.close()
-    counts, hours, checksums = {}, {}, {}
+    real = _write_real(root, cache)
+    held = set(sentences["val"]) | set(sentences["test"]) | set(real)
+    counts, hours, checksums = {"real": len(real)}, {}, {}
     for split in plan:
         rows = []
         for path in sorted(glob.glob(os.path.join(root, split, "shards", "*.json"))):
             with open(path) as f:
                 rows.extend(json.load(f))
+        if split == "train" and HUMAN_REPEAT:
+            rows.extend(_write_recorded(root, cache, held))
         meta = "".join(f"{r['id']}|{r['text']}|{r['text']}\n" for r in rows)
         _replace_text(os.path.join(root, split, "metadata.csv"), meta)
         _replace_text(os.path.join(root, split, "utterances.tsv"), "".join(
@@ -401,17 +444,17 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         counts[split] = len(rows)
         hours[split] = round(sum(r["seconds"] for r in rows) / 3600, 2)
         checksums[split] = hashlib.sha256(meta.encode()).hexdigest()
-    counts["real"] = _write_real(root, cache)
     return write_manifest(root, dict(
         wanted, counts=counts, hours=hours, sha256=checksums,
         sentences={k: len(v) for k, v in sentences.items()},
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
                   + len(PICO_SPLITS.get(k, ())) + len(MBROLA_SPLITS.get(k, ()))
-                  + len(RHVOICE_SPLITS.get(k, ()))
+                  + len(RHVOICE_SPLITS.get(k, ())) + (k == "train" and HUMAN_REPEAT > 0)
                   for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
         sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES,
-                 *[(n, v) for n, v, _ in MBROLA_PACKAGES + RHVOICE_PACKAGES], REAL_DATA]))
+                 *[(n, v) for n, v, _ in MBROLA_PACKAGES + RHVOICE_PACKAGES], REAL_DATA,
+                 *(ASTERISK_PACKAGES if HUMAN_REPEAT else ())]))
 
 
 def main(argv=None):
