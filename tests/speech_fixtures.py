@@ -9,6 +9,72 @@ from tasks.speech.data import make_training_dataset, read_ljspeech
 from tasks.speech.task import SpeechTask
 from trained_once import trained_once
 
+ASTERISK_LISTING = """; Core Asterisk Sounds in English
+
+agent-pass: Please enter your password followed by the pound key.
+beep: [this is a simple beep tone]
+cards-ten: Ten of clubs.
+digits/1: one
+dictate/forhelp: press * for help, # to exit
+not-recorded: This prompt has no recording.
+"""
+
+
+def write_g722(path, seconds, frequency=300.0):
+    """A tone coded as raw G.722 (16 kHz), the format of Asterisk's wideband prompts."""
+    import av
+    import numpy as np
+
+    t = np.arange(int(16000 * seconds)) / 16000
+    samples = (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)[None]
+    with av.open(str(path), "w", format="g722") as out:
+        stream = out.add_stream("g722", rate=16000)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = 16000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+
+
+def fake_asterisk(tmp_path):
+    """The two Asterisk packages' layout: the prompts' text (gzipped) and G.722 recordings."""
+    import gzip
+
+    from tasks.speech.recordings import ASTERISK_PACKAGES, ASTERISK_SPEAKER
+
+    (listing_pkg, _), (sounds_pkg, _) = ASTERISK_PACKAGES
+    doc = tmp_path / listing_pkg / "usr/share/doc" / listing_pkg
+    doc.mkdir(parents=True)
+    with gzip.open(doc / "core-sounds-en.txt.gz", "wt") as f:
+        f.write(ASTERISK_LISTING)
+    sounds = tmp_path / sounds_pkg / "usr/share/asterisk/sounds" / ASTERISK_SPEAKER
+    for name, seconds in (("agent-pass", 2.0), ("beep", 0.3), ("cards-ten", 1.0),
+                          ("digits/1", 0.5), ("dictate/forhelp", 1.5)):
+        (sounds / name).parent.mkdir(parents=True, exist_ok=True)
+        write_g722(sounds / f"{name}.g722", seconds)
+    return {listing_pkg: tmp_path / listing_pkg, sounds_pkg: tmp_path / sounds_pkg}
+
+
+def fake_noise_packages(tmp_path, music=(25.0, 8.0), speech=(3.0, 4.0, 5.0)):
+    """The noise bank's three packages' layout: music tracks and French / Russian prompts
+    of the given lengths (seconds), as G.722."""
+    from tasks.speech.noise import NOISE_PACKAGES
+
+    (moh, _), (fr, _), (ru, _) = NOISE_PACKAGES
+    trees = {name: tmp_path / name for name in (moh, fr, ru)}
+    for i, seconds in enumerate(music):
+        folder = trees[moh] / "usr/share/asterisk/moh"
+        folder.mkdir(parents=True, exist_ok=True)
+        write_g722(folder / f"track{i}.g722", seconds, 200.0 + 50 * i)
+    for name, speaker in ((fr, "fr_CA_f_June"), (ru, "ru_RU_f_IvrvoiceRU")):
+        for i, seconds in enumerate(speech):
+            folder = trees[name] / "usr/share/asterisk/sounds" / speaker / ("digits" if i else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            write_g722(folder / f"prompt{i}.g722", seconds, 400.0 + 30 * i)
+        (folder / "empty.g722").write_bytes(b"")  # as the real Russian set has one
+    return trees
+
+
 SPEECH_FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "speech_en_tiny")
 TINY_SPEECH_CONFIG = {
     "architecture": "bigru",

@@ -12,6 +12,7 @@ import polib
 import pytest
 import soundfile
 
+from speech_fixtures import fake_asterisk, fake_noise_packages
 from tasks.speech import corpus
 from tasks.speech.data import load_audio, read_ljspeech
 from tasks.speech.normalize import normalize_for_speech
@@ -110,6 +111,7 @@ def fixture_packages(tmp_path, monkeypatch, pico_trees, rhvoice_trees):
     (data / "cards" / "cards.transcription").write_text("<s> ten of clubs  </s> (001)\n")
     trees["pocketsphinx-testdata"] = tmp_path / "ps"
     trees.update(fake_asterisk(tmp_path))
+    trees.update(fake_noise_packages(tmp_path))
     trees["flite"], trees["libflite1"] = fake_flite(tmp_path), tmp_path / "libflite1"
     (tmp_path / "libflite1" / "usr/lib/x86_64-linux-gnu").mkdir(parents=True)
     for name, _ in corpus.FESTIVAL_PACKAGES:
@@ -128,51 +130,6 @@ def fixture_packages(tmp_path, monkeypatch, pico_trees, rhvoice_trees):
     monkeypatch.setattr(corpus, "fetch_package", fetch)
     monkeypatch.setattr(corpus, "split_items", _small_split(corpus.split_items))
     return calls
-
-
-ASTERISK_LISTING = """; Core Asterisk Sounds in English
-
-agent-pass: Please enter your password followed by the pound key.
-beep: [this is a simple beep tone]
-cards-ten: Ten of clubs.
-digits/1: one
-dictate/forhelp: press * for help, # to exit
-not-recorded: This prompt has no recording.
-"""
-
-
-def write_g722(path, seconds, frequency=300.0):
-    """A tone coded as raw G.722 (16 kHz), the format of Asterisk's wideband prompts."""
-    import av
-
-    t = np.arange(int(16000 * seconds)) / 16000
-    samples = (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)[None]
-    with av.open(str(path), "w", format="g722") as out:
-        stream = out.add_stream("g722", rate=16000)
-        stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
-        frame.sample_rate = 16000
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
-
-
-def fake_asterisk(tmp_path):
-    """The two Asterisk packages' layout: the prompts' text (gzipped) and G.722 recordings."""
-    import gzip
-
-    from tasks.speech.recordings import ASTERISK_PACKAGES, ASTERISK_SPEAKER
-
-    (listing_pkg, _), (sounds_pkg, _) = ASTERISK_PACKAGES
-    doc = tmp_path / listing_pkg / "usr/share/doc" / listing_pkg
-    doc.mkdir(parents=True)
-    with gzip.open(doc / "core-sounds-en.txt.gz", "wt") as f:
-        f.write(ASTERISK_LISTING)
-    sounds = tmp_path / sounds_pkg / "usr/share/asterisk/sounds" / ASTERISK_SPEAKER
-    for name, seconds in (("agent-pass", 2.0), ("beep", 0.3), ("cards-ten", 1.0),
-                          ("digits/1", 0.5), ("dictate/forhelp", 1.5)):
-        (sounds / name).parent.mkdir(parents=True, exist_ok=True)
-        write_g722(sounds / f"{name}.g722", seconds)
-    return {listing_pkg: tmp_path / listing_pkg, sounds_pkg: tmp_path / sounds_pkg}
 
 
 FAKE_FLITE = """#!{python}
@@ -408,6 +365,8 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     assert len(copies) == corpus.HUMAN_REPEAT and len({os.stat(c).st_ino for c in copies}) == 1
     assert abs(soundfile.info(copies[0]).duration - 0.5) < 0.01
     assert manifest["hours"]["train"] > 0
+    assert manifest["noise"] == {"music": 3, "speech-fr": 1, "speech-ru": 1}
+    assert len(os.listdir(os.path.join(root, "noise"))) == 5
     # resume: a lost shard is rebuilt and the result is identical
     shard = os.path.join(root, "train", "shards", "00000.json")
     os.remove(shard)

@@ -37,6 +37,14 @@ def add_noise(audio, noise, snr_db):
     return audio + scale * noise
 
 
+def add_background(audio, noise, snr_db, seed):
+    """Mix a real recorded background (a piece of ``noise.py``'s bank) under ``audio`` at
+    ``snr_db``, from a random point of the piece (stateless ``seed``), looped to length."""
+    n = tf.shape(noise)[0]
+    start = tf.random.stateless_uniform([], seed, 0, tf.maximum(n, 1), dtype=tf.int32)
+    return add_noise(audio, tf.roll(noise, -start, 0), snr_db)
+
+
 def speed_perturb(audio, factor):
     """Play ``factor`` times faster (tempo and pitch, like ``sox speed``), by interpolation."""
     factor = tf.cast(factor, tf.float32)
@@ -121,12 +129,14 @@ def _uniform(seed, low, high):
     return tf.random.stateless_uniform([], seed, low, high)
 
 
-def random_augment(audio, seed, babble=None, sample_rate=16000):
+def random_augment(audio, seed, babble=None, sample_rate=16000, background=None):
     """The training recipe: each stage applied with its own probability from a stateless seed.
 
     Speed (0.9-1.1), reverberation (RT60 0.15-0.8 s), babble (another utterance 5-20 dB
-    under), coloured noise (white/pink/brown, 0-30 dB SNR), telephone band with μ-law,
-    clipping, and gain (-30..+6 dB, so quiet microphones are seen too).
+    under), a real recorded ``background`` where given (music or other-language speech,
+    5-25 dB under, a quarter of the time), coloured noise (white/pink/brown, 0-30 dB SNR),
+    telephone band with μ-law, clipping, and gain (-30..+6 dB, so quiet microphones are
+    seen too).
     """
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 16)
     s = lambda i: seeds[i]  # noqa: E731
@@ -137,6 +147,12 @@ def random_augment(audio, seed, babble=None, sample_rate=16000):
     if babble is not None:
         audio = tf.cond(_chance(s(4), 0.2) & (tf.shape(babble)[0] > 0),
                         lambda: add_noise(audio, babble, _uniform(s(5), 5.0, 20.0)), lambda: audio)
+    if background is not None:  # seeds of their own: without a background the recipe is as it was
+        b = tf.random.experimental.stateless_split(
+            tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 1), 3)
+        audio = tf.cond(_chance(b[0], 0.25) & (tf.shape(background)[0] > 0),
+                        lambda: add_background(audio, background, _uniform(b[1], 5.0, 25.0), b[2]),
+                        lambda: audio)
     audio = tf.cond(_chance(s(6), 0.5), lambda: add_noise(
         audio, coloured_noise(tf.shape(audio)[0], s(7), _uniform(s(8), 0.0, 2.0)),
         _uniform(s(9), 0.0, 30.0)), lambda: audio)

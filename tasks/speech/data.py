@@ -123,7 +123,7 @@ def waveform_reader(paths, sample_rate=16000):
 def make_training_dataset(examples, preprocessor, batch_size=32, training=False, seed=0,
                           augment_audio=True, repeat=False, labels="ids",
                           bucket_boundaries=(300, 450, 600, 800, 1100), max_frames=3000,
-                          fixed_shapes=False, augment_probability=1.0):
+                          fixed_shapes=False, augment_probability=1.0, background=None):
     """Examples -> tf.data of ``({"features", "frames"}, labels)`` batches bucketed by length.
 
     ``labels="ids"`` gives padded character ids (0 = padding) for the CTC loss;
@@ -132,7 +132,9 @@ def make_training_dataset(examples, preprocessor, batch_size=32, training=False,
     every utterance goes through ``augment.random_augment`` with a stateless seed made
     of ``seed`` and its position in the stream (another utterance is mixed in as
     babble), so a run is reproducible and resumable; ``augment_probability`` < 1 lets that
-    share of utterances through and the rest clean. Utterances whose transcript cannot
+    share of utterances through and the rest clean. ``background``: WAV paths of real
+    recorded background sounds (``noise.noise_files``) that the augmentation mixes under a
+    share of the utterances (drawn in an order of their own). Utterances whose transcript cannot
     fit the model's output frames (CTC needs at least one frame per character) are
     dropped, as are those over ``max_frames`` feature frames.
 
@@ -157,17 +159,28 @@ def make_training_dataset(examples, preprocessor, batch_size=32, training=False,
         others = tf.data.Dataset.from_tensor_slices(paths).shuffle(
             len(paths), seed=seed + 1, reshuffle_each_iteration=True).repeat()
         others = others.map(read, num_parallel_calls=AUTOTUNE)
+        if background:
+            background = [str(p) for p in background]
+            backgrounds = tf.data.Dataset.from_tensor_slices(background).shuffle(
+                len(background), seed=seed + 2, reshuffle_each_iteration=True).repeat()
+            backgrounds = backgrounds.map(waveform_reader(background, preprocessor.sample_rate),
+                                          num_parallel_calls=AUTOTUNE)
+        else:  # an empty background is never mixed in
+            backgrounds = tf.data.Dataset.from_tensors(tf.zeros([0], tf.float32)).repeat()
 
         def augmented(i, pair):
-            (audio, text), babble = pair
+            (audio, text), babble, noise = pair
             key = tf.stack([tf.cast(seed, tf.int64), i])
+            noise = noise if background else None
             if augment_probability >= 1.0:  # the recipe as it always was: same random streams
-                return augment.random_augment(audio, key, babble, preprocessor.sample_rate), text
+                return augment.random_augment(audio, key, babble, preprocessor.sample_rate,
+                                              noise), text
             clean = tf.random.stateless_uniform([], key + [1_000_003, 0]) >= augment_probability
             return tf.cond(clean, lambda: audio, lambda: augment.random_augment(
-                audio, key, babble, preprocessor.sample_rate)), text
+                audio, key, babble, preprocessor.sample_rate, noise)), text
 
-        ds = tf.data.Dataset.zip(ds, others).enumerate().map(augmented, num_parallel_calls=AUTOTUNE)
+        ds = tf.data.Dataset.zip(ds, others, backgrounds).enumerate().map(
+            augmented, num_parallel_calls=AUTOTUNE)
 
     def featurize(audio, text):
         features, frames = preprocessor(audio[None], tf.shape(audio)[:1])

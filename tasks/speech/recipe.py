@@ -18,6 +18,7 @@ import keras
 from tasks.core import metrics
 from tasks.core.data import text_lines
 from tasks.speech.data import make_training_dataset, read_ljspeech
+from tasks.speech.noise import noise_files
 from tasks.speech.preprocessing import normalize_transcript
 from tasks.speech.task import SpeechTask
 
@@ -53,13 +54,23 @@ def read_split(data_dir, split, limit=None):
 def train(data_dir, output, preset="bigru", epochs=10, steps_per_epoch=1000, batch_size=32,
           learning_rate=1e-3, checkpoint_dir=None, train_split="train", val_split="val",
           val_limit=200, seed=0, jit_compile="auto", augment=True, task=None, verbose="auto",
-          augment_probability=1.0, **overrides):
+          augment_probability=1.0, background="auto", **overrides):
     """Train (or resume) a speech task on LJSpeech-layout splits and save it to ``output``.
 
     Re-running the same call after an interruption resumes from ``checkpoint_dir``
     (default ``output/checkpoints``) and finishes the same run. ``augment_probability``:
     the share of training utterances that go through the audio augmentation (the rest clean).
+    ``background``: WAV paths of real recorded background sounds for the augmentation;
+    ``"auto"`` takes the corpus's bank (``<data_dir>/noise``, see ``noise.py``) where it has
+    one, ``None`` none.
+
+    Example:
+        >>> task = train("data/speech_en", "runs/speech", epochs=2, steps_per_epoch=50)  # doctest: +SKIP
     """
+    if isinstance(background, str):
+        if background != "auto":
+            raise ValueError(f"background={background!r}; expected 'auto', None or a list of WAV paths")
+        background = noise_files(data_dir)
     keras.utils.set_random_seed(seed)
     train_examples = read_split(data_dir, train_split)
     if task is None:
@@ -68,7 +79,8 @@ def train(data_dir, output, preset="bigru", epochs=10, steps_per_epoch=1000, bat
                 else SpeechTask.from_preset(preset, **overrides))
     train_ds = make_training_dataset(train_examples, task.preprocessor, batch_size, training=True,
                                      seed=seed, augment_audio=augment, repeat=True,
-                                     augment_probability=augment_probability)
+                                     augment_probability=augment_probability,
+                                     background=background)
     val_ds = None
     if val_split and os.path.isdir(os.path.join(data_dir, val_split)):
         val_ds = make_training_dataset(read_split(data_dir, val_split, val_limit), task.preprocessor,
