@@ -320,10 +320,11 @@ def _small_split(original):
 def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.5)  # some of 30 rows (at 0.12: none)
     monkeypatch.setattr(corpus, "RHVOICE_SHARE", 0.7)
+    monkeypatch.setattr(corpus, "HUMAN_SHARE", 0.2)
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
-    human = 3 * corpus.HUMAN_REPEAT  # three sayable recorded prompts; "ten of clubs" is real's
+    human = 6  # 0.2 x 30: the three sayable recorded prompts twice ("ten of clubs" is real's)
     assert manifest["counts"] == {**sizes, "train": 30 + human, "real": 2}
     splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
     with open(os.path.join(root, "test_natural", "utterances.tsv")) as f:
@@ -362,7 +363,7 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     assert sorted({e["text"] for e in recorded}) == [
         "one", "please enter your password followed by the pound key", "press star for help pound to exit"]
     copies = [e["audio"] for e in recorded if e["text"] == "one"]
-    assert len(copies) == corpus.HUMAN_REPEAT and len({os.stat(c).st_ino for c in copies}) == 1
+    assert len(copies) == 2 and len({os.stat(c).st_ino for c in copies}) == 1
     assert abs(soundfile.info(copies[0]).duration - 0.5) < 0.01
     assert manifest["hours"]["train"] > 0
     assert manifest["noise"] == {"music": 3, "speech-fr": 1, "speech-ru": 1}

