@@ -412,6 +412,8 @@ def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, mon
     corpus.build_corpus(copy, sizes, seed=1, workers=1, progress=False)
     after = read_rows(copy)
     assert read_rows(root) == before
+    # 0.055 x 40 synthetic rows: a seeded two of the three recorded prompts, in both builds
+    assert sum(r[1] == "recording" for r in after["train"]) == 2
     for split in ("val", "test", "test_natural"):
         assert [r[:7] for r in after[split]] == [r[:7] for r in before[split]]
     pairs = list(zip(before["train"], after["train"]))
