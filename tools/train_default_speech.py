@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tasks.core.task import Task  # noqa: E402
 from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
 from tasks.speech.corpus import build_corpus  # noqa: E402
+from tasks.speech.noise import noise_files  # noqa: E402
 from tasks.speech.presets import DEFAULT_ARCHITECTURE, WEIGHTS_DIR  # noqa: E402
 from tasks.speech.recipe import evaluate_splits, train  # noqa: E402
 from tasks.speech.task import SpeechTask  # noqa: E402
@@ -74,6 +75,9 @@ def main(argv=None):
     parser.add_argument("--augment-probability", type=float, default=1.0,
                         help="share of training utterances that get the audio augmentation "
                              "(noise, reverberation, telephone, ...); the rest train clean")
+    parser.add_argument("--no-background", action="store_true",
+                        help="leave out the corpus's bank of real recorded backgrounds "
+                             "(DIR/noise, corpus version 11) from the augmentation")
     parser.add_argument("--earlier-results", default=os.path.join(ROOT, "benchmarks", "results",
                                                                   "speech_default.json"),
                         help="with --continue-from: the results of the model it continues")
@@ -115,7 +119,8 @@ def main(argv=None):
                      epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                      batch_size=args.batch_size, learning_rate=args.learning_rate,
                      checkpoint_dir=os.path.join(args.work_dir, "checkpoints"), seed=args.seed,
-                     augment_probability=args.augment_probability, verbose=2)
+                     augment_probability=args.augment_probability,
+                     background=None if args.no_background else "auto", verbose=2)
         record_training_seconds(args.work_dir, task.training_seconds)
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
@@ -123,7 +128,8 @@ def main(argv=None):
               "epochs": args.epochs, "steps_per_epoch": args.steps_per_epoch,
               "batch_size": args.batch_size, "learning_rate": args.learning_rate,
               "spec_augment": task.config["spec_augment"],
-              "augment_probability": args.augment_probability}
+              "augment_probability": args.augment_probability,
+              "background": None if args.no_background else len(noise_files(args.data_dir))}
     with open(os.path.join(args.data_dir, "manifest.json")) as f:  # which voices it heard
         config["corpus_version"] = json.load(f).get("version")
     if args.continue_from:  # the model's earlier training, which this run continues
