@@ -96,3 +96,14 @@ def fetch_package(name, version, cache, allow_other_version=False, component="ma
     with open(marker, "w") as f:
         f.write(used)
     return tree, used
+
+
+def find_in_trees(trees, pattern):
+    """Sorted paths matching the glob ``pattern`` (``**`` spans folders) under any of the
+    unpacked package ``trees``; [] where none does.
+
+    Example:
+        >>> find_in_trees([tree], "usr/share/games/fortunes/*.dat")  # doctest: +SKIP
+    """
+    return sorted(p for tree in trees
+                  for p in glob.glob(os.path.join(str(tree), pattern), recursive=True))

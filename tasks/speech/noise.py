@@ -21,6 +21,7 @@ import os
 import numpy as np
 import soundfile
 
+from tasks.core.debian import find_in_trees
 from tasks.speech.recordings import G722_RATE, read_g722
 
 NOISE_PACKAGES = (("asterisk-moh-opsound-g722", "2.03-1.1"),
@@ -38,8 +39,7 @@ def noise_sources(trees):
     names the package whose files are missing."""
     found = {}
     for (kind, pattern), (package, _) in zip(NOISE_SOURCES.items(), NOISE_PACKAGES):
-        paths = sorted(p for tree in trees for p in glob.glob(os.path.join(str(tree), pattern),
-                                                             recursive=True))
+        paths = find_in_trees(trees, pattern)
         if not paths:
             raise ValueError(f"no {kind} recordings ({pattern!r}) in {[str(t) for t in trees]}: "
                              f"expected the unpacked {package}")

@@ -14,13 +14,13 @@ Example:
     >>> name, text, path = prompts[0]; audio = read_g722(path)  # doctest: +SKIP
 """
 
-import glob
 import gzip
 import os
 import re
 
 import numpy as np
 
+from tasks.core.debian import find_in_trees
 from tasks.speech.normalize import normalize_for_speech
 
 ASTERISK_PACKAGES = (("asterisk-core-sounds-en", "1.6.1-1"), ("asterisk-core-sounds-en-g722", "1.6.1-1"))
@@ -33,10 +33,9 @@ _NOT_SPOKEN = re.compile(r"\[[^\]]*\]|<[^>]*>")
 
 
 def _find_one(trees, pattern):
-    for tree in trees:
-        found = sorted(glob.glob(os.path.join(str(tree), pattern)))
-        if found:
-            return found[0]
+    found = find_in_trees(trees, pattern)
+    if found:
+        return found[0]
     raise ValueError(f"no {pattern!r} in the unpacked packages {[str(t) for t in trees]}: "
                      f"expected {' and '.join(n for n, _ in ASTERISK_PACKAGES)}")
 

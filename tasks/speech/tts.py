@@ -21,6 +21,8 @@ import tempfile
 import numpy as np
 import soundfile
 
+from tasks.core.debian import find_in_trees
+
 ENGLISH_VOICES = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
                   "en-029", "en-us-nyc")
 _SYNCHRONOUS, _CHARS_UTF8, _END_PAUSE, _POS_CHARACTER = 2, 1, 0x1000, 1
@@ -276,7 +278,7 @@ class Festival:
 
 def _find(trees, pattern):
     """The first path matching ``pattern`` under any of the unpacked package ``trees``."""
-    found = sorted(p for t in trees for p in glob.glob(os.path.join(t, pattern)))
+    found = find_in_trees(trees, pattern)
     return found[0] if found else None
 
 
