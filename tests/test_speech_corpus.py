@@ -317,16 +317,25 @@ def _small_split(original):
     return split
 
 
+def _is_blend(voice):
+    """Two different Kokoro voices, weights 0.25-0.75 summing to 1: 'a*0.30+b*0.70'."""
+    parts = [p.split("*") for p in voice.split("+")]
+    names, weights = [n for n, _ in parts], [float(w) for _, w in parts]
+    return (len(parts) == 2 and names[0] != names[1] and set(names) <= set(corpus.KOKORO_SPLITS["train"])
+            and all(0.25 <= w <= 0.75 for w in weights) and abs(sum(weights) - 1) < 1e-6)
+
+
 def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "MBROLA_SHARE", 0.5)  # some of 30 rows (at 0.12: none)
     monkeypatch.setattr(corpus, "RHVOICE_SHARE", 0.7)
     monkeypatch.setattr(corpus, "HUMAN_SHARE", 0.2)
     monkeypatch.setattr(corpus, "KOKORO_SHARE", 0.1)
+    monkeypatch.setattr(corpus, "KOKORO_MIX_SHARE", 0.1)
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     human = 6  # 0.2 x 30: the three sayable recorded prompts twice ("ten of clubs" is real's)
-    kokoro = 3  # 0.1 x 30, on top of the 30
+    kokoro = 6  # 0.1 x 30 of the five voices and 0.1 x 30 of blends, on top of the 30
     assert manifest["counts"] == {**sizes, "train": 30 + kokoro + human, "real": 2}
     splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
     with open(os.path.join(root, "test_natural", "utterances.tsv")) as f:
@@ -349,8 +358,9 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
                    or r[1] == "pico" and r[2] in ("en-US", "en-GB") and 70 <= int(r[4]) <= 130
                    or r[1] == "rhvoice" and r[2] in ("alan", "bdl", "clb") and 80 <= int(r[4]) <= 125
                    or r[1] == "recording" and s == "train" and r[2] == "en_US_f_Allison"
-                   or r[1] == "kokoro" and s == "train" and r[2] in corpus.KOKORO_SPLITS["train"]
-                   and r[0].startswith("train_kokoro_") and 0.85 <= float(r[5]) <= 1.2
+                   or r[1] == "kokoro" and s == "train" and 0.85 <= float(r[5]) <= 1.2
+                   and (r[0].startswith("train_kokoro_0") and r[2] in corpus.KOKORO_SPLITS["train"]
+                        or r[0].startswith("train_kokoro_mix_") and _is_blend(r[2]))
                    for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
@@ -363,6 +373,7 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
     assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())
     spoken = [e for e in splits["train"] if os.path.basename(e["audio"]).startswith("train_kokoro_")]
+    assert sum("_mix_" in e["audio"] for e in spoken) == 3
     assert len(spoken) == kokoro and all(np.abs(load_audio(e["audio"])).max() > 0.05 for e in spoken)
     assert {e["text"] for e in splits["real"]} == {"he was not an ill disposed young man", "ten of clubs"}
     recorded = [e for e in splits["train"] if os.path.basename(e["audio"]).startswith("train_human_")]
@@ -453,6 +464,16 @@ def test_kokoro_voices_read_english_slower_with_a_longer_stretch():
     a, _ = tts.synthesize("seven of clubs", "jf_alpha")
     b, _ = tts.synthesize("seven of clubs", "jm_kumo")
     assert len(a) != len(b) or not np.allclose(a, b)  # the voice matters
+    # a blend is a third speaker: neither end, and the same as its normalised weights
+    mixed, _ = tts.synthesize("seven of clubs", "jf_alpha*0.5+jm_kumo*0.5")
+    assert all(len(mixed) != len(x) or not np.allclose(mixed, x, atol=1e-3) for x in (a, b))
+    again, _ = tts.synthesize("seven of clubs", "jf_alpha*2+jm_kumo*2")
+    np.testing.assert_allclose(again, mixed, atol=1e-4)
+    for bad in ("jf_alpha*0.5+af_heart*0.5", "jf_alpha*-1+jm_kumo*2", "jf_alpha*x", "jf_alpha+"):
+        with pytest.raises(ValueError, match="voice="):
+            tts.synthesize("seven of clubs", bad)
+    with pytest.raises(TypeError, match="voice="):
+        tts.synthesize("seven of clubs", 3)
     assert set(KOKORO_VOICES) == set(corpus.KOKORO_SPLITS["train"])
     with pytest.raises(ValueError, match="voice="):
         tts.synthesize("seven of clubs", "af_heart")

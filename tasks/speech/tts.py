@@ -169,10 +169,13 @@ class Kokoro:
     The voices were made for Japanese (four female, ``jm_kumo`` male): in English they
     sound like natural speakers with an accent, a kind of speech no other engine here
     produces. ``length_scale`` > 1 speaks slower. About 0.7 s per second of speech on one
-    CPU core.
+    CPU core. A voice may also be a blend, ``"jf_alpha*0.3+jm_kumo*0.7"``: the weighted mean
+    of the voices' style vectors, a speaker none of them is (weights are normalised to sum
+    to 1).
 
     Example:
         >>> audio, rate = Kokoro().synthesize("turn off the lights", voice="jm_kumo")
+        >>> audio, rate = Kokoro().synthesize("turn off the lights", voice="jf_nezumi*0.4+jm_kumo*0.6")
     """
 
     max_tokens = 510  # the model's context, less its two boundary tokens
@@ -203,19 +206,37 @@ class Kokoro:
         setting of this model and must stay None (the signature is the other engines')."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("text must be a non-empty string")
-        if voice not in self._styles:
-            raise ValueError(f"voice={voice!r}; expected one of {sorted(self._styles)}")
+        mix = self._blend(voice)
         if pitch not in (None, ""):
             raise ValueError(f"pitch={pitch!r}; Kokoro voices have no pitch setting")
         tokens = [self._vocab[c] for c in kokoro_phonemes(self._phonemizer, text) if c in self._vocab]
         if not 0 < len(tokens) <= self.max_tokens:
             raise ValueError(f"text gives {len(tokens)} phonemes; Kokoro reads 1 to {self.max_tokens}")
-        style = self._styles[voice][len(tokens) - 1][None, :]  # the voice's vector for this length
+        # each voice has one style vector per phoneme count; a blend mixes those for this length
+        style = sum(w * self._styles[name][len(tokens) - 1] for name, w in mix)[None, :]
         audio = self._session.run(None, {
             "tokens": np.array([[0, *tokens, 0]], np.int64),
             "style": style.astype(np.float32),
             "speed": np.array([1.0 / float(stretch)], np.float32)})[0]
         return np.clip(np.asarray(audio, np.float32).ravel(), -1.0, 1.0), self.sample_rate
+
+    def _blend(self, voice):
+        """``"a"`` or ``"a*0.3+b*0.7"`` -> [(name, weight)] with the weights summing to 1."""
+        expected = f"one of {sorted(self._styles)} or a blend such as 'jf_alpha*0.3+jm_kumo*0.7'"
+        if not isinstance(voice, str):
+            raise TypeError(f"voice={voice!r}; expected {expected}")
+        parts = []
+        for part in voice.split("+"):
+            name, _, weight = part.strip().partition("*")
+            try:
+                w = float(weight) if weight else 1.0
+            except ValueError:
+                raise ValueError(f"voice={voice!r}; {weight!r} is not a weight: expected {expected}") from None
+            if name not in self._styles or not (w > 0 and np.isfinite(w)):
+                raise ValueError(f"voice={voice!r}; expected {expected} (positive weights)")
+            parts.append((name, w))
+        total = sum(w for _, w in parts)
+        return [(name, w / total) for name, w in parts]
 
 
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
