@@ -231,6 +231,7 @@ def _speech_training_script():
 @pytest.mark.parametrize("argv, message", [
     (["--warp", "0.7"], "--warp: expected a fraction"),
     (["--warp", "0.1", "--evaluate-only"], "cannot go with --evaluate-only"),
+    (["--average-with", "x", "--evaluate-only"], "--average-with changes the trained network"),
     (["--preset", "bigru_huge"], "--preset: expected one of"),
     (["--preset", "speech_en_bigru"], "--preset: expected one of"),  # weights, not an architecture
     (["--preset", "conformer_small", "--continue-from", "x"], "give one of them"),

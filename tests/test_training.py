@@ -4,11 +4,12 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-from tasks.core.training import (WarmupCosine, continued_training, latest_step,
-                                  record_training_seconds, resolve_strategy)
+from tasks.core.training import (WarmupCosine, average_weights, continued_training,
+                                  latest_step, record_training_seconds, resolve_strategy)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -39,6 +40,25 @@ def test_a_continued_run_reports_the_whole_training_time_and_the_earlier_scores(
                                        config_key="training")
     assert total == [9.0, 1.0] and config == {"continued_from": "weights/y", "earlier": {"epochs": 2},
                                               "earlier_results": {"loss_ratio": 2.5}}
+
+def _dense_model(units, seed):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, keras.layers.Dense(units)(inputs))
+
+
+def test_average_weights_is_the_weighted_mean_and_rejects_other_shapes():
+    a, b, c = _dense_model(2, 1), _dense_model(2, 2), _dense_model(2, 3)
+    wa, wb, wc = a.get_weights(), b.get_weights(), c.get_weights()
+    average_weights(a, [b, c], weights=[2, 1, 1])
+    for got, x, y, z in zip(a.get_weights(), wa, wb, wc):
+        np.testing.assert_allclose(got, (2 * x + y + z) / 4, rtol=1e-6)
+    np.testing.assert_array_equal(b.get_weights()[0], wb[0])  # the others are left as they were
+    with pytest.raises(ValueError, match="others"):
+        average_weights(a, [_dense_model(4, 1)])
+    with pytest.raises(ValueError, match="weights"):
+        average_weights(a, [b], weights=[1])
+
 
 def test_warmup_cosine_schedule():
     schedule = WarmupCosine(1.0, total_steps=110, warmup_steps=10, final_ratio=0.1)

@@ -9,6 +9,9 @@
         --results runs/speech_continued/results.json --epochs 3 --learning-rate 1e-3 --seed 1
         # train the bundled model further on a fresh schedule and data order; the results
         # carry its earlier training time and scores (copy the model over only if better)
+    python tools/train_default_speech.py --continue-from tasks/speech/weights/speech_en_bigru \
+        --average-with tasks/speech/weights/speech_en_bigru ...
+        # the same, then the mean of the trained weights and the starting model's
     python tools/train_default_speech.py --preset conformer_small --work-dir runs/speech_conformer \
         --output runs/speech_conformer/model --results runs/speech_conformer/results.json
         # a new network of another architecture (a speech preset with a config), same recipe
@@ -27,7 +30,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tasks.core.task import Task  # noqa: E402
-from tasks.core.training import continued_training, record_training_seconds  # noqa: E402
+from tasks.core.training import average_weights, continued_training, record_training_seconds  # noqa: E402
 from tasks.speech.corpus import build_corpus  # noqa: E402
 from tasks.speech.noise import noise_files  # noqa: E402
 from tasks.speech.presets import DEFAULT_ARCHITECTURE, WEIGHTS_DIR  # noqa: E402
@@ -68,6 +71,10 @@ def main(argv=None):
     parser.add_argument("--continue-from", default=None,
                         help="a saved speech task to train further (weights kept, new schedule); "
                              "the training time in --earlier-results is added to this run's")
+    parser.add_argument("--average-with", default=None, metavar="DIR",
+                        help="a saved speech task of the same architecture (e.g. the model "
+                             "--continue-from started at): the output's weights become the mean "
+                             "of the trained network's and its")
     parser.add_argument("--warp", type=float, default=None,
                         help="VTLP in SpecAugment: stretch each training utterance's spectrum by "
                              "up to this fraction (e.g. 0.15); with --continue-from it changes "
@@ -96,6 +103,8 @@ def main(argv=None):
         parser.error(f"--warp: expected a fraction in [0, 0.5); got {args.warp}")
     if not 0.0 <= args.augment_probability <= 1.0:
         parser.error(f"--augment-probability: expected 0..1; got {args.augment_probability}")
+    if args.average_with and args.evaluate_only:
+        parser.error("--average-with changes the trained network; it cannot go with --evaluate-only")
     if args.warp is not None and args.evaluate_only:
         parser.error("--warp is a training setting; it cannot go with --evaluate-only")
     if args.preset is not None and args.continue_from:
@@ -122,6 +131,8 @@ def main(argv=None):
                      augment_probability=args.augment_probability,
                      background=None if args.no_background else "auto", verbose=2)
         record_training_seconds(args.work_dir, task.training_seconds)
+        if args.average_with:
+            average_weights(task.model, [Task.load(args.average_with).model])
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
     config = {"architecture": task.config["architecture"], "options": task.config["options"],
@@ -130,6 +141,8 @@ def main(argv=None):
               "spec_augment": task.config["spec_augment"],
               "augment_probability": args.augment_probability,
               "background": None if args.no_background else len(noise_files(args.data_dir))}
+    if args.average_with:
+        config["averaged_with"] = args.average_with
     with open(os.path.join(args.data_dir, "manifest.json")) as f:  # which voices it heard
         config["corpus_version"] = json.load(f).get("version")
     if args.continue_from:  # the model's earlier training, which this run continues

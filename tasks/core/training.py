@@ -212,3 +212,31 @@ def continued_training(earlier_results, continued_from, runs, config, keep, conf
         **config, "continued_from": continued_from, "earlier": earlier.get(config_key),
         "earlier_results": {k: v for k, v in earlier.items() if keep(k)}}
 
+
+
+def average_weights(model, others, weights=None):
+    """Set ``model``'s weights to the (weighted) mean of its own and ``others``' weights.
+
+    ``others``: models of the same architecture, typically earlier checkpoints of the same
+    line of training (a continued run and the model it continued from): their mean often
+    keeps what each learned better than either alone. ``weights``: one number per model,
+    ``model`` first (default: equal). Returns ``model``.
+
+    Example:
+        >>> average_weights(task.model, [Task.load("tasks/speech/weights/speech_en_bigru").model])
+    """
+    models = [model] + list(others)
+    weights = [1.0] * len(models) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(models) or min(weights) < 0 or sum(weights) <= 0:
+        raise ValueError(f"weights: expected {len(models)} non-negative numbers, not all zero; "
+                         f"got {weights}")
+    values = [m.get_weights() for m in models]
+    for other, v in zip(models[1:], values[1:]):
+        shapes = [w.shape for w in v]
+        if shapes != [w.shape for w in values[0]]:
+            raise ValueError(f"others: {other.name!r} has weights of shapes {shapes}, "
+                             f"expected {[w.shape for w in values[0]]} (the same architecture)")
+    total = sum(weights)
+    model.set_weights([sum(w * v[i] for w, v in zip(weights, values)) / total
+                       for i in range(len(values[0]))])
+    return model
