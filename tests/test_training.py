@@ -41,6 +41,7 @@ def test_a_continued_run_reports_the_whole_training_time_and_the_earlier_scores(
     assert total == [9.0, 1.0] and config == {"continued_from": "weights/y", "earlier": {"epochs": 2},
                                               "earlier_results": {"loss_ratio": 2.5}}
 
+
 def _dense_model(units, seed):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((3,))

@@ -2,8 +2,9 @@
 
 AdamW with linear warm-up + cosine decay, step checkpoints written atomically with
 ``tf.train.CheckpointManager`` (shards go to a temporary name and are renamed; the
-index file is replaced atomically), resume from the latest checkpoint, and the
-standard callbacks (TensorBoard, EarlyStopping, progress bar).
+index file is replaced atomically), resume from the latest checkpoint, the
+standard callbacks (TensorBoard, EarlyStopping, progress bar), the training time of runs
+joined by resume, and the mean of several models' weights.
 
 Example:
     >>> optimizer = make_optimizer(1e-3, total_steps=10_000, warmup_steps=500)
@@ -211,7 +212,6 @@ def continued_training(earlier_results, continued_from, runs, config, keep, conf
     return earlier["train_runs_seconds"] + list(runs), {
         **config, "continued_from": continued_from, "earlier": earlier.get(config_key),
         "earlier_results": {k: v for k, v in earlier.items() if keep(k)}}
-
 
 
 def average_weights(model, others, weights=None):
