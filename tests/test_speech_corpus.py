@@ -528,7 +528,7 @@ def test_kokoro_english_voices_come_from_the_source_archive(tmp_path):
     voices = read_kokoro_voices(archive)
     assert sorted(voices) == sorted(KOKORO_ENGLISH_VOICES) and voices["af_heart"].shape == (510, 256)
     tts = Kokoro(voice_archive=archive)
-    # bf_alice holds the same table as af_heart in the fake: only the phonemes differ
+    # bf_alice holds the same table as af_alloy in the fake: only the phonemes differ
     assert KOKORO_ENGLISH_VOICES.index("bf_alice") % 5 == KOKORO_ENGLISH_VOICES.index("af_alloy") % 5
     american, rate = tts.synthesize("the dog was not hot", "af_alloy")
     british, _ = tts.synthesize("the dog was not hot", "bf_alice")

@@ -317,30 +317,31 @@ def plan_utterances(sentences, speakers, sizes, seed):
         if split in KOKORO_SPLITS:
             rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_SHARE * n), seed))
             rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_MIX_SHARE * n), seed,
-                                     blend=True))
+                                     "mix"))
         if split in KOKORO_EN_SPLITS:
             rows.extend(_kokoro_rows(split, sentences[split], round(KOKORO_EN_SHARE * n), seed,
-                                     english=True))
+                                     "en"))
         plan[split] = rows
     return plan
 
 
-def _kokoro_rows(split, texts, count, seed, blend=False, english=False):
-    """``count`` rows of ``split``'s sentences for the Kokoro voices (``blend``: a mix of two
-    of them each; ``english``: the model's English voices), from a stream of their own."""
-    kind = "en_" if english else "mix_" if blend else ""
-    rng = random.Random({"": f"kokoro-{seed}", "mix_": f"kokoro-mix-{seed}", "en_": f"kokoro-en-{seed}"}[kind])
-    voices = (KOKORO_EN_SPLITS if english else KOKORO_SPLITS)[split]
+def _kokoro_rows(split, texts, count, seed, kind=""):
+    """``count`` rows of ``split``'s sentences for the Kokoro voices (``kind`` "": one Japanese
+    voice each; "mix": a blend of two of them; "en": the model's English voices), each kind
+    from a stream of its own."""
+    rng = random.Random("-".join(["kokoro", kind, str(seed)] if kind else ["kokoro", str(seed)]))
+    voices = (KOKORO_EN_SPLITS if kind == "en" else KOKORO_SPLITS)[split]
+    prefix = f"{kind}_" if kind else ""
     rows = []
     for i in range(count if texts else 0):
         text = rng.choice(texts)
-        if blend:
+        if kind == "mix":
             a, b = rng.sample(voices, 2)
             w = round(rng.uniform(0.25, 0.75), 2)
             voice = f"{a}*{w:.2f}+{b}*{1 - w:.2f}"
         else:
             voice = rng.choice(voices)
-        rows.append(dict(id=f"{split}_kokoro_{kind}{i:06d}", text=text,
+        rows.append(dict(id=f"{split}_kokoro_{prefix}{i:06d}", text=text,
                          engine="kokoro", voice=voice, rate="", pitch="",
                          length_scale=round(rng.uniform(0.85, 1.2), 3), noise_scale=""))
     return rows
