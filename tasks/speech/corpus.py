@@ -330,7 +330,7 @@ def _kokoro_rows(split, texts, count, seed, kind=""):
     """``count`` rows of ``split``'s sentences for the Kokoro voices (``kind`` "": one Japanese
     voice each; "mix": a blend of two of them; "en": the model's English voices), each kind
     from a stream of its own."""
-    rng = random.Random("-".join(["kokoro", kind, str(seed)] if kind else ["kokoro", str(seed)]))
+    rng = random.Random("-".join(filter(None, ["kokoro", kind, str(seed)])))
     voices = (KOKORO_EN_SPLITS if kind == "en" else KOKORO_SPLITS)[split]
     prefix = f"{kind}_" if kind else ""
     rows = []
