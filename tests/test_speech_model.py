@@ -235,6 +235,7 @@ def _speech_training_script():
     (["--preset", "bigru_huge"], "--preset: expected one of"),
     (["--preset", "speech_en_bigru"], "--preset: expected one of"),  # weights, not an architecture
     (["--preset", "conformer_small", "--continue-from", "x"], "give one of them"),
+    (["--widen", "256"], "--widen grows a saved network: give --continue-from too"),
 ])
 def test_speech_training_script_rejects_bad_presets(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as stop:

@@ -12,6 +12,9 @@
     python tools/train_default_speech.py --continue-from tasks/speech/weights/speech_en_bigru \
         --average-with tasks/speech/weights/speech_en_bigru ...
         # the same, then the mean of the trained weights and the starting model's
+    python tools/train_default_speech.py --continue-from tasks/speech/weights/speech_en_bigru \
+        --widen 256 ...
+        # widen it first (3x BiGRU-192 -> 3x BiGRU-256, tasks.speech.widen), then train it
     python tools/train_default_speech.py --preset conformer_small --work-dir runs/speech_conformer \
         --output runs/speech_conformer/model --results runs/speech_conformer/results.json
         # a new network of another architecture (a speech preset with a config), same recipe
@@ -36,12 +39,14 @@ from tasks.speech.noise import noise_files  # noqa: E402
 from tasks.speech.presets import DEFAULT_ARCHITECTURE, WEIGHTS_DIR  # noqa: E402
 from tasks.speech.recipe import evaluate_splits, train  # noqa: E402
 from tasks.speech.task import SpeechTask  # noqa: E402
+from tasks.speech.widen import widen_bigru  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPLITS = ("test", "test_natural", "real")
 # the test utterances of the held-out Flite voice: how far the network carries to an engine
 # (and a female voice of it) it did not train on
 DIAGNOSTIC_SPLITS = ("test:flite",)
+WIDEN_NOISE = 0.01  # on the copied units' incoming weights, x each tensor's spread
 
 
 def main(argv=None):
@@ -75,6 +80,11 @@ def main(argv=None):
                         help="a saved speech task of the same architecture (e.g. the model "
                              "--continue-from started at): the output's weights become the mean "
                              "of the trained network's and its")
+    parser.add_argument("--widen", type=int, default=None, metavar="UNITS",
+                        help="with --continue-from: first widen the saved BiGRU network to UNITS "
+                             "units a direction (and its projection to UNITS), keeping what it "
+                             "learned (Net2WiderNet; the copied units are chosen by --seed); an "
+                             "--average-with model narrower than that is widened the same way")
     parser.add_argument("--warp", type=float, default=None,
                         help="VTLP in SpecAugment: stretch each training utterance's spectrum by "
                              "up to this fraction (e.g. 0.15); with --continue-from it changes "
@@ -111,13 +121,24 @@ def main(argv=None):
         parser.error("--preset chooses a new network's architecture; --continue-from keeps "
                      "the saved one: give one of them")
 
+    if args.widen is not None and not args.continue_from:
+        parser.error("--widen grows a saved network: give --continue-from too")
+
+    def widened(task):  # the same units copied (the seed) for the start and --average-with
+        if args.widen is None or task.config["options"].get("units") == args.widen:
+            return task
+        try:
+            return widen_bigru(task, args.widen, noise=WIDEN_NOISE, seed=args.seed)
+        except ValueError as error:
+            parser.error(f"--widen: {error}")
+
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
         build_corpus(args.data_dir, seed=args.data_seed)
     if args.evaluate_only:
         task = Task.load(args.output)
     else:
         os.makedirs(args.work_dir, exist_ok=True)
-        start_from = Task.load(args.continue_from) if args.continue_from else None
+        start_from = widened(Task.load(args.continue_from)) if args.continue_from else None
         architecture = {} if start_from or args.preset else dict(DEFAULT_ARCHITECTURE)
         if args.warp is not None and start_from is not None:
             start_from.set_spec_augment(warp=args.warp)
@@ -132,7 +153,7 @@ def main(argv=None):
                      background=None if args.no_background else "auto", verbose=2)
         record_training_seconds(args.work_dir, task.training_seconds)
         if args.average_with:
-            average_weights(task.model, [Task.load(args.average_with).model])
+            average_weights(task.model, [widened(Task.load(args.average_with)).model])
         task.save(args.output)
     runs = record_training_seconds(args.work_dir)
     config = {"architecture": task.config["architecture"], "options": task.config["options"],
@@ -143,6 +164,8 @@ def main(argv=None):
               "background": None if args.no_background else len(noise_files(args.data_dir))}
     if args.average_with:
         config["averaged_with"] = args.average_with
+    if args.widen is not None:
+        config["widened_to"] = args.widen
     with open(os.path.join(args.data_dir, "manifest.json")) as f:  # which voices it heard
         config["corpus_version"] = json.load(f).get("version")
     if args.continue_from:  # the model's earlier training, which this run continues
