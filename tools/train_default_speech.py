@@ -13,8 +13,8 @@
         --average-with tasks/speech/weights/speech_en_bigru ...
         # the same, then the mean of the trained weights and the starting model's
     python tools/train_default_speech.py --continue-from tasks/speech/weights/speech_en_bigru \
-        --widen 256 ...
-        # widen it first (3x BiGRU-192 -> 3x BiGRU-256, tasks.speech.widen), then train it
+        --widen 320 ...
+        # widen it first (3x BiGRU-256 -> 3x BiGRU-320, tasks.speech.widen), then train it
     python tools/train_default_speech.py --preset conformer_small --work-dir runs/speech_conformer \
         --output runs/speech_conformer/model --results runs/speech_conformer/results.json
         # a new network of another architecture (a speech preset with a config), same recipe
@@ -63,8 +63,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="training seed (data order, augmentation)")
     parser.add_argument("--preset", default=None,
                         help="architecture of a new network: a speech preset with a config "
-                             "(bigru, bigru_small, conformer_small); default the bundled "
-                             "model's (conv + 3x BiGRU-192)")
+                             "(bigru, bigru_small, conformer_small); default the one the bundled "
+                             "model was trained from scratch with (conv + 3x BiGRU-192)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the corpus, if built here")
     parser.add_argument("--limit", type=int, default=None, help="score only N utterances a split")
     parser.add_argument("--splits", default=",".join(SPLITS + DIAGNOSTIC_SPLITS),

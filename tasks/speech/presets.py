@@ -4,14 +4,15 @@ import os
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
-# The bundled default's architecture: DeepSpeech2-like, sized for 2-core CPU training.
+# The architecture the bundled default was trained from scratch with: DeepSpeech2-like, sized
+# for 2-core CPU training (the bundled weights were widened to 256 units later: --widen).
 DEFAULT_ARCHITECTURE = {"architecture": "bigru",
                         "options": {"units": 192, "num_layers": 3, "projection": 192}}
 
 presets = {
     # The bundled default: trained by tools/train_default_speech.py on the built-in corpus.
     "speech_en_bigru": {"path": os.path.join(WEIGHTS_DIR, "speech_en_bigru"),
-                        "description": "English, conv + 3x BiGRU-192, CTC characters"},
+                        "description": "English, conv + 3x BiGRU-256, CTC characters"},
     # Architectures without weights, for training on your own data.
     "bigru": {"description": "DeepSpeech2-like: conv subsampling + 3x BiGRU-256", "config": {"architecture": "bigru",
                          "options": {"units": 256, "num_layers": 3, "projection": 256}}},

@@ -10,8 +10,8 @@ rather than equal to it; the dropout after each layer norm gives the copies diff
 gradients, and training takes them apart.
 
 Example:
-    >>> task = Task.load("tasks/speech/weights/speech_en_bigru")   # 3x BiGRU-192
-    >>> wide = widen_bigru(task, units=256)                        # 3x BiGRU-256, projection 256
+    >>> task = SpeechTask.from_preset("bigru_small")   # 2x BiGRU-128, projection 128
+    >>> wide = widen_bigru(task, units=192)            # 2x BiGRU-192, projection 192
     >>> wide.model.count_params() > task.model.count_params()
     True
 """
@@ -68,8 +68,8 @@ def widen_bigru(task, units, projection=None, noise=0.0, seed=0):
         seed: which units are copied, and the noise.
 
     Example:
-        >>> wide = widen_bigru(Task.load("tasks/speech/weights/speech_en_bigru"), 256, noise=0.01)
-        >>> wide.save("runs/speech_wide/start")
+        >>> wide = widen_bigru(Task.load("tasks/speech/weights/speech_en_bigru"), 320, noise=0.01)
+        >>> wide.save("runs/speech_wide/start")   # 3x BiGRU-256 -> 3x BiGRU-320
     """
     config = task.config
     if config["architecture"] != "bigru":
