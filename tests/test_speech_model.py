@@ -20,6 +20,8 @@ from tasks.speech.preprocessing import SpeechPreprocessor, normalize_transcript
 from tasks.speech.recipe import read_split
 from tasks.speech.task import ctc_loss, word_timestamps
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 TEXTS = ["Hello, World!", "it's 5 O'CLOCK", "  tabs\tand\nnewlines  ", "Émile's café", "", "a--b"]
 
 
@@ -220,8 +222,7 @@ def test_save_load_round_trip_and_config_json(overfit_speech_task, saved_speech_
 
 def _speech_training_script():
     import importlib.util
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
-                        "train_default_speech.py")
+    path = os.path.join(ROOT, "tools", "train_default_speech.py")
     spec = importlib.util.spec_from_file_location("train_default_speech", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -236,6 +237,10 @@ def _speech_training_script():
     (["--preset", "speech_en_bigru"], "--preset: expected one of"),  # weights, not an architecture
     (["--preset", "conformer_small", "--continue-from", "x"], "give one of them"),
     (["--widen", "256"], "--widen grows a saved network: give --continue-from too"),
+    (["--widen", "256", "--continue-from", "x", "--evaluate-only"], "cannot go with --evaluate-only"),
+    (["--widen", "128", "--continue-from", os.path.join(ROOT, "tasks", "speech", "weights",
+                                                        "speech_en_bigru")],
+     "--widen: units=128; expected an int at least the network's 256"),
 ])
 def test_speech_training_script_rejects_bad_presets(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as stop:

@@ -123,6 +123,8 @@ def main(argv=None):
 
     if args.widen is not None and not args.continue_from:
         parser.error("--widen grows a saved network: give --continue-from too")
+    if args.widen is not None and args.evaluate_only:
+        parser.error("--widen grows the network before training; it cannot go with --evaluate-only")
 
     def widened(task):  # the same units copied (the seed) for the start and --average-with
         if args.widen is None or task.config["options"].get("units") == args.widen:
@@ -132,13 +134,15 @@ def main(argv=None):
         except ValueError as error:
             parser.error(f"--widen: {error}")
 
+    # widened before the corpus build so that a bad --widen is refused at once
+    start_from = (widened(Task.load(args.continue_from))
+                  if args.continue_from and not args.evaluate_only else None)
     if not os.path.exists(os.path.join(args.data_dir, "manifest.json")):
         build_corpus(args.data_dir, seed=args.data_seed)
     if args.evaluate_only:
         task = Task.load(args.output)
     else:
         os.makedirs(args.work_dir, exist_ok=True)
-        start_from = widened(Task.load(args.continue_from)) if args.continue_from else None
         architecture = {} if start_from or args.preset else dict(DEFAULT_ARCHITECTURE)
         if args.warp is not None and start_from is not None:
             start_from.set_spec_augment(warp=args.warp)
