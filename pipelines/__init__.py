@@ -102,7 +102,9 @@ def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return
         beam_width: CTC beam width (1 = greedy); default from the model's config.
         sampling_rate: the rate of array inputs, in Hz (required for arrays).
         return_timestamps: False, or "word" for ``{"text", "words": [{"word", "start",
-            "end"}]}`` with times in seconds from the alignment the text came from.
+            "end", "confidence"}]}`` with times in seconds from the alignment the text came
+            from; ``confidence`` (0-1) is the network's probability per letter of the word
+            (low: check that word).
         language_model: None for the model's default, True to decode with its word
             language model (lexicon beam search, Python side; ``beam_width`` is its beam),
             False for the graph's CTC decoding (what an export serves).
@@ -111,7 +113,8 @@ def transcribe(audio, *, model=None, beam_width=None, sampling_rate=None, return
         >>> pipelines.transcribe("hello.wav")
         'hello world'
         >>> pipelines.transcribe(samples, sampling_rate=8000, return_timestamps="word")
-        {'text': 'hello world', 'words': [{'word': 'hello', 'start': 0.32, 'end': 0.64}, ...]}
+        {'text': 'hello world', 'words': [{'word': 'hello', 'start': 0.32, 'end': 0.64,
+        'confidence': 0.93}, ...]}
     """
     _check_positive("beam_width", beam_width)
     if language_model not in (None, True, False):

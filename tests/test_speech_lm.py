@@ -171,6 +171,9 @@ def test_the_pipeline_decodes_with_the_language_model_and_keeps_it_when_saved(
     stamped = pipelines.transcribe(paths[0], model=task_with_lm, return_timestamps="word")
     assert [w["word"] for w in stamped["words"]] == texts[0].split()
     assert all(0 <= w["start"] < w["end"] for w in stamped["words"])
+    # probabilities of the letters the search spelt (softmaxed logits): the overfit model's
+    # are near 1
+    assert all(0.5 < w["confidence"] <= 1.0 for w in stamped["words"]), stamped["words"]
     saved = task_with_lm.save(str(tmp_path / "with_lm"))
     assert os.path.isfile(os.path.join(saved, "lm.arpa"))
     reloaded = Task.load(saved)

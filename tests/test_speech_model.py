@@ -190,11 +190,29 @@ def test_word_timestamps_from_the_alignment():
     frames = [0, 2, 2, 0, 3, 1, 0, 0, 3, 3, 0]  # "ab" then " " then "b"
     log_probs = np.log(np.eye(4)[frames] * 0.97 + 0.01)
     words = word_timestamps(log_probs, alphabet, frame_seconds=0.04)
-    assert words == [{"word": "ab", "start": 0.04, "end": 0.2}, {"word": "b", "start": 0.32,
-                                                                 "end": 0.4}]
+    assert words == [{"word": "ab", "start": 0.04, "end": 0.2, "confidence": 0.98},
+                     {"word": "b", "start": 0.32, "end": 0.4, "confidence": 0.98}]
     # plain floats, not numpy scalars (which print as np.float64(0.04) under numpy 2)
-    assert {type(w[k]) for w in words for k in ("start", "end")} == {float}
+    assert {type(w[k]) for w in words for k in ("start", "end", "confidence")} == {float}
     assert word_timestamps(np.zeros([0, 4]), alphabet) == []
+
+
+def test_word_confidence_is_the_geometric_mean_of_its_letters_peak_probabilities():
+    alphabet = " ab"
+    frames = [0, 2, 2, 0, 3, 1, 0, 0, 3, 3, 0]  # "ab" then " " then "b"
+    probs = np.eye(4)[frames] * 0.97 + 0.01
+    probs[1] = [0.3, 0.1, 0.5, 0.1]  # "a": 0.5 on its first frame, 0.98 on its second
+    probs[4] = [0.2, 0.1, 0.1, 0.6]  # "b" of "ab": 0.6 on its only frame
+    probs[8:10] = [[0.3, 0.1, 0.1, 0.5], [0.35, 0.1, 0.1, 0.45]]  # the lone "b": 0.5, 0.45
+    words = word_timestamps(np.log(probs), alphabet)
+    assert [w["word"] for w in words] == ["ab", "b"]
+    # the peak over a letter's frames, the geometric mean over the word; blanks do not count
+    assert [w["confidence"] for w in words] == [round((0.98 * 0.6) ** 0.5, 3), 0.5]
+    # a path that spells a letter the network did not hear scores that letter's probability
+    path = [0, 2, 2, 0, 2, 1, 0, 0, 3, 3, 0]  # "aa b": the search read frame 4 as "a"
+    words = word_timestamps(np.log(probs), alphabet, path=path, text="aa b")
+    assert [(w["word"], w["confidence"]) for w in words] == [("aa", round((0.98 * 0.1) ** 0.5, 3)),
+                                                             ("b", 0.5)]
 
 
 def test_word_timestamps_place_the_transcripts_words_on_a_language_model_path():
@@ -205,8 +223,8 @@ def test_word_timestamps_place_the_transcripts_words_on_a_language_model_path():
     log_probs = np.zeros([len(path), 5])
     assert [w["word"] for w in word_timestamps(log_probs, alphabet, path=path)] == ["abbas"]
     words = word_timestamps(log_probs, alphabet, frame_seconds=0.04, path=path, text="ab bass")
-    assert words == [{"word": "ab", "start": 0.0, "end": 0.08},
-                     {"word": "bass", "start": 0.12, "end": 0.28}]
+    assert words == [{"word": "ab", "start": 0.0, "end": 0.08, "confidence": 1.0},
+                     {"word": "bass", "start": 0.12, "end": 0.28, "confidence": 1.0}]
     # a transcript the path does not spell keeps the path's own words
     assert [w["word"] for w in word_timestamps(log_probs, alphabet, path=path, text="ab sab")] \
         == ["abbas"]

@@ -75,6 +75,7 @@ def test_word_timestamps(overfit_speech_task, clips):
     duration = len(load_audio(paths[1])) / 16000
     times = [t for w in out["words"] for t in (w["start"], w["end"])]
     assert times == sorted(times) and 0 <= times[0] and times[-1] <= duration + 0.05
+    assert all(0.5 < w["confidence"] <= 1.0 for w in out["words"]), out["words"]  # it knows them
 
 
 class FrameEcho:

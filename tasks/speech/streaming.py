@@ -82,8 +82,9 @@ def _pad_logits(logits_list):
 def transcribe_sources(task, sources, beam_width=None, timestamps=False, language_model=None):
     """Recordings (:class:`pipelines.inputs.AudioSource`) -> transcripts.
 
-    With ``timestamps`` each result is ``{"text", "words": [{"word", "start", "end"}]}``
-    from the CTC alignment: the greedy one, or the language-model search's best path.
+    With ``timestamps`` each result is ``{"text", "words": [{"word", "start", "end",
+    "confidence"}]}`` from the CTC alignment: the greedy one, or the language-model search's
+    best path (``tasks.speech.task.word_timestamps`` says what the confidence is).
     ``language_model`` (None = the model's default) decodes the stitched logits with the
     task's word language model instead of the graph's CTC decoder; ``beam_width`` is then
     that search's beam.
@@ -95,7 +96,8 @@ def transcribe_sources(task, sources, beam_width=None, timestamps=False, languag
         decoded = task.decode_with_language_model(logits, beam_width)
         if not timestamps:
             return [text for text, _ in decoded]
-        return [{"text": text, "words": word_timestamps(x, alphabet, path=path, text=text)}
+        return [{"text": text, "words": word_timestamps(tf.nn.log_softmax(x).numpy(), alphabet,
+                                                        path=path, text=text)}
                 for x, (text, path) in zip(logits, decoded)]
     if timestamps:
         results = []

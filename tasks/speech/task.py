@@ -303,17 +303,22 @@ class SpeechTask(Task):
 
 def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0, path=None,
                     text=None):
-    """Greedy CTC alignment of one utterance -> ``[{"word", "start", "end"}]`` in seconds.
+    """Greedy CTC alignment of one utterance -> ``[{"word", "start", "end", "confidence"}]``,
+    times in seconds.
 
-    ``log_probs`` is ``[frames, V]`` (id 0 the blank, id i the character
+    ``log_probs`` is ``[frames, V]`` log-probabilities (id 0 the blank, id i the character
     ``alphabet[i - 1]``). A word starts at the first frame of its first character and
     ends after the last frame of its last character. ``path`` (a label per frame, e.g.
     from the language-model search) replaces the greedy alignment; ``text`` (that search's
     transcript) gives the words, placed on the path's characters.
 
+    ``confidence`` is the network's probability per letter of the word: the geometric mean
+    of its letters' peak probabilities over the frames the alignment gives each. A letter
+    the language model chose against what the network heard pulls it down.
+
     Example:
         >>> word_timestamps(log_probs, task.preprocessor.alphabet, path=path, text="do kiss")
-        [{'word': 'do', 'start': 0.0, 'end': 0.08}, {'word': 'kiss', 'start': 0.12, ...}]
+        [{'word': 'do', 'start': 0.0, 'end': 0.08, 'confidence': 0.97}, {'word': 'kiss', ...}]
     """
     best = np.argmax(log_probs, axis=-1) if path is None else np.asarray(path)
     if best.size == 0:
@@ -323,11 +328,19 @@ def word_timestamps(log_probs, alphabet, frame_seconds=FRAME_SECONDS, offset=0.0
     run_last = np.flatnonzero(np.concatenate([best[1:] != best[:-1], [True]]))
     ends = run_last[np.searchsorted(run_last, emitted)]
     chars = [alphabet[k - 1] for k in best[emitted]]
+    # each letter's peak log-probability over its run of frames (one reduceat, no frame
+    # loop): between two emissions only the first one's run is not blank
+    on_path = np.asarray(log_probs, np.float64)[np.arange(len(best)), best]
+    on_path[best == 0] = -np.inf
+    letter_logs = np.maximum.reduceat(on_path, emitted) if emitted.size else on_path[:0]
+    letters = np.array([c != " " for c in chars], bool)
 
     def span(word, first, last):
         # plain floats (not numpy scalars): they print and serialise plainly
         return {"word": word, "start": round(float(offset + emitted[first] * frame_seconds), 3),
-                "end": round(float(offset + (ends[last] + 1) * frame_seconds), 3)}
+                "end": round(float(offset + (ends[last] + 1) * frame_seconds), 3),
+                "confidence": round(float(np.exp(np.mean(
+                    letter_logs[first:last + 1][letters[first:last + 1]]))), 3)}
 
     if text is not None:
         placed = _place_words(text.split(), chars, span)
