@@ -96,7 +96,8 @@ def register(commands):
                    help="audio files (wav, flac, ogg, mp3), directories, glob patterns, or - (stdin)")
     p.add_argument("--model", default=None, help="preset, saved task dir or exported SavedModel")
     p.add_argument("--beam", type=cli.positive_int, default=None, help="CTC beam width (1 = greedy)")
-    p.add_argument("--timestamps", action="store_true", help="word start/end times (seconds) and confidence (0-1)")
+    p.add_argument("--timestamps", action="store_true",
+                   help="word start/end times (seconds) and confidence (0-1)")
     p.add_argument("--language-model", choices=sorted(LM_CHOICES), default="auto", help=LM_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per file")
 
