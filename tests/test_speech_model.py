@@ -74,6 +74,17 @@ def test_padding_the_audio_changes_no_feature_logit_or_transcript(overfit_speech
     assert task.transcribe(audio, lengths) == alone
 
 
+def test_xla_logits_equal_the_plain_graphs(overfit_speech_task, speech_examples):
+    """The long-recording path's XLA-compiled network gives the plain graph's logits."""
+    waves = [load_audio(e["audio"]) for e in speech_examples[:3]]
+    audio, lengths = audio_ops.pad_batch(waves)
+    np.testing.assert_allclose(overfit_speech_task.logits(audio, lengths, jit_compile=True),
+                               overfit_speech_task.logits(audio, lengths), atol=1e-4)
+    assert overfit_speech_task.use_jit() is True  # the default
+    with pytest.raises(ValueError, match=r"jit_compile.*True or False"):
+        tiny_speech_task(jit_compile="auto").use_jit()
+
+
 def test_label_padding_does_not_change_the_loss():
     logits = tf.random.stateless_normal([2, 30, 29], [1, 2])
     labels = tf.constant([[5, 6, 6, 7], [8, 9, 0, 0]])

@@ -81,7 +81,10 @@ def test_word_timestamps(overfit_speech_task, clips):
 class FrameEcho:
     """A stand-in acoustic model whose output frame j names the 40 ms block j of its input."""
 
-    def logits(self, audio, lengths):
+    def use_jit(self):
+        return False
+
+    def logits(self, audio, lengths, jit_compile=False):
         steps = max(int(np.ceil(max((int(n) - 400) // 160 + 1, 1) / 4)) for n in lengths)
         centres = np.minimum(np.arange(steps) * 640 + 320, audio.shape[1] - 1)
         ids = np.rint(audio[:, centres] * 100).astype(int)
@@ -98,6 +101,40 @@ def test_windows_join_into_every_frame_once(monkeypatch, blocks):
     source = inputs.to_audio_source(audio, 16000)
     logits = streaming.stitched_logits(FrameEcho(), [source])[0]
     assert logits.argmax(-1).tolist() == ids.tolist()
+
+
+class FixedShapeEcho(FrameEcho):
+    """FrameEcho that asks for XLA and records the batches it is given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def use_jit(self):
+        return True
+
+    def logits(self, audio, lengths, jit_compile=False):
+        self.calls.append((audio.shape, jit_compile))
+        return super().logits(audio, lengths)
+
+
+def test_long_recordings_run_compiled_at_one_shape_and_short_clips_do_not(monkeypatch):
+    """Windows of long recordings go to XLA in batches of one shape (a short last batch
+    filled up, its extra rows dropped): the frames are still the recording's, each once."""
+    monkeypatch.setattr(streaming, "WINDOW_SECONDS", 4.0)
+    monkeypatch.setattr(streaming, "CONTEXT_SECONDS", 0.8)
+    rng = np.random.default_rng(5)
+    ids = [rng.integers(1, 30, n) for n in (1234, 700)]
+    sources = [inputs.to_audio_source(np.repeat(i / 100.0, 640).astype(np.float32), 16000) for i in ids]
+    model = FixedShapeEcho()
+    logits = streaming.stitched_logits(model, sources)
+    assert [x.argmax(-1).tolist() for x in logits] == [i.tolist() for i in ids]
+    assert len(model.calls) > 2 and set(model.calls) == {((streaming.WINDOWS_PER_BATCH, 64000), True)}
+    model = FixedShapeEcho()  # 20 clips of one window each: never padded to a window
+    clips = [inputs.to_audio_source(np.repeat(i[:50] / 100.0, 640).astype(np.float32), 16000)
+             for i in ids * 10]
+    logits = streaming.stitched_logits(model, clips)
+    assert [x.argmax(-1).tolist() for x in logits] == [i[:50].tolist() for i in ids * 10]
+    assert {jit for _, jit in model.calls} == {False} and all(s[1] == 32000 for s, _ in model.calls)
 
 
 def test_exported_model_serves_wav_bytes_in_stock_tensorflow(overfit_speech_task, exported_speech_dir,

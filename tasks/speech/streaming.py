@@ -53,15 +53,38 @@ def _read_16k(source, start, stop):
     return audio
 
 
+def _fixed_batch(waves):
+    """Windows -> one ``[WINDOWS_PER_BATCH, window samples]`` batch (a short batch filled
+    with copies of its first window, whose logits are dropped): the shape XLA compiles for."""
+    waves = waves + [waves[0]] * (WINDOWS_PER_BATCH - len(waves))
+    audio, lengths = audio_ops.pad_batch(waves)
+    width = int(round(WINDOW_SECONDS * audio_ops.SAMPLE_RATE))
+    if audio.shape[1] < width:
+        audio = np.pad(audio, [(0, 0), (0, width - audio.shape[1])])
+    return audio, lengths
+
+
 def stitched_logits(task, sources):
-    """Each source -> its logits ``[frames, V]`` over the whole recording (numpy)."""
-    jobs = [(i, w) for i, s in enumerate(sources) for w in _windows(s)]
+    """Each source -> its logits ``[frames, V]`` over the whole recording (numpy).
+
+    When every source is longer than a window, their windows fill at least two batches and
+    the task's ``use_jit()`` says so, every batch is padded to one shape and the network
+    runs compiled with XLA (it compiles once per shape, which only many batches repay; short
+    clips padded to a whole window would cost more than XLA saves)."""
+    windows = [_windows(s) for s in sources]
+    jobs = [(i, w) for i, ws in enumerate(windows) for w in ws]
+    fixed = (len(jobs) >= 2 * WINDOWS_PER_BATCH and all(len(ws) > 1 for ws in windows)
+             and task.use_jit())
     pieces = [[] for _ in sources]
     for b in range(0, len(jobs), WINDOWS_PER_BATCH):
         batch = jobs[b: b + WINDOWS_PER_BATCH]
         waves = [_read_16k(sources[i], w[0], w[1]) for i, w in batch]
-        audio, lengths = audio_ops.pad_batch(waves)
-        logits = task.logits(audio, lengths)
+        if fixed:
+            audio, lengths = _fixed_batch(waves)
+            logits = task.logits(audio, lengths, jit_compile=True)
+        else:
+            audio, lengths = audio_ops.pad_batch(waves)
+            logits = task.logits(audio, lengths)
         for (i, (_, _, keep_from, keep_to)), row, n in zip(batch, logits, lengths):
             valid = (int(audio_ops.num_frames(n)) + 3) // 4 if n >= 400 else 1
             pieces[i].append(row[: max(valid, 1)][keep_from:keep_to])

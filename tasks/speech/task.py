@@ -62,6 +62,10 @@ class SpeechTask(Task):
         "language_model": None,
         "dtype_policy": "float32",
         "strategy": None,
+        # XLA for the acoustic model on long recordings in Python inference (their windows
+        # batched at one fixed shape, so it compiles once): 1.6x faster on the 2-core CPU
+        # (README). Single clips vary in shape and run uncompiled; exports never use it.
+        "jit_compile": True,
     }
 
     def build_preprocessor(self):
@@ -119,7 +123,8 @@ class SpeechTask(Task):
         """One cached tf.function per beam width and input kind.
 
         Kinds: 'wav' (bytes), 'waveform' (audio, lengths), 'features' (features, frames)
-        -> (texts, logits); 'logits' (audio, lengths) -> logits; 'decode' (logits) -> texts.
+        -> (texts, logits); 'logits' (audio, lengths) -> logits, and 'logits_xla' the same
+        compiled with XLA; 'decode' (logits) -> texts.
         """
         key = (beam_width, source)
         cache = self.__dict__.setdefault("_transcribe_fns", {})
@@ -136,13 +141,27 @@ class SpeechTask(Task):
                     dict(zip(("features", "frames"), pre(audio, lengths))), training=False),
                 "decode": lambda logits: pre.ids_to_text(self.decode_logits(logits, beam_width)),
             }
-            cache[key] = tf.function(fns[source], reduce_retracing=True)
+            fns["logits_xla"] = fns["logits"]
+            cache[key] = tf.function(fns[source], reduce_retracing=True,
+                                     jit_compile=source == "logits_xla")
         return cache[key]
 
-    def logits(self, audio, lengths):
-        """Padded float waveforms ``[B, T]`` at 16 kHz + lengths -> logits ``[B, frames, V]``."""
-        return self._compiled(None, "logits")(tf.convert_to_tensor(audio, tf.float32),
-                                              tf.convert_to_tensor(lengths, tf.int32)).numpy()
+    def use_jit(self):
+        """Whether long recordings run the acoustic model compiled with XLA (config
+        'jit_compile')."""
+        jit = self.config["jit_compile"]
+        if not isinstance(jit, bool):
+            raise ValueError(f"config['jit_compile'] must be True or False, got {jit!r}")
+        return jit
+
+    def logits(self, audio, lengths, jit_compile=False):
+        """Padded float waveforms ``[B, T]`` at 16 kHz + lengths -> logits ``[B, frames, V]``.
+
+        ``jit_compile`` runs the network compiled with XLA: one compilation per input shape,
+        so for batches of one fixed shape (``tasks.speech.streaming``'s windows)."""
+        kind = "logits_xla" if jit_compile else "logits"
+        return self._compiled(None, kind)(tf.convert_to_tensor(audio, tf.float32),
+                                          tf.convert_to_tensor(lengths, tf.int32)).numpy()
 
     def decode_batch(self, logits, beam_width=None):
         """Logits ``[B, frames, V]`` (padded frames a certain blank) -> list of str."""
