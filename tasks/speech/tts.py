@@ -231,9 +231,9 @@ class Kokoro:
     The voices were made for Japanese (four female, ``jm_kumo`` male): in English they
     sound like natural speakers with an accent, a kind of speech no other engine here
     produces. ``length_scale`` > 1 speaks slower. About 0.7 s per second of speech on one
-    CPU core. A voice may also be a blend, ``"jf_alpha*0.3+jm_kumo*0.7"``: the weighted mean
-    of the voices' style vectors, a speaker none of them is (weights are normalised to sum
-    to 1).
+    CPU core (1.7 s on a first-generation AMD EPYC without AVX-512). A voice may also be a
+    blend, ``"jf_alpha*0.3+jm_kumo*0.7"``: the weighted mean of the voices' style vectors, a
+    speaker none of them is (weights are normalised to sum to 1).
 
     Example:
         >>> audio, rate = Kokoro().synthesize("turn off the lights", voice="jm_kumo")
