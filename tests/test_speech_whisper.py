@@ -98,10 +98,8 @@ def _reference(v, features):
 @pytest.fixture(scope="module")
 def tiny():
     """Variables as read back from a float16 model.bin, and the encoder built from them."""
-    variables = whisper.read_ctranslate2(_model_bin(_tiny_variables()))
-    encoder_variables = {k: (int(a) if k.endswith("num_heads") else a.astype(np.float32))
-                         for k, a in variables.items()}
-    return encoder_variables, whisper.build_encoder(encoder_variables)
+    variables = whisper.encoder_variables(whisper.read_ctranslate2(_model_bin(_tiny_variables())))
+    return variables, whisper.build_encoder(variables)
 
 
 def test_the_reader_returns_every_variable_with_its_shape_and_values():

