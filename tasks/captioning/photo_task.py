@@ -19,7 +19,6 @@ Example:
     [{'label': 'Laptop', 'score': 0.81, 'box': [0.31, 0.12, 0.78, 0.66]}]
 """
 
-import json
 import os
 
 import keras
@@ -31,10 +30,7 @@ from tasks.captioning.photo_detector import (ABSTAIN, NUMBER_WORDS, SSDDetection
 from tasks.captioning.presets import photo_presets
 from tasks.captioning.task import ExportedCaptioner, score_captions
 from tasks.core.images import ImagePreprocessor
-from tasks.core.task import Task, _load_safely, _read_json, register_task
-
-ARCHITECTURE_FILE = "model.json"
-WEIGHTS_FILE = "weights.npz"
+from tasks.core.task import Task, register_task
 
 
 @keras.saving.register_keras_serializable(package="tasks")
@@ -200,32 +196,17 @@ class PhotoCaptioningTask(Task):
         }
 
     # -- persistence: the float16 weights as shipped upstream --------------------------------
+    def compact_weights(self):
+        return True
+
     def save_model_file(self, path):
         """``model.json`` (the Keras architecture) and ``weights.npz`` (float16). The upstream
         detector is a float16 TFLite file, so float16 storage is exact; it is checked."""
-        weights = self.model.get_weights()
-        halves = [w.astype(np.float16) for w in weights]
-        for w, h in zip(weights, halves):
-            if not np.array_equal(h.astype(w.dtype), w):
+        for w in self.model.get_weights():
+            if not np.array_equal(w.astype(np.float16).astype(w.dtype), w):
                 raise ValueError("the detector's weights are not exactly float16; they would lose "
                                  "precision in weights.npz")
-        with open(os.path.join(path, ARCHITECTURE_FILE), "w", encoding="utf-8") as f:
-            json.dump(keras.saving.serialize_keras_object(self.model), f)
-        np.savez_compressed(os.path.join(path, WEIGHTS_FILE),
-                            **{f"w{i:04d}": h for i, h in enumerate(halves)})
-
-    @classmethod
-    def load_model_file(cls, path):
-        model = _load_safely(os.path.join(path, ARCHITECTURE_FILE), lambda p: keras.saving.
-                             deserialize_keras_object(_read_json(p), safe_mode=True))
-
-        def set_weights(file):
-            with np.load(file, allow_pickle=False) as stored:
-                names = sorted(stored.files)
-                model.set_weights([stored[n].astype(np.float32) for n in names])
-            return model
-
-        return _load_safely(os.path.join(path, WEIGHTS_FILE), set_weights)
+        super().save_model_file(path)
 
 
 def _refuse_decoding_options(beam_width, max_length):

@@ -23,6 +23,7 @@ import time
 import zipfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tasks.core import training
@@ -259,9 +260,30 @@ class Task:
         task.directory = getattr(self, "directory", None)
         return task
 
+    # weights stored as model.json + weights.npz, each array in float16 where that is exact
+    # (weights converted from a float16 upstream checkpoint), else as it is
+    ARCHITECTURE_FILE = "model.json"
+    WEIGHTS_FILE = "weights.npz"
+
+    def compact_weights(self):
+        """Whether :meth:`save` writes the compact form (``model.json`` + ``weights.npz``,
+        float16 where exact) instead of ``model.keras``; tasks built on float16 upstream
+        weights say yes."""
+        return False
+
     def save_model_file(self, path):
-        """Write the model into the saved directory ``path`` (``model.keras``); a task whose
-        weights have a more compact exact form overrides this and :meth:`load_model_file`."""
+        """Write the model into the saved directory ``path``: ``model.keras``, or the compact
+        exact form when :meth:`compact_weights` says so."""
+        if self.compact_weights():
+            weights = self.model.get_weights()
+            stored = {}
+            for i, w in enumerate(weights):
+                half = w.astype(np.float16) if w.dtype == np.float32 else w
+                stored[f"w{i:04d}"] = half if np.array_equal(half.astype(w.dtype), w) else w
+            with open(os.path.join(path, self.ARCHITECTURE_FILE), "w", encoding="utf-8") as f:
+                json.dump(keras.saving.serialize_keras_object(self.model), f)
+            np.savez_compressed(os.path.join(path, self.WEIGHTS_FILE), **stored)
+            return
         # Keras 3 always writes a compiled model's optimizer state; an uncompiled copy keeps
         # the file to the weights alone (a third of the size for Adam-type optimizers).
         bare = self.model.__class__.from_config(self.model.get_config())
@@ -270,9 +292,22 @@ class Task:
 
     @classmethod
     def load_model_file(cls, path):
-        """The model of the saved directory ``path`` (safe_mode on); see :meth:`save_model_file`."""
-        return _load_safely(os.path.join(path, "model.keras"), lambda p: keras.saving.load_model(
-            p, compile=False, safe_mode=True))
+        """The model of the saved directory ``path`` (safe_mode on), in whichever form
+        :meth:`save_model_file` wrote it."""
+        architecture = os.path.join(path, cls.ARCHITECTURE_FILE)
+        if not os.path.exists(architecture):
+            return _load_safely(os.path.join(path, "model.keras"), lambda p: keras.saving.load_model(
+                p, compile=False, safe_mode=True))
+        model = _load_safely(architecture, lambda p: keras.saving.deserialize_keras_object(
+            _read_json(p), safe_mode=True))
+
+        def set_weights(file):
+            with np.load(file, allow_pickle=False) as stored:
+                model.set_weights([stored[n].astype(w.dtype) for n, w in
+                                   zip(sorted(stored.files), model.weights)])
+            return model
+
+        return _load_safely(os.path.join(path, cls.WEIGHTS_FILE), set_weights)
 
     def export(self, path):
         """Write a SavedModel for TF Serving (core TF ops only, no Python at serving time)."""

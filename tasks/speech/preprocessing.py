@@ -3,6 +3,10 @@
 One Keras layer of core TF ops, used by tf.data (``training_batch``), by Python
 inference and inside the exported SavedModel (WAV bytes in), so the three agree.
 
+``features="whisper"`` computes Whisper's log-mel front end (``whisper.log_mel``) for
+models built on its pretrained encoder; the default is this library's own per-utterance
+normalised log-mel (``tasks.core.audio.log_mel``).
+
 Id 0 is the CTC blank (``keras.ops.ctc_loss`` with ``mask_index=0``); label padding is
 also 0 and is never read as a label, because the loss takes each label's true length.
 
@@ -21,6 +25,7 @@ import tensorflow as tf
 from tasks.core import audio as audio_ops
 
 DEFAULT_ALPHABET = " 'abcdefghijklmnopqrstuvwxyz"
+FEATURES = ("log_mel", "whisper")
 
 
 def normalize_transcript(text, alphabet=DEFAULT_ALPHABET):
@@ -35,12 +40,18 @@ class SpeechPreprocessor(keras.layers.Layer):
     """Waveforms or WAV bytes -> normalised log-mel features; text <-> character ids."""
 
     def __init__(self, alphabet=DEFAULT_ALPHABET, n_mels=80, sample_rate=audio_ops.SAMPLE_RATE,
-                 silence_db=-60.0, **kwargs):
+                 silence_db=-60.0, features="log_mel", **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if len(set(alphabet)) != len(alphabet) or " " not in alphabet:
             raise ValueError(f"alphabet must hold distinct characters including ' ', got {alphabet!r}")
         self.alphabet = alphabet
+        if features not in FEATURES:
+            raise ValueError(f"features={features!r}; expected one of {FEATURES}")
+        if features == "whisper" and (int(n_mels), int(sample_rate)) != (80, 16000):
+            raise ValueError(f"features='whisper' takes n_mels=80 and sample_rate=16000, got "
+                             f"n_mels={n_mels}, sample_rate={sample_rate}")
+        self.features = features
         self.n_mels = int(n_mels)
         self.sample_rate = int(sample_rate)
         self.silence_db = None if silence_db is None else float(silence_db)
@@ -49,6 +60,11 @@ class SpeechPreprocessor(keras.layers.Layer):
         self._chars = tf.constant([""] + list(alphabet))
         allowed = re.escape("".join(sorted(set(alphabet) - {" "})))
         self._drop = f"[^{allowed}]"
+        self._whisper_filters = None
+        if features == "whisper":
+            from tasks.speech import whisper
+
+            self._whisper_filters = whisper.mel_filters()
         self.built = True  # no weights of its own; tables are built eagerly
 
     @property
@@ -64,7 +80,18 @@ class SpeechPreprocessor(keras.layers.Layer):
         then emits only blanks, so silence transcribes to "".
         """
         peak = None if self.silence_db is None else 10.0 ** (self.silence_db / 20.0)
-        return audio_ops.log_mel(audio, lengths, self.n_mels, self.sample_rate, silence_peak=peak)
+        if self.features == "log_mel":
+            return audio_ops.log_mel(audio, lengths, self.n_mels, self.sample_rate,
+                                     silence_peak=peak)
+        from tasks.speech import whisper
+
+        audio = tf.convert_to_tensor(audio, tf.float32)
+        lengths = tf.cast(lengths, tf.int32)
+        features, frames = whisper.log_mel(audio, lengths, self._whisper_filters)
+        if peak is not None:
+            samples = tf.sequence_mask(lengths, tf.shape(audio)[1], tf.float32)
+            frames = tf.where(tf.reduce_max(tf.abs(audio) * samples, axis=1) < peak, 0, frames)
+        return features, frames
 
     def decode_wav_batch(self, wavs):
         """``tf.string [B]`` of PCM WAV files -> (padded waveforms at ``sample_rate``, lengths)."""
@@ -102,4 +129,5 @@ class SpeechPreprocessor(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "alphabet": self.alphabet, "n_mels": self.n_mels,
-                "sample_rate": self.sample_rate, "silence_db": self.silence_db}
+                "sample_rate": self.sample_rate, "silence_db": self.silence_db,
+                "features": self.features}

@@ -18,6 +18,12 @@ presets = {
                          "options": {"units": 256, "num_layers": 3, "projection": 256}}},
     "bigru_small": {"description": "conv subsampling + 2x BiGRU-128", "config": {"architecture": "bigru",
                                "options": {"units": 128, "num_layers": 2, "projection": 128}}},
+    # Whisper tiny.en's pretrained encoder (frozen) + one BiGRU-192 layer; it needs
+    # encoder_weights=whisper.fetch_whisper_tiny_en(cache) to start from the real weights.
+    "whisper_tiny_bigru": {"description": "Whisper tiny.en encoder (pretrained, frozen) + BiGRU-192",
+                           "config": {"features": "whisper", "architecture": "whisper_bigru",
+                                      "options": {"units": 192, "num_layers": 1,
+                                                  "trainable_blocks": 0}}},
     "conformer_small": {"description": "conv subsampling + 4 Conformer blocks (dim 144)", "config": {"architecture": "conformer",
                                    "options": {"dim": 144, "num_layers": 4, "heads": 4}}},
 }

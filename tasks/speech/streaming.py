@@ -20,17 +20,18 @@ import tensorflow as tf
 
 from tasks.core import audio as audio_ops
 from tasks.speech.model import BLANK_LOGIT_GAP
-from tasks.speech.task import FRAME_SECONDS, word_timestamps
+from tasks.speech.task import word_timestamps
 
 WINDOW_SECONDS = 20.0
 CONTEXT_SECONDS = 2.0
 WINDOWS_PER_BATCH = 8
 
 
-def _windows(source):
-    """(start sample at 16 kHz, native start, native stop, keep_from frame, keep_to frame)."""
+def _windows(source, frame_seconds):
+    """(native start, native stop, keep_from frame, keep_to frame) of each window;
+    ``frame_seconds`` per logit frame."""
     hop = WINDOW_SECONDS - 2 * CONTEXT_SECONDS
-    context_frames = int(round(CONTEXT_SECONDS / FRAME_SECONDS))
+    context_frames = int(round(CONTEXT_SECONDS / frame_seconds))
     if source.seconds <= WINDOW_SECONDS:
         return [(0, source.frames, 0, None)]
     out, k = [], 0
@@ -40,7 +41,7 @@ def _windows(source):
         native_stop = int(round((start + WINDOW_SECONDS) * source.rate))
         last = native_stop >= source.frames
         out.append((native_start, native_stop, 0 if k == 0 else context_frames,
-                    None if last else context_frames + int(round(hop / FRAME_SECONDS))))
+                    None if last else context_frames + int(round(hop / frame_seconds))))
         if last:
             return out
         k += 1
@@ -71,7 +72,7 @@ def stitched_logits(task, sources):
     the task's ``use_jit()`` says so, every batch is padded to one shape and the network
     runs compiled with XLA (it compiles once per shape, which only many batches repay; short
     clips padded to a whole window would cost more than XLA saves)."""
-    windows = [_windows(s) for s in sources]
+    windows = [_windows(s, task.frame_seconds()) for s in sources]
     jobs = [(i, w) for i, ws in enumerate(windows) for w in ws]
     fixed = (len(jobs) >= 2 * WINDOWS_PER_BATCH and all(len(ws) > 1 for ws in windows)
              and task.use_jit())
@@ -86,8 +87,7 @@ def stitched_logits(task, sources):
             audio, lengths = audio_ops.pad_batch(waves)
             logits = task.logits(audio, lengths)
         for (i, (_, _, keep_from, keep_to)), row, n in zip(batch, logits, lengths):
-            valid = (int(audio_ops.num_frames(n)) + 3) // 4 if n >= 400 else 1
-            pieces[i].append(row[: max(valid, 1)][keep_from:keep_to])
+            pieces[i].append(row[: task.valid_frames(n)][keep_from:keep_to])
     return [np.concatenate(p, axis=0) for p in pieces]
 
 
@@ -120,12 +120,13 @@ def transcribe_sources(task, sources, beam_width=None, timestamps=False, languag
         if not timestamps:
             return [text for text, _ in decoded]
         return [{"text": text, "words": word_timestamps(tf.nn.log_softmax(x).numpy(), alphabet,
-                                                        path=path, text=text)}
+                                                        task.frame_seconds(), path=path,
+                                                        text=text)}
                 for x, (text, path) in zip(logits, decoded)]
     if timestamps:
         results = []
         for x in logits:
-            words = word_timestamps(tf.nn.log_softmax(x).numpy(), alphabet)
+            words = word_timestamps(tf.nn.log_softmax(x).numpy(), alphabet, task.frame_seconds())
             results.append({"text": " ".join(w["word"] for w in words), "words": words})
         return results
     return task.decode_batch(_pad_logits(logits), beam_width)

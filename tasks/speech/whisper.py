@@ -120,20 +120,28 @@ def mel_filters():
                                  sampling_rate=SAMPLE_RATE).mel_filters
 
 
-def log_mel(audio, lengths):
+def log_mel(audio, lengths, filters=None):
     """Whisper's log-mel features of a float waveform batch ``[B, samples]`` at 16 kHz with
-    each row's true length -> (``[B, frames, 80]``, frames per row). The floor (8 below the
-    loudest bin) is taken over each row's own frames, so padding does not move it.
+    each row's true length -> (``[B, frames, 80]``, frames per row), as Whisper computes
+    them for the utterance padded with silence: so a row's features are the same in any
+    batch. The floor (8 below the loudest bin) is taken over each row's own frames.
+    ``filters``: :func:`mel_filters`' matrix, when the caller keeps one (it is built otherwise).
 
     Example:
         >>> features, frames = log_mel(tf.zeros([2, 16000]), tf.constant([16000, 8000]))
     """
     audio = tf.convert_to_tensor(audio, tf.float32)
     lengths = tf.cast(lengths, tf.int32)
-    padded = tf.pad(audio, [[0, 0], [N_FFT // 2, N_FFT // 2]], mode="REFLECT")
+    # Whisper hears every utterance followed by silence (it pads to 30 s), so each row ends
+    # in zeros here too, whatever the batch holds past its length; reflection at the start
+    # needs a window's worth of samples
+    audio = tf.pad(audio, [[0, 0], [0, tf.maximum(N_FFT + 1 - tf.shape(audio)[1], 0)]])
+    audio *= tf.sequence_mask(lengths, tf.shape(audio)[1], tf.float32)
+    padded = tf.concat([tf.reverse(audio[:, 1:N_FFT // 2 + 1], [1]), audio,
+                        tf.zeros_like(audio[:, :N_FFT // 2])], axis=1)
     spectrum = tf.signal.stft(padded, N_FFT, HOP, N_FFT)[:, :-1]
     power = tf.square(tf.abs(spectrum))
-    mel = tf.matmul(power, tf.constant(mel_filters(), tf.float32))
+    mel = tf.matmul(power, tf.constant(mel_filters() if filters is None else filters, tf.float32))
     logs = tf.math.log(tf.maximum(mel, 1e-10)) / tf.math.log(10.0)
     frames = tf.minimum(lengths // HOP, tf.shape(logs)[1])
     valid = tf.sequence_mask(frames, tf.shape(logs)[1])
@@ -142,13 +150,19 @@ def log_mel(audio, lengths):
     return (logs + 4.0) / 4.0, frames
 
 
+@keras.saving.register_keras_serializable(package="tasks")
 class EncoderFrames(keras.layers.Layer):
-    """Frames after the stride-2 convolution: ``(frames - 1) // 2 + 1``."""
+    """Frames after the stride-2 convolution: ``(frames - 1) // 2 + 1`` (floor division:
+    0 stays 0)."""
 
     def call(self, frames):
         return (frames - 1) // 2 + 1
 
+    def compute_output_spec(self, frames):
+        return keras.KerasTensor(frames.shape, frames.dtype)
 
+
+@keras.saving.register_keras_serializable(package="tasks")
 class ZeroPast(keras.layers.Layer):
     """Zeros a ``[B, T, C]`` sequence past each row's ``frames``."""
 
@@ -156,7 +170,22 @@ class ZeroPast(keras.layers.Layer):
         keep = tf.sequence_mask(frames, tf.shape(x)[1], dtype=x.dtype)
         return x * keep[:, :, None]
 
+    def compute_output_spec(self, x, frames):
+        return keras.KerasTensor(x.shape, x.dtype)
 
+
+@keras.saving.register_keras_serializable(package="tasks")
+class PaddingMask(keras.layers.Layer):
+    """(frames ``[B]``, sequence ``[B, T, C]``) -> ``[B, T]`` bool, True on each row's frames."""
+
+    def call(self, frames, x):
+        return tf.sequence_mask(frames, tf.shape(x)[1])
+
+    def compute_output_spec(self, frames, x):
+        return keras.KerasTensor(x.shape[:2], "bool")
+
+
+@keras.saving.register_keras_serializable(package="tasks")
 class AddPositions(keras.layers.Layer):
     """Adds Whisper's fixed [max_positions, width] position table, cut to the length."""
 
@@ -188,11 +217,9 @@ def build_encoder(variables=None, *, width=384, num_layers=4, num_heads=6, max_p
     import keras_hub
 
     if variables is not None:
-        width = variables["encoder/conv1/bias"].shape[0]
-        num_layers = len({k.split("/")[1] for k in variables
-                          if k.split("/")[1].removeprefix("layer_").isdigit()})
-        num_heads = int(variables["encoder/num_heads"])
-        max_positions = variables["encoder/position_encodings/encodings"].shape[0]
+        shape = encoder_shape(variables)
+        width, num_layers = shape["width"], shape["num_layers"]
+        num_heads, max_positions = shape["num_heads"], shape["max_positions"]
     features = keras.Input((None, N_MELS), name="features")
     frames = keras.Input((), dtype="int32", name="frames")
     conv1 = keras.layers.Conv1D(width, 3, padding="same", activation="gelu", name="conv1")
@@ -207,28 +234,46 @@ def build_encoder(variables=None, *, width=384, num_layers=4, num_heads=6, max_p
     x = keep(conv1(keep(features, frames)), frames)
     x = positions(conv2(keras.layers.ZeroPadding1D(1)(x)))
     out_frames = EncoderFrames(name="encoder_frames")(frames)
-    mask = keras.layers.Lambda(
-        lambda args: tf.sequence_mask(args[0], tf.shape(args[1])[1]), name="padding_mask")(
-            [out_frames, x])
-    blocks = []
+    mask = PaddingMask(name="padding_mask")(out_frames, x)
     for i in range(num_layers):
-        block = keras_hub.layers.TransformerEncoder(
+        x = keras_hub.layers.TransformerEncoder(
             intermediate_dim=4 * width, num_heads=num_heads, activation="gelu",
-            layer_norm_epsilon=1e-5, normalize_first=True, name=f"block_{i}")
-        x = block(x, padding_mask=mask)
-        blocks.append(block)
+            layer_norm_epsilon=1e-5, normalize_first=True, name=f"block_{i}")(x, padding_mask=mask)
     norm = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")
     model = keras.Model({"features": features, "frames": frames}, norm(x), name=name)
     if variables is not None:
-        _load(variables, conv1, conv2, positions, blocks, norm, num_heads)
+        load_encoder_weights(model, variables)
     return model
 
 
-def _load(v, conv1, conv2, positions, blocks, norm, heads):
-    conv1.set_weights([v["encoder/conv1/weight"].transpose(2, 1, 0), v["encoder/conv1/bias"]])
-    conv2.set_weights([v["encoder/conv2/weight"].transpose(2, 1, 0), v["encoder/conv2/bias"]])
-    positions.set_weights([v["encoder/position_encodings/encodings"]])
-    norm.set_weights([v["encoder/layer_norm/gamma"], v["encoder/layer_norm/beta"]])
+def encoder_shape(variables):
+    """:func:`build_encoder`'s size arguments (width, num_layers, num_heads, max_positions)
+    of a checkpoint's variables."""
+    return {"width": int(variables["encoder/conv1/bias"].shape[0]),
+            "num_layers": len({k.split("/")[1] for k in variables
+                               if k.split("/")[1].removeprefix("layer_").isdigit()}),
+            "num_heads": int(variables["encoder/num_heads"]),
+            "max_positions": int(variables["encoder/position_encodings/encodings"].shape[0])}
+
+
+def load_encoder_weights(model, variables):
+    """Set a :func:`build_encoder` model's weights from a checkpoint's variables (float32
+    layers: load before quantizing). Raises ValueError when the sizes differ."""
+    expected = encoder_shape(variables)
+    blocks = [layer for layer in model.layers if layer.name.startswith("block_")]
+    actual = {"width": model.get_layer("conv1").filters, "num_layers": len(blocks),
+              "num_heads": blocks[0]._self_attention_layer.num_heads if blocks else 0,
+              "max_positions": model.get_layer("positions").max_positions}
+    if actual != expected:
+        raise ValueError(f"the encoder is {actual}, the checkpoint {expected}")
+    v, heads = variables, expected["num_heads"]
+    model.get_layer("conv1").set_weights([v["encoder/conv1/weight"].transpose(2, 1, 0),
+                                          v["encoder/conv1/bias"]])
+    model.get_layer("conv2").set_weights([v["encoder/conv2/weight"].transpose(2, 1, 0),
+                                          v["encoder/conv2/bias"]])
+    model.get_layer("positions").set_weights([v["encoder/position_encodings/encodings"]])
+    model.get_layer("final_norm").set_weights([v["encoder/layer_norm/gamma"],
+                                               v["encoder/layer_norm/beta"]])
     for i, block in enumerate(blocks):
         p = f"encoder/layer_{i}/"
         qkv, qkv_bias = v[p + "self_attention/linear_0/weight"], v[p + "self_attention/linear_0/bias"]
