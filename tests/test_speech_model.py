@@ -270,6 +270,8 @@ def _speech_training_script():
     (["--widen", "128", "--continue-from", os.path.join(ROOT, "tasks", "speech", "weights",
                                                         "speech_en_bigru")],
      "--widen: units=128; expected an int at least the network's 256"),
+    (["--encoder-weights", "pypi"], "give --preset whisper_tiny_bigru"),
+    (["--preset", "whisper_tiny_bigru"], "give --encoder-weights FILE"),
 ])
 def test_speech_training_script_rejects_bad_presets(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as stop:

