@@ -239,6 +239,11 @@ def test_whisper_task_training_moves_only_the_trainable_part(tmp_path):
         np.testing.assert_array_equal(before, after)
     assert any(not np.array_equal(b, a) for b, a in
                zip(top, encoder.get_layer(f"block_{LAYERS - 1}").get_weights()))
+    from tasks.core.task import Task  # a compiled task saves its weights alone, and reloads
+
+    loaded = Task.load(task.save(str(tmp_path / "trained")))
+    inputs = {"features": features, "frames": frames}
+    np.testing.assert_array_equal(loaded.model(inputs).numpy(), task.model(inputs).numpy())
 
 
 def test_whisper_task_export_serves_wav_bytes_like_python(tmp_path):

@@ -280,8 +280,10 @@ class Task:
             for i, w in enumerate(weights):
                 half = w.astype(np.float16) if w.dtype == np.float32 else w
                 stored[f"w{i:04d}"] = half if np.array_equal(half.astype(w.dtype), w) else w
+            architecture = keras.saving.serialize_keras_object(self.model)
+            architecture.pop("compile_config", None)  # the weights alone, as model.keras below
             with open(os.path.join(path, self.ARCHITECTURE_FILE), "w", encoding="utf-8") as f:
-                json.dump(keras.saving.serialize_keras_object(self.model), f)
+                json.dump(architecture, f)
             np.savez_compressed(os.path.join(path, self.WEIGHTS_FILE), **stored)
             return
         # Keras 3 always writes a compiled model's optimizer state; an uncompiled copy keeps
