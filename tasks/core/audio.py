@@ -49,6 +49,14 @@ def num_frames(lengths, frame_length=400, frame_step=160):
     return tf.maximum((lengths - frame_length) // frame_step + 1, 0)
 
 
+def silence_to_no_frames(audio, lengths, frames, silence_peak):
+    """``frames`` with 0 for each row of ``audio`` whose peak over its ``lengths`` samples is
+    below ``silence_peak``: the network then sees nothing, and silence transcribes to ""."""
+    samples = tf.sequence_mask(lengths, tf.shape(audio)[1], tf.float32)
+    peak = tf.reduce_max(tf.abs(audio) * samples, axis=1)
+    return tf.where(peak < silence_peak, 0, frames)
+
+
 def log_mel(audio, lengths, n_mels=80, sample_rate=SAMPLE_RATE, frame_length=400, frame_step=160,
             fft_length=512, normalize=True, silence_peak=None):
     """Padded waveforms ``[B, T]`` + lengths ``[B]`` -> (features ``[B, F, n_mels]``, frames ``[B]``).
@@ -69,9 +77,7 @@ def log_mel(audio, lengths, n_mels=80, sample_rate=SAMPLE_RATE, frame_length=400
     features = tf.math.log(tf.tensordot(tf.square(tf.abs(stft)), mel, 1) + 1e-6)
     frames = tf.maximum(num_frames(lengths, frame_length, frame_step), 1)
     if silence_peak is not None:
-        samples = tf.sequence_mask(lengths, tf.shape(audio)[1], tf.float32)
-        peak = tf.reduce_max(tf.abs(audio) * samples, axis=1)
-        frames = tf.where(peak < silence_peak, 0, frames)
+        frames = silence_to_no_frames(audio, lengths, frames, silence_peak)
     mask = tf.sequence_mask(frames, tf.shape(features)[1], tf.float32)[..., None]
     if normalize:
         count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)

@@ -89,8 +89,7 @@ class SpeechPreprocessor(keras.layers.Layer):
         lengths = tf.cast(lengths, tf.int32)
         features, frames = whisper.log_mel(audio, lengths, self._whisper_filters)
         if peak is not None:
-            samples = tf.sequence_mask(lengths, tf.shape(audio)[1], tf.float32)
-            frames = tf.where(tf.reduce_max(tf.abs(audio) * samples, axis=1) < peak, 0, frames)
+            frames = audio_ops.silence_to_no_frames(audio, lengths, frames, peak)
         return features, frames
 
     def decode_wav_batch(self, wavs):
