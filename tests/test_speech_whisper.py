@@ -244,6 +244,11 @@ def test_whisper_task_training_moves_only_the_trainable_part(tmp_path):
     loaded = Task.load(task.save(str(tmp_path / "trained")))
     inputs = {"features": features, "frames": frames}
     np.testing.assert_array_equal(loaded.model(inputs).numpy(), task.model(inputs).numpy())
+    # frozen blocks stay frozen after loading (keras-hub builds a block's sublayers after
+    # from_config sets the block's flag, so they came back trainable): continuing training
+    # must not move Whisper's weights
+    assert ([w.shape for w in loaded.model.trainable_weights]
+            == [w.shape for w in task.model.trainable_weights])
 
 
 def test_whisper_task_export_serves_wav_bytes_like_python(tmp_path):

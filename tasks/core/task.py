@@ -298,8 +298,9 @@ class Task:
         :meth:`save_model_file` wrote it."""
         architecture = os.path.join(path, cls.ARCHITECTURE_FILE)
         if not os.path.exists(architecture):
-            return _load_safely(os.path.join(path, "model.keras"), lambda p: keras.saving.load_model(
-                p, compile=False, safe_mode=True))
+            return _refreeze(_load_safely(os.path.join(path, "model.keras"),
+                                          lambda p: keras.saving.load_model(
+                                              p, compile=False, safe_mode=True)))
         model = _load_safely(architecture, lambda p: keras.saving.deserialize_keras_object(
             _read_json(p), safe_mode=True))
 
@@ -309,7 +310,7 @@ class Task:
                                    zip(sorted(stored.files), model.weights)])
             return model
 
-        return _load_safely(os.path.join(path, cls.WEIGHTS_FILE), set_weights)
+        return _refreeze(_load_safely(os.path.join(path, cls.WEIGHTS_FILE), set_weights))
 
     def export(self, path):
         """Write a SavedModel for TF Serving (core TF ops only, no Python at serving time)."""
@@ -320,6 +321,20 @@ class Task:
             archive.add_endpoint("serving_default" if i == 0 else name, fn, input_signature=signature)
         archive.write_out(path, verbose=False)
         return path
+
+
+def _refreeze(model):
+    """``model`` with each frozen layer's flag set again. A layer that creates its sublayers
+    when first built (keras-hub's TransformerEncoder) gets its saved ``trainable=False``
+    before they exist, so they came back trainable and training moved them; setting the flag
+    again reaches them (through True: setting the value a layer already has does nothing)."""
+    for layer in model.layers:
+        if not layer.trainable:
+            layer.trainable = True
+            layer.trainable = False
+        elif isinstance(layer, keras.Model):
+            _refreeze(layer)
+    return model
 
 
 def _read_json(path):

@@ -1,0 +1,104 @@
+"""tools/train_speech_head.py: the head of a frozen-encoder speech task trained on cached
+encoder outputs, written back into the task (a tiny random Whisper encoder stands in)."""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+
+from tests.test_speech_whisper import _tone, _whisper_task
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script():
+    path = os.path.join(ROOT, "tools", "train_speech_head.py")
+    spec = importlib.util.spec_from_file_location("train_speech_head", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _corpus(root, texts):
+    os.makedirs(root / "train" / "wavs")
+    lines = []
+    for i, text in enumerate(texts):
+        # <= 0.5 s (padded to 0.5 s): the tiny encoder has 40 positions of 20 ms
+        soundfile.write(root / "train" / "wavs" / f"u{i}.wav", _tone(0.2 + 0.05 * i, seed=i), 16000)
+        lines.append(f"u{i}|{text}|{text}")
+    (root / "train" / "metadata.csv").write_text("\n".join(lines) + "\n")
+    return str(root)
+
+
+@pytest.fixture
+def frozen_task_dir(tmp_path):
+    from tests.test_speech_whisper import HEADS, LAYERS, POSITIONS, WIDTH
+
+    task = _whisper_task(tmp_path, options={
+        "encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
+                    "max_positions": POSITIONS},
+        "units": 8, "num_layers": 1, "trainable_blocks": 0})
+    return task, task.save(str(tmp_path / "start"))
+
+
+def test_head_training_moves_the_head_only_resumes_and_saves_a_whole_task(tmp_path,
+                                                                          frozen_task_dir):
+    from tasks.core.task import Task
+
+    start, start_dir = frozen_task_dir
+    data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b", "bab", "aa"])
+    script = _script()
+    args = ["--model", start_dir, "--data-dir", data, "--work-dir", str(tmp_path / "work"),
+            "--output", str(tmp_path / "out"), "--rows", "4", "--batch-size", "2",
+            "--learning-rate", "0.05"]
+    script.main(args + ["--epochs", "1"])
+    parts = sorted(os.listdir(tmp_path / "work" / "features"))
+    assert parts == ["part-0000.npz"]
+    with np.load(tmp_path / "work" / "features" / parts[0]) as cached:
+        assert len(cached["ids"]) == 4  # --rows picks 4 of the 5
+        # the cache holds exactly what the task's encoder computes for the clean audio
+        i = 0
+        audio = soundfile.read(os.path.join(data, "train", "wavs", f"{cached['ids'][i]}.wav"),
+                               dtype="float32")[0]
+        encode, _ = script.encoder_and_head(start)
+        features, frames = start.preprocessor(tf.constant(audio[None]), tf.constant([len(audio)]))
+        encoded, encoded_frames = encode({"features": features, "frames": frames})
+        assert cached["lengths"][i] == int(encoded_frames[0])
+        np.testing.assert_allclose(cached["frames"][:cached["lengths"][i]],
+                                   encoded[0, :int(encoded_frames[0])].numpy(), atol=1e-2)
+
+    once = Task.load(str(tmp_path / "out"))
+    encoder_before = start.model.get_layer("whisper_encoder").get_weights()
+    for before, after in zip(encoder_before, once.model.get_layer("whisper_encoder").get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert not np.array_equal(start.model.get_layer("logits").get_weights()[0],
+                              once.model.get_layer("logits").get_weights()[0])
+
+    # a second run with more epochs resumes after the first (reusing the cache)
+    script.main(args + ["--epochs", "2"])
+    with open(tmp_path / "work" / "progress.json") as f:
+        progress = json.load(f)
+    assert progress["epochs_done"] == 2 and len(progress["losses"]) == 2
+    twice = Task.load(str(tmp_path / "out"))
+    assert not np.array_equal(once.model.get_layer("logits").get_weights()[0],
+                              twice.model.get_layer("logits").get_weights()[0])
+    audio = _tone(0.5)[None]
+    assert isinstance(twice.transcribe(audio, [audio.shape[1]])[0], str)
+
+
+def test_head_training_refuses_a_trainable_encoder_and_other_architectures(tmp_path):
+    script = _script()
+    trainable = _whisper_task(tmp_path)  # trainable_blocks=1
+    with pytest.raises(ValueError, match="trainable blocks"):
+        script.encoder_and_head(trainable)
+    from tasks.speech.task import SpeechTask
+
+    with pytest.raises(ValueError, match="whisper_bigru"):
+        script.encoder_and_head(SpeechTask({"options": {"units": 8, "num_layers": 1}}))
+    with pytest.raises(SystemExit):
+        script.main(["--model", "x", "--data-dir", "x", "--work-dir", "x", "--output", "x",
+                     "--rows", "0"])
