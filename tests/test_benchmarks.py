@@ -1,10 +1,11 @@
 import contextlib
-import importlib.util
 import io
 import json
 import os
 import subprocess
 import sys
+
+from tests.scripts import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -13,10 +14,7 @@ def _quick(name, *args):
     """Run ``benchmarks/<name>.py --quick [args]``'s ``main`` in this process and return the
     JSON it prints. In-process: a fresh interpreter would pay TensorFlow's import (5-7 s of
     CPU) again for each benchmark; ``python benchmarks/<name>.py`` only adds the argv."""
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}",
-                                                  os.path.join(ROOT, "benchmarks", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(os.path.join("benchmarks", f"{name}.py"))
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         module.main(["--quick", *args])

@@ -250,12 +250,9 @@ def test_save_load_round_trip_and_config_json(overfit_speech_task, saved_speech_
 
 
 def _speech_training_script():
-    import importlib.util
-    path = os.path.join(ROOT, "tools", "train_default_speech.py")
-    spec = importlib.util.spec_from_file_location("train_default_speech", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from tests.scripts import load_script
+
+    return load_script(os.path.join("tools", "train_default_speech.py"))
 
 
 @pytest.mark.parametrize("argv, message", [

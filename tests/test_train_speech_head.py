@@ -1,7 +1,6 @@
 """tools/train_speech_head.py: the head of a frozen-encoder speech task trained on cached
 encoder outputs, written back into the task (a tiny random Whisper encoder stands in)."""
 
-import importlib.util
 import json
 import os
 
@@ -10,17 +9,12 @@ import pytest
 import soundfile
 import tensorflow as tf
 
+from tests.scripts import load_script
 from tests.test_speech_whisper import _tone, _whisper_task
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _script():
-    path = os.path.join(ROOT, "tools", "train_speech_head.py")
-    spec = importlib.util.spec_from_file_location("train_speech_head", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(os.path.join("tools", "train_speech_head.py"))
 
 
 def _corpus(root, texts):
