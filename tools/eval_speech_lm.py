@@ -47,6 +47,9 @@ def main(argv=None):
     parser.add_argument("--results", default=os.path.join(ROOT, "benchmarks", "results",
                                                           "speech_lm.json"))
     parser.add_argument("--limit", type=int, default=None, help="utterances per split")
+    parser.add_argument("--also-first", type=int, default=None, metavar="N",
+                        help="also score the first N of each split (the utterances "
+                             "benchmarks/speech.py --peer --limit N gives PocketSphinx)")
     parser.add_argument("--lexicon", choices=("wamerican", "none"), default="wamerican",
                         help="words added to the transcripts' at the unigram floor")
     parser.add_argument("--attach", default=None, metavar="DIR",
@@ -90,6 +93,11 @@ def main(argv=None):
                           "lm_seconds_per_utterance": round(seconds / len(refs), 4),
                           "examples": [{"reference": r, "greedy": g, "word_lm": h}
                                        for r, g, h in list(zip(refs, greedy, hyps))[:5]]}
+        if args.also_first:
+            n = args.also_first
+            results[split][f"first_{n}"] = {
+                "utterances": len(refs[:n]), "greedy": error_rates(refs[:n], greedy[:n]),
+                "word_lm": error_rates(refs[:n], hyps[:n])}
         print(split, results[split]["greedy"], "->", results[split]["word_lm"], flush=True)
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
     with open(args.results, "w") as f:
