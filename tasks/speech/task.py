@@ -21,7 +21,7 @@ from tasks.core.audio import pad_batch
 from tasks.core.export import ExportedModel
 from tasks.core.task import Task, register_task
 from tasks.speech.language_model import SEARCH
-from tasks.speech.model import SpecAugment, build_speech_model
+from tasks.speech.model import SpecAugment, build_speech_model, freeze_encoder_below
 from tasks.speech.preprocessing import DEFAULT_ALPHABET, SpeechPreprocessor
 from tasks.speech.presets import presets as _presets
 
@@ -144,6 +144,22 @@ class SpeechTask(Task):
         for key in settings:
             setattr(layer, key, getattr(checked, key))
         self.config["spec_augment"] = {**(self.config["spec_augment"] or {}), **settings}
+
+    def set_trainable_blocks(self, trainable_blocks):
+        """Which of the pretrained encoder's top blocks train from now on (``whisper_bigru``
+        only), keeping every weight: e.g. to let the top block adapt after the head has
+        learnt on the frozen encoder. Saved with the task.
+
+        Example:
+            >>> task = Task.load("runs/whisper/model")
+            >>> task.set_trainable_blocks(1)   # the top block and the final norm train too
+        """
+        if not self.uses_whisper():
+            raise ValueError(f"set_trainable_blocks: architecture {self.config['architecture']!r} "
+                             "has no pretrained encoder (expected 'whisper_bigru')")
+        freeze_encoder_below(self.model.get_layer("whisper_encoder"), int(trainable_blocks))
+        self.config["options"] = {**self.config["options"],
+                                  "trainable_blocks": int(trainable_blocks)}
 
     # -- decoding (all TF ops: these run inside the export too) --------------------------
     def decode_logits(self, logits, beam_width=None):
