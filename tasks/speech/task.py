@@ -148,7 +148,8 @@ class SpeechTask(Task):
     def set_trainable_blocks(self, trainable_blocks):
         """Which of the pretrained encoder's top blocks train from now on (``whisper_bigru``
         only), keeping every weight: e.g. to let the top block adapt after the head has
-        learnt on the frozen encoder. Saved with the task.
+        learnt on the frozen encoder. Saved with the task; compile again before ``fit``
+        (Keras reads the trainable weights when it builds the train step).
 
         Example:
             >>> task = Task.load("runs/whisper/model")
