@@ -97,8 +97,9 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
     (the ``encode`` model's name, ids, texts, per-row lengths, float16 frames concatenated);
     parts already there are kept if they hold the same rows encoded by the same frozen part
     (another task with the same encoder and trainable_blocks may share them)."""
-    import soundfile as sf
     import tensorflow as tf
+
+    from tasks.speech.data import load_audio
 
     os.makedirs(folder, exist_ok=True)
 
@@ -125,12 +126,7 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
                                      f"frozen part ends elsewhere ({encode.name}: another "
                                      "trainable_blocks): give another --cache-dir")
             continue
-        audios = []
-        for e in chunk:
-            audio, rate = sf.read(e["audio"], dtype="float32", always_2d=True)
-            if rate != 16000:
-                raise ValueError(f"{e['audio']}: {rate} Hz; the corpus is 16 kHz")
-            audios.append(audio.mean(axis=1))
+        audios = [load_audio(e["audio"]) for e in chunk]
         # Batches of similar length, padded to a multiple of `step` samples: few shapes to trace.
         order = np.argsort([len(a) for a in audios])
         encoded = [None] * len(chunk)
