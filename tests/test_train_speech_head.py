@@ -109,6 +109,55 @@ def test_head_training_moves_the_top_only_resumes_and_saves_a_whole_task(tmp_pat
     assert isinstance(twice.transcribe(_tone(0.5)[None], [8000])[0], str)
 
 
+def test_a_stopped_run_resumed_ends_where_an_unbroken_run_does(tmp_path, monkeypatch):
+    """Stopped after epoch 1 of 2 and run again, training continues with the saved head, the
+    optimizer's step count and moments, and epoch 2's batch order: it ends with the weights an
+    unbroken run reaches (dropout off, so both runs draw nothing else at random)."""
+    from tasks.core.task import Task
+    from tests.test_speech_whisper import HEADS, LAYERS, POSITIONS, WIDTH
+
+    script = _script()
+    start = _whisper_task(tmp_path, options={
+        "encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
+                    "max_positions": POSITIONS},
+        "units": 8, "num_layers": 1, "trainable_blocks": 1, "dropout": 0.0})
+    data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b", "bab", "aa"])
+    args = ["--model", start.save(str(tmp_path / "start")), "--data-dir", data,
+            "--cache-dir", str(tmp_path / "features"), "--rows", "5", "--batch-size", "2",
+            "--learning-rate", "0.05", "--epochs", "2"]
+
+    def run(name):
+        script.main(args + ["--work-dir", str(tmp_path / name), "--output", str(tmp_path / name / "out")])
+        head = script.encoder_and_head(Task.load(str(tmp_path / name / "out")))[1]
+        return [w.numpy() for w in head.trainable_weights]
+
+    unbroken = run("unbroken")
+    real_batches, calls = script.batches, []
+
+    def stop_in_epoch_2(*a):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("stopped")
+        return real_batches(*a)
+
+    monkeypatch.setattr(script, "batches", stop_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed")
+    with np.load(tmp_path / "resumed" / "optimizer.npz") as saved:
+        assert int(saved["arr_0"]) == 3  # the step count: 3 batches of 5 rows in epoch 1
+    monkeypatch.setattr(script, "batches", real_batches)
+    resumed = run("resumed")
+    assert len(unbroken) == len(resumed) > 0
+    for a, b in zip(unbroken, resumed):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+    # moments made for another head are refused, not silently misapplied
+    np.savez(tmp_path / "resumed" / "optimizer.npz", np.zeros(()), np.zeros((3, 3)))
+    with pytest.raises(SystemExit):
+        script.main(args + ["--epochs", "3", "--work-dir", str(tmp_path / "resumed"),
+                            "--output", str(tmp_path / "resumed" / "out")])
+
+
 def test_head_training_refuses_other_architectures():
     from tasks.speech.task import SpeechTask
 

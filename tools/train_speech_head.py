@@ -22,7 +22,8 @@ or a new one from a preset, its head sized here, on the same cache (same encoder
         --work-dir runs/head2 --output runs/head2/model --rows 30000 --epochs 4
 
 Resumable: re-running with the same arguments reuses the cached parts and continues from the
-last finished epoch (``<work-dir>/head.weights.h5`` + ``progress.json``).
+last finished epoch (``<work-dir>/head.weights.h5``, the optimizer's state in ``optimizer.npz``,
+``progress.json``) as an unbroken run would.
 """
 
 import argparse
@@ -184,6 +185,27 @@ def batches(task, frames, texts, batch_size, rng):
         yield (x, lengths), labels
 
 
+def save_optimizer(optimizer, path):
+    """All of ``optimizer``'s variables (step count, Adam's moments) to ``path`` (.npz)."""
+    np.savez(path + ".tmp.npz", *[v.numpy() for v in optimizer.variables])
+    os.replace(path + ".tmp.npz", path)
+
+
+def restore_optimizer(optimizer, variables, path):
+    """Build ``optimizer`` for ``variables`` and set its state from :func:`save_optimizer`'s
+    file; raises ValueError when that state was made for other variables."""
+    optimizer.build(variables)
+    with np.load(path) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    expected = [tuple(v.shape) for v in optimizer.variables]
+    if [v.shape for v in values] != expected:
+        raise ValueError(f"{path} holds an optimizer state of {len(values)} variables "
+                         f"{[v.shape for v in values][:4]}...; this head's has {len(expected)} "
+                         f"{expected[:4]}...: give another --work-dir")
+    for variable, value in zip(optimizer.variables, values):
+        variable.assign(value)
+
+
 def new_task(args, parser):
     """A task of ``--preset`` on Whisper's pretrained weights, its head sized by the flags."""
     from tasks.speech.task import SpeechTask
@@ -279,13 +301,21 @@ def main(argv=None):
         warmup_target=args.learning_rate, warmup_steps=min(200, steps_per_epoch))
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=1e-2, clipnorm=5.0)
     weights = os.path.join(args.work_dir, "head.weights.h5")
+    moments = os.path.join(args.work_dir, "optimizer.npz")
     progress_file = os.path.join(args.work_dir, "progress.json")
     progress = {"epochs_done": 0, "train_seconds": 0.0, "losses": []}
     if os.path.exists(progress_file):
         with open(progress_file) as f:
             progress = json.load(f)
         head.load_weights(weights)
-        optimizer.iterations.assign(progress["epochs_done"] * steps_per_epoch)
+        if os.path.exists(moments):
+            try:
+                restore_optimizer(optimizer, head.trainable_variables, moments)
+            except ValueError as e:
+                parser.error(str(e))
+        else:  # a work dir from before the optimizer was saved
+            optimizer.iterations.assign(progress["epochs_done"] * steps_per_epoch)
+            print(f"{moments} missing: Adam's moments start afresh", flush=True)
         print(f"resumed after epoch {progress['epochs_done']}", flush=True)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, frames[0].shape[1]], tf.float32),
@@ -298,12 +328,11 @@ def main(argv=None):
         optimizer.apply_gradients(zip(grads, head.trainable_variables))
         return loss
 
-    rng = np.random.default_rng(args.seed)
-    for _ in range(progress["epochs_done"]):  # the same batch orders as an unbroken run
-        rng.shuffle(np.arange(steps_per_epoch))
     for epoch in range(progress["epochs_done"], args.epochs):
         t0 = time.time()
         losses = []
+        # one generator per epoch: a resumed run draws the batch orders of an unbroken one
+        rng = np.random.default_rng([args.seed, epoch])
         for step, ((x, lengths), labels) in enumerate(batches(task, frames, texts,
                                                              args.batch_size, rng)):
             losses.append(float(train_step(tf.constant(x), tf.constant(lengths),
@@ -311,7 +340,10 @@ def main(argv=None):
             if step % 100 == 0:
                 print(f"epoch {epoch + 1} step {step}/{steps_per_epoch} "
                       f"loss {np.mean(losses[-100:]):.2f}", flush=True)
-        head.save_weights(weights)
+        # weights and moments first, progress last: a run stopped in between redoes the epoch
+        head.save_weights(weights.replace(".weights.h5", ".tmp.weights.h5"))
+        os.replace(weights.replace(".weights.h5", ".tmp.weights.h5"), weights)
+        save_optimizer(optimizer, moments)
         progress["epochs_done"] = epoch + 1
         progress["train_seconds"] += time.time() - t0
         progress["losses"].append(round(float(np.mean(losses)), 3))
