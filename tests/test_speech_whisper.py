@@ -225,6 +225,53 @@ def test_whisper_task_loads_freezes_saves_compactly_and_reloads(tmp_path):
     np.testing.assert_array_equal(loaded.logits(waves, lengths), logits)
 
 
+def test_stack_frames_puts_each_pair_side_by_side_and_zeroes_padding():
+    from tasks.speech.model import StackFrames
+
+    x = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3) + 1
+    out, frames = StackFrames(2)(tf.constant(x), tf.constant([5, 2]))
+    assert out.shape == (2, 3, 6) and frames.numpy().tolist() == [3, 1]
+    np.testing.assert_array_equal(out[0, 1], np.concatenate([x[0, 2], x[0, 3]]))
+    np.testing.assert_array_equal(out[0, 2], np.concatenate([x[0, 4], np.zeros(3)]))
+    np.testing.assert_array_equal(out[1, 0], np.concatenate([x[1, 0], x[1, 1]]))
+    assert not out[1, 1:].numpy().any()  # past row 1's 2 frames: zeros, whatever was there
+    with pytest.raises(ValueError, match="pool=0"):
+        StackFrames(0)
+
+
+def test_a_whisper_task_may_keep_the_first_blocks_and_pool_its_frames(tmp_path):
+    """encoder num_layers 1 of the checkpoint's 2: its first block and final norm; pool 2:
+    40 ms output frames, and batch padding still changes no row."""
+    from tasks.core.audio import pad_batch
+
+    task = _whisper_task(tmp_path, options={
+        "encoder": {"width": WIDTH, "num_layers": 1, "num_heads": HEADS,
+                    "max_positions": POSITIONS},
+        "units": 8, "num_layers": 1, "trainable_blocks": 0, "pool": 2})
+    encoder = task.model.get_layer("whisper_encoder")
+    assert [layer.name for layer in encoder.layers if layer.name.startswith("block_")] == ["block_0"]
+    (tmp_path / "full").mkdir()
+    full = _whisper_task(tmp_path / "full", options={
+        "encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
+                    "max_positions": POSITIONS}, "units": 8, "num_layers": 1}).model.get_layer(
+        "whisper_encoder")
+    for name in ("block_0", "final_norm", "conv2"):
+        for a, b in zip(encoder.get_layer(name).get_weights(), full.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    audio = [_tone(0.5), _tone(0.3, 1)]
+    waves, lengths = pad_batch(audio)
+    logits = task.logits(waves, lengths)
+    # 0.3 s: 15 encoder frames -> 8 output frames of 40 ms
+    assert task.frame_seconds() == 0.04 and task.valid_frames(lengths[1]) == 8
+    assert logits.shape[1] == 13 and (logits[1, 8:, 0] == 0).all() and logits[1, 7, 0] != 0
+    alone = task.logits(*pad_batch(audio[1:]))
+    np.testing.assert_allclose(alone[0], logits[1, :8], atol=1e-4)
+    with pytest.raises(ValueError, match="the encoder is"):  # more blocks than the file has
+        _whisper_task(tmp_path, options={"encoder": {"width": WIDTH, "num_layers": LAYERS + 1,
+                                                     "num_heads": HEADS,
+                                                     "max_positions": POSITIONS}})
+
+
 def test_whisper_task_training_moves_only_the_trainable_part(tmp_path):
     task = _whisper_task(tmp_path)
     encoder = task.model.get_layer("whisper_encoder")

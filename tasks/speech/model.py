@@ -154,6 +154,35 @@ class SubsampledLength(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tasks")
+class StackFrames(layers.Layer):
+    """``[B, T, D]`` + frames ``[B]`` -> ``[B, ceil(T / pool), pool * D]`` + ``ceil(frames /
+    pool)``: each ``pool`` consecutive frames side by side, a coarser frame rate that
+    keeps every value. Frames at or past a row's length are zeroed first, so batch padding
+    never reaches a valid output frame."""
+
+    def __init__(self, pool=2, **kwargs):
+        super().__init__(**kwargs)
+        if int(pool) < 1:
+            raise ValueError(f"pool={pool!r}; expected a whole number of frames >= 1")
+        self.pool = int(pool)
+
+    def call(self, x, frames):
+        x = x * tf.sequence_mask(frames, tf.shape(x)[1], x.dtype)[..., None]
+        pad = -tf.shape(x)[1] % self.pool
+        x = tf.pad(x, [[0, 0], [0, pad], [0, 0]])
+        x = tf.reshape(x, [tf.shape(x)[0], tf.shape(x)[1] // self.pool, self.pool * x.shape[-1]])
+        return x, (frames + self.pool - 1) // self.pool
+
+    def compute_output_spec(self, x, frames):
+        steps = None if x.shape[1] is None else -(-x.shape[1] // self.pool)
+        return (keras.KerasTensor((x.shape[0], steps, self.pool * x.shape[2]), x.dtype),
+                keras.KerasTensor(frames.shape, "int32"))
+
+    def get_config(self):
+        return {**super().get_config(), "pool": self.pool}
+
+
+@keras.saving.register_keras_serializable(package="tasks")
 class BlankPadding(layers.Layer):
     """Logits of masked frames -> a certain blank (id 0), in float32.
 
@@ -327,8 +356,10 @@ def build_speech_model(vocabulary_size, n_mels=80, architecture="bigru", subsamp
             num_layers, dropout) or ``"conformer"`` (``options``: dim, num_layers, heads,
             kernel_size, dropout), both after a convolutional subsampling (40 ms frames);
             ``"whisper_bigru"``: Whisper's pretrained encoder (:func:`whisper_encoder`, 20 ms
-            frames; ``options``: encoder, encoder_weights, trainable_blocks) and
-            BiGRU layers (units, num_layers, dropout) on it; it takes Whisper's log-mel
+            frames; ``options``: encoder, encoder_weights, trainable_blocks; ``encoder``'s
+            num_layers below the checkpoint's keeps its first blocks), ``pool`` of its
+            frames stacked into one (:class:`StackFrames`; 1 by default, 2 gives 40 ms) and
+            BiGRU layers (units, num_layers, dropout) on that; it takes Whisper's log-mel
             (``SpeechPreprocessor(features="whisper")``).
         spec_augment: SpecAugment kwargs, or None for the defaults; ``False`` disables it.
     """
@@ -344,6 +375,9 @@ def build_speech_model(vocabulary_size, n_mels=80, architecture="bigru", subsamp
         keys = ("encoder", "encoder_weights", "trainable_blocks")
         x, sub_frames = whisper_encoder(x, frames, **{k: options.pop(k) for k in keys
                                                       if k in options})
+        pool = options.pop("pool", 1)
+        if pool != 1:
+            x, sub_frames = StackFrames(pool, name="stack_frames")(x, sub_frames)
     else:
         x, sub_frames = conv_subsampling(x, frames, subsampling_channels)
     mask = SequenceMask(name="frame_mask")(x, sub_frames)

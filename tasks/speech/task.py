@@ -108,13 +108,17 @@ class SpeechTask(Task):
 
     def frame_seconds(self):
         """Seconds per output (logit) frame."""
-        return WHISPER_FRAME_SECONDS if self.uses_whisper() else FRAME_SECONDS
+        return WHISPER_FRAME_SECONDS * self.pool() if self.uses_whisper() else FRAME_SECONDS
+
+    def pool(self):
+        """Encoder frames per output frame of a ``whisper_bigru`` network (``options['pool']``)."""
+        return int(self.config["options"].get("pool", 1)) if self.uses_whisper() else 1
 
     def valid_frames(self, samples):
         """Logit frames that hold a recording of ``samples`` samples at 16 kHz (at least 1)."""
         samples = int(samples)
         if self.uses_whisper():
-            return max((samples // 160 - 1) // 2 + 1, 1)
+            return max(-(-((samples // 160 - 1) // 2 + 1) // self.pool()), 1)
         from tasks.core.audio import num_frames
 
         return (int(num_frames(samples)) + 3) // 4 if samples >= 400 else 1

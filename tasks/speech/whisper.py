@@ -258,14 +258,18 @@ def encoder_shape(variables):
 
 def load_encoder_weights(model, variables):
     """Set a :func:`build_encoder` model's weights from a checkpoint's variables (float32
-    layers: load before quantizing). Raises ValueError when the sizes differ."""
+    layers: load before quantizing). A model of fewer blocks than the checkpoint takes its
+    first ones (and its final norm): the checkpoint's encoder cut short. Raises ValueError
+    when the sizes differ otherwise."""
     expected = encoder_shape(variables)
     blocks = [layer for layer in model.layers if layer.name.startswith("block_")]
     actual = {"width": model.get_layer("conv1").filters, "num_layers": len(blocks),
               "num_heads": blocks[0]._self_attention_layer.num_heads if blocks else 0,
               "max_positions": model.get_layer("positions").max_positions}
-    if actual != expected:
-        raise ValueError(f"the encoder is {actual}, the checkpoint {expected}")
+    if not blocks or actual != {**expected, "num_layers": min(len(blocks),
+                                                              expected["num_layers"])}:
+        raise ValueError(f"the encoder is {actual}, the checkpoint {expected} (an encoder may "
+                         "take the checkpoint's first blocks only)")
     v, heads = variables, expected["num_heads"]
     model.get_layer("conv1").set_weights([v["encoder/conv1/weight"].transpose(2, 1, 0),
                                           v["encoder/conv1/bias"]])
