@@ -81,13 +81,15 @@ def test_word_timestamps(overfit_speech_task, clips):
 
 class FrameEcho:
     """A stand-in acoustic model whose output frame j names the block j of its input: 40 ms
-    blocks like the convolutional models, or 20 ms like those on Whisper's encoder."""
+    blocks like the convolutional models, 20 ms like those on Whisper's encoder, or 40 ms on
+    Whisper's encoder with its frames stacked in pairs (pool 2)."""
 
-    frame_seconds, valid_frames, uses_whisper = (SpeechTask.frame_seconds, SpeechTask.valid_frames,
-                                                 SpeechTask.uses_whisper)
+    frame_seconds, valid_frames, uses_whisper, pool = (
+        SpeechTask.frame_seconds, SpeechTask.valid_frames, SpeechTask.uses_whisper,
+        SpeechTask.pool)
 
-    def __init__(self, architecture="bigru"):
-        self.config = {"architecture": architecture}
+    def __init__(self, architecture="bigru", pool=1):
+        self.config = {"architecture": architecture, "options": {"pool": pool}}
 
     def use_jit(self):
         return False
@@ -100,13 +102,14 @@ class FrameEcho:
         return np.eye(32, dtype=np.float32)[ids] * 10
 
 
-@pytest.mark.parametrize("blocks,architecture", [(7, "bigru"), (400, "bigru"), (1234, "bigru"),
-                                                 (1234, "whisper_bigru")])
-def test_windows_join_into_every_frame_once(monkeypatch, blocks, architecture):
+@pytest.mark.parametrize("blocks,architecture,pool", [
+    (7, "bigru", 1), (400, "bigru", 1), (1234, "bigru", 1), (1234, "whisper_bigru", 1),
+    (1234, "whisper_bigru", 2)])
+def test_windows_join_into_every_frame_once(monkeypatch, blocks, architecture, pool):
     """Seams neither lose nor double a frame: the stitched frames are the recording's frames."""
     monkeypatch.setattr(streaming, "WINDOW_SECONDS", 4.0)
     monkeypatch.setattr(streaming, "CONTEXT_SECONDS", 0.8)
-    model = FrameEcho(architecture)
+    model = FrameEcho(architecture, pool)
     ids = np.random.default_rng(blocks).integers(1, 30, blocks)
     audio = np.repeat(ids / 100.0, int(model.frame_seconds() * 16000)).astype(np.float32)
     source = inputs.to_audio_source(audio, 16000)
