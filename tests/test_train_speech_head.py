@@ -10,7 +10,7 @@ import soundfile
 import tensorflow as tf
 
 from tests.scripts import load_script
-from tests.test_speech_whisper import _tone, _whisper_task
+from tests.test_speech_whisper import _tiny_encoder, _tone, _whisper_task
 
 
 def _script():
@@ -30,11 +30,8 @@ def _corpus(root, texts):
 
 @pytest.fixture
 def frozen_task(tmp_path):
-    from tests.test_speech_whisper import HEADS, LAYERS, POSITIONS, WIDTH
-
     return _whisper_task(tmp_path, options={
-        "encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
-                    "max_positions": POSITIONS},
+        "encoder": _tiny_encoder(),
         "units": 8, "num_layers": 1, "trainable_blocks": 0})
 
 
@@ -114,12 +111,10 @@ def test_a_stopped_run_resumed_ends_where_an_unbroken_run_does(tmp_path, monkeyp
     optimizer's step count and moments, and epoch 2's batch order: it ends with the weights an
     unbroken run reaches (dropout off, so both runs draw nothing else at random)."""
     from tasks.core.task import Task
-    from tests.test_speech_whisper import HEADS, LAYERS, POSITIONS, WIDTH
 
     script = _script()
     start = _whisper_task(tmp_path, options={
-        "encoder": {"width": WIDTH, "num_layers": LAYERS, "num_heads": HEADS,
-                    "max_positions": POSITIONS},
+        "encoder": _tiny_encoder(),
         "units": 8, "num_layers": 1, "trainable_blocks": 1, "dropout": 0.0})
     data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b", "bab", "aa"])
     args = ["--model", start.save(str(tmp_path / "start")), "--data-dir", data,
@@ -161,13 +156,12 @@ def test_a_stopped_run_resumed_ends_where_an_unbroken_run_does(tmp_path, monkeyp
 def test_an_encoder_cut_short_shares_the_cache_of_a_longer_one_training_its_top(tmp_path):
     """1 of 2 blocks, all frozen, and 2 blocks with the top training: the cache is block 0's
     output for both (same name, same values); each head computes its own task's network."""
-    from tests.test_speech_whisper import HEADS, LAYERS, POSITIONS, WIDTH
+    from tests.test_speech_whisper import LAYERS
 
     def task(layers, trainable, pool):
         (tmp_path / f"{layers}{trainable}").mkdir()
         return _whisper_task(tmp_path / f"{layers}{trainable}", options={
-            "encoder": {"width": WIDTH, "num_layers": layers, "num_heads": HEADS,
-                        "max_positions": POSITIONS},
+            "encoder": _tiny_encoder(layers),
             "units": 8, "num_layers": 1, "trainable_blocks": trainable, "pool": pool})
 
     short, long = task(1, 0, 2), task(LAYERS, 1, 1)
