@@ -106,6 +106,43 @@ def test_head_training_moves_the_top_only_resumes_and_saves_a_whole_task(tmp_pat
     assert isinstance(twice.transcribe(_tone(0.5)[None], [8000])[0], str)
 
 
+def test_augmented_copies_are_cached_beside_the_clean_rows_and_trained_on(frozen_task, tmp_path,
+                                                                          capsys):
+    """--augmented-copies 1: each part gets a second file, the same rows and texts encoded
+    after the recipe's augmentation (drawn from the seed: the same audio again), and training
+    reads both; a copy of another seed is refused."""
+    from tasks.speech.data import load_audio
+
+    script = _script()
+    data = _corpus(tmp_path / "corpus", ["ab", "ba", "a b", "bab", "aa"])
+    work = tmp_path / "work"
+    script.main(["--model", frozen_task.save(str(tmp_path / "start")), "--data-dir", data,
+                 "--work-dir", str(work), "--output", str(tmp_path / "out"), "--rows", "4",
+                 "--batch-size", "2", "--epochs", "1", "--augmented-copies", "1"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"] == 8
+    assert sorted(os.listdir(work / "features")) == ["part-0000-aug1.npz", "part-0000.npz"]
+    with np.load(work / "features" / "part-0000.npz") as clean, \
+            np.load(work / "features" / "part-0000-aug1.npz") as copy:
+        assert list(copy["ids"]) == list(clean["ids"]) and list(copy["texts"]) == list(clean["texts"])
+        assert int(copy["copy"]) == 1 and int(copy["seed"]) == 0 and int(clean["copy"]) == 0
+        first = copy["frames"][:copy["lengths"][0]]
+        n = min(len(first), clean["lengths"][0])
+        assert not np.allclose(first[:n], clean["frames"][:n], atol=0.1)
+        # what the frozen part computes for the first row's augmented audio
+        audios = [load_audio(os.path.join(data, "train", "wavs", f"{i}.wav")) for i in copy["ids"]]
+        audio = script.augmented_copy(audios, 0, 1, 0)[0]
+        encode, _ = script.encoder_and_head(frozen_task)
+        features, frames = frozen_task.preprocessor(tf.constant(audio[None]),
+                                                    tf.constant([len(audio)]))
+        encoded, encoded_frames = encode({"features": features, "frames": frames})
+        assert copy["lengths"][0] == int(encoded_frames[0])
+        np.testing.assert_allclose(first, encoded[0, :int(encoded_frames[0])].numpy(), atol=1e-2)
+    examples = script.read_rows(data, "train", 4, 0)
+    with pytest.raises(ValueError, match="augmented copy of seed 0, not 1"):
+        script.cache_features(frozen_task, encode, examples, str(work / "features"), copy=1,
+                              seed=1)
+
+
 def test_a_stopped_run_resumed_ends_where_an_unbroken_run_does(tmp_path, monkeypatch):
     """Stopped after epoch 1 of 2 and run again, training continues with the saved head, the
     optimizer's step count and moments, and epoch 2's batch order: it ends with the weights an

@@ -9,7 +9,9 @@ head: several times the utterances per second of ``pipelines train speech``. The
 layers are the task's own, so the task is saved whole (``Task.save``) and loads, exports and
 serves like any speech task.
 
-The price: no audio augmentation or SpecAugment (the cache holds the clean audio's encoding).
+The price: no SpecAugment, and no fresh augmentation each epoch: the cache holds the clean
+audio's encoding and, with ``--augmented-copies K``, K fixed copies through the training
+recipe's augmentation (noise, reverberation, babble, telephone band, speed, gain).
 
 Example, a task trained before (e.g. by ``pipelines train speech --preset whisper_tiny_bigru``):
     python tools/train_speech_head.py --model runs/whisper_t1/model \\
@@ -92,11 +94,45 @@ def read_rows(data_dir, split, rows, seed):
     return [examples[i] for i in order]
 
 
-def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
+def augmented_copy(audios, first_row, copy, seed, background=()):
+    """``audios`` (one part's waveforms, rows ``first_row``...) through the training recipe's
+    augmentation (``augment.random_augment``: speed, reverberation, babble, noise, telephone,
+    clipping, gain), as its ``copy``-th augmented copy: each row's draw is a stateless function
+    of ``(seed, copy, row)``, its babble another row of the same part, its recorded background
+    (where ``background`` holds waveforms) one of those picked by the same seeds."""
+    import tensorflow as tf
+
+    from tasks.speech import augment
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([2], tf.int64),
+                                  tf.TensorSpec([None], tf.float32),
+                                  tf.TensorSpec([None], tf.float32)])
+    def run(audio, key, babble, noise):
+        return augment.random_augment(audio, key, babble,
+                                      background=noise if len(background) else None)
+
+    rng = np.random.default_rng([seed, copy, first_row])
+    out = []
+    for i, audio in enumerate(audios):
+        partner = (i + int(rng.integers(1, len(audios)))) % len(audios) if len(audios) > 1 else i
+        noise = background[int(rng.integers(len(background)))] if len(background) else audio[:0]
+        key = tf.cast(tf.random.experimental.stateless_fold_in(
+            tf.constant([seed, copy], tf.int64), first_row + i), tf.int64)
+        out.append(run(tf.constant(audio), key, tf.constant(audios[partner]),
+                       tf.constant(noise)).numpy())
+    return out
+
+
+def cache_features(task, encode, examples, folder, batch_size=8, step=8000, copy=0, seed=0,
+                   background=()):
     """Encode ``examples`` in parts of ``PART_ROWS`` rows into ``folder/part-NNNN.npz``
     (the ``encode`` model's name, ids, texts, per-row lengths, float16 frames concatenated);
     parts already there are kept if they hold the same rows encoded by the same frozen part
-    (another task with the same encoder and trainable_blocks may share them)."""
+    (another task with the same encoder and trainable_blocks may share them).
+
+    ``copy`` > 0 encodes that augmented copy of the rows instead (:func:`augmented_copy` with
+    ``seed`` and ``background``), into ``part-NNNN-augC.npz``, which records both."""
     import tensorflow as tf
 
     from tasks.speech.data import load_audio
@@ -112,7 +148,8 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
     parts = []
     start = time.time()
     for p in range(0, len(examples), PART_ROWS):
-        path = os.path.join(folder, f"part-{p // PART_ROWS:04d}.npz")
+        suffix = f"-aug{copy}" if copy else ""
+        path = os.path.join(folder, f"part-{p // PART_ROWS:04d}{suffix}.npz")
         parts.append(path)
         chunk = examples[p:p + PART_ROWS]
         if os.path.exists(path):
@@ -125,8 +162,14 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
                     raise ValueError(f"{path} holds {cached['source']}'s outputs; this task's "
                                      f"frozen part ends elsewhere ({encode.name}: another "
                                      "trainable_blocks): give another --cache-dir")
+                if copy and int(cached["seed"]) != seed:
+                    raise ValueError(f"{path} holds the augmented copy of seed "
+                                     f"{int(cached['seed'])}, not {seed}: give another "
+                                     "--cache-dir")
             continue
         audios = [load_audio(e["audio"]) for e in chunk]
+        if copy:
+            audios = augmented_copy(audios, p, copy, seed, background)
         # Batches of similar length, padded to a multiple of `step` samples: few shapes to trace.
         order = np.argsort([len(a) for a in audios])
         encoded = [None] * len(chunk)
@@ -145,10 +188,11 @@ def cache_features(task, encode, examples, folder, batch_size=8, step=8000):
         np.savez(tmp, source=np.array(encode.name), ids=np.array([e["id"] for e in chunk]),
                  texts=np.array([e["text"] for e in chunk]),
                  lengths=np.array([len(x) for x in encoded], np.int32),
-                 frames=np.concatenate(encoded))
+                 frames=np.concatenate(encoded), copy=np.array(copy), seed=np.array(seed))
         os.replace(tmp, path)
         done = min(p + PART_ROWS, len(examples))
-        print(f"encoded {done}/{len(examples)} rows, {time.time() - start:.0f} s", flush=True)
+        print(f"encoded {done}/{len(examples)} rows{' (augmented copy %d)' % copy if copy else ''}"
+              f", {time.time() - start:.0f} s", flush=True)
     return parts
 
 
@@ -263,7 +307,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=48)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0, help="row pick and batch order")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="row pick, batch order and the augmented copies' draws")
+    parser.add_argument("--augmented-copies", type=int, default=0, metavar="K",
+                        help="also cache K copies of the rows through the training recipe's "
+                             "augmentation (each a new draw) and train on clean + copies: "
+                             "what the cache otherwise never hears (noise, reverberation, "
+                             "telephone, speed)")
     args = parser.parse_args(argv)
     if args.rows is not None and args.rows < 1:
         parser.error(f"--rows: expected a positive count, got {args.rows}")
@@ -281,11 +331,15 @@ def main(argv=None):
         parser.error("--units, --num-layers, --encoder-layers and --pool must be positive")
     if args.trainable_blocks is not None and args.trainable_blocks < 0:
         parser.error("--trainable-blocks must be 0 or more")
+    if args.augmented_copies < 0:
+        parser.error(f"--augmented-copies: expected 0 or more, got {args.augmented_copies}")
 
     import keras
     import tensorflow as tf
 
     from tasks.core.task import Task
+    from tasks.speech.data import load_audio
+    from tasks.speech.noise import noise_files
     from tasks.speech.task import ctc_loss
 
     keras.utils.set_random_seed(args.seed)
@@ -302,9 +356,13 @@ def main(argv=None):
     examples = read_rows(args.data_dir, args.split, args.rows, args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
     started = time.time()
+    background = [load_audio(p) for p in noise_files(args.data_dir)]
+    parts = []
     try:
-        parts = cache_features(task, encode, examples,
-                               args.cache_dir or os.path.join(args.work_dir, "features"))
+        for copy in range(args.augmented_copies + 1):
+            parts += cache_features(task, encode, examples,
+                                    args.cache_dir or os.path.join(args.work_dir, "features"),
+                                    copy=copy, seed=args.seed, background=background)
     except ValueError as e:  # a cache made for other rows or another frozen part
         parser.error(str(e))
     encode_seconds = time.time() - started
