@@ -356,7 +356,9 @@ def main(argv=None):
     examples = read_rows(args.data_dir, args.split, args.rows, args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
     started = time.time()
-    background = [load_audio(p) for p in noise_files(args.data_dir)]
+    # the corpus's recorded backgrounds, read only when an augmented copy is to be made
+    background = ([load_audio(p) for p in noise_files(args.data_dir)]
+                  if args.augmented_copies else [])
     parts = []
     try:
         for copy in range(args.augmented_copies + 1):
