@@ -29,6 +29,7 @@ last finished epoch (``<work-dir>/head.weights.h5``, the optimizer's state in ``
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -94,12 +95,10 @@ def read_rows(data_dir, split, rows, seed):
     return [examples[i] for i in order]
 
 
-def augmented_copy(audios, first_row, copy, seed, background=()):
-    """``audios`` (one part's waveforms, rows ``first_row``...) through the training recipe's
-    augmentation (``augment.random_augment``: speed, reverberation, babble, noise, telephone,
-    clipping, gain), as its ``copy``-th augmented copy: each row's draw is a stateless function
-    of ``(seed, copy, row)``, its babble another row of the same part, its recorded background
-    (where ``background`` holds waveforms) one of those picked by the same seeds."""
+@functools.lru_cache(maxsize=2)
+def _augment_function(with_background):
+    """The one traced ``augment.random_augment`` graph :func:`augmented_copy` runs row by
+    row: cached so that the parts of a copy share a single trace instead of one each."""
     import tensorflow as tf
 
     from tasks.speech import augment
@@ -110,8 +109,20 @@ def augmented_copy(audios, first_row, copy, seed, background=()):
                                   tf.TensorSpec([None], tf.float32)])
     def run(audio, key, babble, noise):
         return augment.random_augment(audio, key, babble,
-                                      background=noise if len(background) else None)
+                                      background=noise if with_background else None)
 
+    return run
+
+
+def augmented_copy(audios, first_row, copy, seed, background=()):
+    """``audios`` (one part's waveforms, rows ``first_row``...) through the training recipe's
+    augmentation (``augment.random_augment``: speed, reverberation, babble, noise, telephone,
+    clipping, gain), as its ``copy``-th augmented copy: each row's draw is a stateless function
+    of ``(seed, copy, row)``, its babble another row of the same part, its recorded background
+    (where ``background`` holds waveforms) one of those picked by the same seeds."""
+    import tensorflow as tf
+
+    run = _augment_function(bool(len(background)))
     rng = np.random.default_rng([seed, copy, first_row])
     out = []
     for i, audio in enumerate(audios):
