@@ -85,6 +85,76 @@ def test_xla_logits_equal_the_plain_graphs(overfit_speech_task, speech_examples)
         tiny_speech_task(jit_compile="auto").use_jit()
 
 
+def test_clips_run_compiled_in_their_bucket_once_it_is_used(overfit_speech_task, speech_examples,
+                                                           monkeypatch):
+    """A clip batch's first call runs uncompiled; once its bucket's uncompiled calls have taken
+    JIT_AFTER_SECONDS (0 here), it runs padded to the bucket under XLA: the same logits on the
+    valid frames, the same shape, the same transcripts. Wider than the largest bucket, or with
+    jit_compile False, it stays uncompiled."""
+    from tasks.speech import task as speech_task
+
+    monkeypatch.setattr(speech_task, "JIT_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(speech_task, "CLIP_BUCKET_SECONDS", (0.5, 1, 2))
+    base = overfit_speech_task
+    task = speech_task.SpeechTask(base.config, preprocessor=base.preprocessor, model=base.model)
+    waves = [load_audio(e["audio"]) for e in speech_examples[:2]]
+    audio, lengths = audio_ops.pad_batch(waves)
+    assert 8000 < audio.shape[1] < 16000 and min(lengths) < audio.shape[1]
+    plain = base.logits(audio, lengths)
+    texts = base.transcribe(audio, lengths)
+    xla = task._compiled(None, "logits_xla")
+
+    first = task.clip_logits(audio, lengths)  # uncompiled, counted towards its bucket
+    assert xla.experimental_get_tracing_count() == 0
+    bucket = task.clip_compile_policy().key(*audio.shape)
+    assert task.clip_compile_policy().compiled_shapes() == [bucket] and bucket[1] > audio.shape[1]
+    second = task.clip_logits(audio, lengths)  # padded to the bucket, compiled
+    assert xla.experimental_get_tracing_count() == 1
+    assert first.shape == second.shape == plain.shape
+    np.testing.assert_allclose(first, plain, atol=1e-6)
+    for row, n in enumerate(lengths):
+        valid = task.valid_frames(n)
+        np.testing.assert_allclose(second[row, :valid], plain[row, :valid], atol=1e-4)
+    assert task.transcribe(audio, lengths) == texts
+    got, logits = task.transcribe(audio, lengths, return_logits=True)
+    assert got == texts and logits.shape == plain.shape
+    assert xla.experimental_get_tracing_count() == 1  # the same bucket: no new compile
+
+    long = np.tile(audio[:1], [1, 4])  # over the largest bucket (2 s)
+    assert task.clip_compile_policy().key(*long.shape) is None
+    for _ in range(2):
+        task.clip_logits(long, [long.shape[1]])
+    off = speech_task.SpeechTask(base.config, preprocessor=base.preprocessor, model=base.model,
+                                 jit_compile=False)
+    for _ in range(2):
+        np.testing.assert_allclose(off.clip_logits(audio, lengths), plain, atol=1e-6)
+        assert off.transcribe(audio, lengths) == texts
+    assert xla.experimental_get_tracing_count() == 1
+    assert off.clip_compile_policy().compiled_shapes() == []
+    assert off._compiled(None, "logits_xla").experimental_get_tracing_count() == 0
+
+
+def test_compile_policy_compiles_a_shape_only_after_its_uncompiled_time():
+    from tasks.core.compile_policy import CompilePolicy
+
+    policy = CompilePolicy([100, 200], after_seconds=1.0)
+    assert policy.key(3, 150) == (3, 200) and policy.key(1, 100) == (1, 100)
+    assert policy.key(1, 201) is None and not policy.ready(None)
+    key = policy.key(1, 50)
+    assert not policy.ready(key)
+    policy.spend(key, 0.6)
+    assert not policy.ready(key) and not policy.ready((2, 100))
+    policy.spend(key, 0.6)
+    assert policy.ready(key) and policy.compiled_shapes() == [(1, 100)]
+    assert not CompilePolicy([100], 0.0).ready((1, 100))  # never before a first call
+    assert CompilePolicy([], 0.0).key(1, 1) is None  # no buckets: nothing compiles
+    for bad in ([200, 100], [0, 100], [100, 100]):
+        with pytest.raises(ValueError, match="buckets"):
+            CompilePolicy(bad, 1.0)
+    with pytest.raises(ValueError, match="after_seconds"):
+        CompilePolicy([100], -1.0)
+
+
 def test_label_padding_does_not_change_the_loss():
     logits = tf.random.stateless_normal([2, 30, 29], [1, 2])
     labels = tf.constant([[5, 6, 6, 7], [8, 9, 0, 0]])

@@ -101,6 +101,9 @@ class FrameEcho:
         ids = np.rint(audio[:, centres] * 100).astype(int)
         return np.eye(32, dtype=np.float32)[ids] * 10
 
+    def clip_logits(self, audio, lengths):
+        return self.logits(audio, lengths)
+
 
 @pytest.mark.parametrize("blocks,architecture,pool", [
     (7, "bigru", 1), (400, "bigru", 1), (1234, "bigru", 1), (1234, "whisper_bigru", 1),

@@ -244,10 +244,11 @@ def test_stack_frames_puts_each_pair_side_by_side_and_zeroes_padding():
         StackFrames(0)
 
 
-def test_a_whisper_task_may_keep_the_first_blocks_and_pool_its_frames(tmp_path):
+def test_a_whisper_task_may_keep_the_first_blocks_and_pool_its_frames(tmp_path, monkeypatch):
     """encoder num_layers 1 of the checkpoint's 2: its first block and final norm; pool 2:
-    40 ms output frames, and batch padding still changes no row."""
+    40 ms output frames, and batch padding (a batch's, a length bucket's) still changes no row."""
     from tasks.core.audio import pad_batch
+    from tasks.speech import task as speech_task
 
     task = _whisper_task(tmp_path, options={
         "encoder": _tiny_encoder(1),
@@ -269,6 +270,16 @@ def test_a_whisper_task_may_keep_the_first_blocks_and_pool_its_frames(tmp_path):
     assert logits.shape[1] == 13 and (logits[1, 8:, 0] == 0).all() and logits[1, 7, 0] != 0
     alone = task.logits(*pad_batch(audio[1:]))
     np.testing.assert_allclose(alone[0], logits[1, :8], atol=1e-4)
+    # a clip batch padded to its bucket (0.6 s) and run under XLA: the same valid frames, shape
+    monkeypatch.setattr(speech_task, "JIT_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(speech_task, "CLIP_BUCKET_SECONDS", (0.6, 0.8, 1.0))
+    # the tiny encoder's 40 positions take 0.8 s: no longer bucket
+    assert task.clip_compile_policy().buckets == (9600, 12800)
+    compiled = [task.clip_logits(waves, lengths) for _ in range(2)][1]
+    assert task._compiled(None, "logits_xla").experimental_get_tracing_count() == 1
+    assert compiled.shape == logits.shape
+    np.testing.assert_allclose(compiled[0], logits[0], atol=1e-4)
+    np.testing.assert_allclose(compiled[1, :8], logits[1, :8], atol=1e-4)
     with pytest.raises(ValueError, match="the encoder is"):  # more blocks than the file has
         _whisper_task(tmp_path, options={"encoder": _tiny_encoder(LAYERS + 1)})
 

@@ -5,10 +5,11 @@
 
 For the first ``--limit`` clips of ``test`` and ``test_natural`` and all of ``real``, runs each
 model's network on the clip as it is (uncompiled) and padded to the next bucket of
-``BUCKET_SECONDS`` (compiled with XLA; a bucket's first call, the compile, is timed apart and
-left out), then prints: how many greedy transcripts agree, the largest logit difference over
-the valid frames, the network's seconds per second of audio both ways and each bucket's compile
-time. What it answers: whether a bucketed XLA path for single clips is worth building.
+``tasks.speech.task.CLIP_BUCKET_SECONDS`` (compiled with XLA; a bucket's first call, the
+compile, is timed apart and left out), then prints: how many greedy transcripts agree, the
+largest logit difference over the valid frames, the network's seconds per second of audio both
+ways and each bucket's compile time. What it answered: whether a bucketed XLA path for single
+clips was worth building (``SpeechTask.clip_logits`` now is one).
 """
 
 import argparse
@@ -21,21 +22,23 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-BUCKET_SECONDS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 18, 20)
 
 
 def probe(task, audios):
     """One model over ``audios`` (16 kHz float arrays, each <= the largest bucket): a dict."""
+    from tasks.core.audio import SAMPLE_RATE
+    from tasks.speech.task import CLIP_BUCKET_SECONDS
+
     same, diffs, compiles = 0, [], {}
     plain = compiled = 0.0
     for n in (8000, 12000):  # the uncompiled function's traces (one per shape, then shapeless)
         task.logits(np.zeros((1, n), np.float32), np.array([n], np.int32))
     for audio in audios:
-        bucket = next((b for b in BUCKET_SECONDS if b * 16000 >= len(audio)), None)
+        bucket = next((b for b in CLIP_BUCKET_SECONDS if b * SAMPLE_RATE >= len(audio)), None)
         if bucket is None:
-            raise ValueError(f"a clip of {len(audio) / 16000:.1f} s is longer than the largest "
-                             f"bucket ({BUCKET_SECONDS[-1]} s)")
-        padded = np.zeros((1, bucket * 16000), np.float32)
+            raise ValueError(f"a clip of {len(audio) / SAMPLE_RATE:.1f} s is longer than the "
+                             f"largest bucket ({CLIP_BUCKET_SECONDS[-1]} s)")
+        padded = np.zeros((1, int(bucket * SAMPLE_RATE)), np.float32)
         padded[0, :len(audio)] = audio
         lengths = np.array([len(audio)], np.int32)
         start = time.perf_counter()
@@ -51,7 +54,7 @@ def probe(task, audios):
         n = task.valid_frames(len(audio))
         diffs.append(float(np.abs(unpadded[0, :n] - xla[0, :n]).max()))
         same += task.decode_batch(unpadded[:, :n], 1) == task.decode_batch(xla[:, :n], 1)
-    seconds = sum(len(a) for a in audios) / 16000
+    seconds = sum(len(a) for a in audios) / SAMPLE_RATE
     return {"clips": len(audios), "seconds": round(seconds, 1), "greedy_same": same,
             "max_logit_difference": float(f"{max(diffs):.2e}"),
             "network_rtf_plain": round(plain / seconds, 4),

@@ -71,7 +71,8 @@ def stitched_logits(task, sources):
     When every source is longer than a window, their windows fill at least two batches and
     the task's ``use_jit()`` says so, every batch is padded to one shape and the network
     runs compiled with XLA (it compiles once per shape, which only many batches repay; short
-    clips padded to a whole window would cost more than XLA saves)."""
+    clips padded to a whole window would cost more than XLA saves). Other batches go through
+    the task's ``clip_logits``, which compiles a length bucket once it is used often."""
     windows = [_windows(s, task.frame_seconds()) for s in sources]
     jobs = [(i, w) for i, ws in enumerate(windows) for w in ws]
     fixed = (len(jobs) >= 2 * WINDOWS_PER_BATCH and all(len(ws) > 1 for ws in windows)
@@ -85,7 +86,7 @@ def stitched_logits(task, sources):
             logits = task.logits(audio, lengths, jit_compile=True)
         else:
             audio, lengths = audio_ops.pad_batch(waves)
-            logits = task.logits(audio, lengths)
+            logits = task.clip_logits(audio, lengths)
         for (i, (_, _, keep_from, keep_to)), row, n in zip(batch, logits, lengths):
             pieces[i].append(row[: task.valid_frames(n)][keep_from:keep_to])
     return [np.concatenate(p, axis=0) for p in pieces]

@@ -11,13 +11,15 @@ Example:
 import os
 import shutil
 import threading
+import time
 
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from tasks.core import metrics
-from tasks.core.audio import pad_batch
+from tasks.core.audio import SAMPLE_RATE, pad_batch
+from tasks.core.compile_policy import CompilePolicy
 from tasks.core.export import ExportedModel
 from tasks.core.task import Task, register_task
 from tasks.speech.language_model import SEARCH
@@ -27,6 +29,12 @@ from tasks.speech.presets import presets as _presets
 
 FRAME_SECONDS = 0.04  # 10 ms feature hop x 4 (two stride-2 subsampling stages)
 WHISPER_FRAME_SECONDS = 0.02  # 10 ms hop x 2 (Whisper's one stride-2 convolution)
+# Single clips under XLA are padded to the next of these lengths (a long recording's
+# windows are at most 20 s): tools/probe_speech_xla.py measured the same transcripts padded.
+CLIP_BUCKET_SECONDS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 18, 20)
+# A bucket compiles once its uncompiled calls have taken this long: about what one compile
+# costs on the 2-core CPU (1.7-3.3 s measured per bucket), so a one-off clip never waits for it
+JIT_AFTER_SECONDS = 3.0
 
 
 def ctc_loss(labels, logits):
@@ -70,9 +78,9 @@ class SpeechTask(Task):
         "language_model": None,
         "dtype_policy": "float32",
         "strategy": None,
-        # XLA for the acoustic model on long recordings in Python inference (their windows
-        # batched at one fixed shape, so it compiles once): 1.6x faster on the 2-core CPU
-        # (README). Single clips vary in shape and run uncompiled; exports never use it.
+        # XLA for the acoustic model in Python inference: long recordings' windows batched at
+        # one fixed shape (1.6x faster on the 2-core CPU, README), and clips padded to length
+        # buckets once a bucket is used often (clip_logits). Exports never use it.
         "jit_compile": True,
     }
 
@@ -211,8 +219,8 @@ class SpeechTask(Task):
         return cache[key]
 
     def use_jit(self):
-        """Whether long recordings run the acoustic model compiled with XLA (config
-        'jit_compile')."""
+        """Whether Python inference runs the acoustic model compiled with XLA (config
+        'jit_compile'): long recordings always, clips once their bucket is used often."""
         jit = self.config["jit_compile"]
         if not isinstance(jit, bool):
             raise ValueError(f"config['jit_compile'] must be True or False, got {jit!r}")
@@ -222,10 +230,68 @@ class SpeechTask(Task):
         """Padded float waveforms ``[B, T]`` at 16 kHz + lengths -> logits ``[B, frames, V]``.
 
         ``jit_compile`` runs the network compiled with XLA: one compilation per input shape,
-        so for batches of one fixed shape (``tasks.speech.streaming``'s windows)."""
+        so for batches of few shapes (``tasks.speech.streaming``'s windows, :meth:`clip_logits`'
+        buckets)."""
         kind = "logits_xla" if jit_compile else "logits"
         return self._compiled(None, kind)(tf.convert_to_tensor(audio, tf.float32),
                                           tf.convert_to_tensor(lengths, tf.int32)).numpy()
+
+    def clip_compile_policy(self):
+        """This task's :class:`tasks.core.compile_policy.CompilePolicy` for clips: buckets
+        ``CLIP_BUCKET_SECONDS`` (those the network takes, :meth:`max_clip_samples`),
+        compiled after ``JIT_AFTER_SECONDS`` of uncompiled calls."""
+        if "_clip_policy" not in self.__dict__:
+            longest = self.max_clip_samples()
+            buckets = [int(s * SAMPLE_RATE) for s in CLIP_BUCKET_SECONDS]
+            self._clip_policy = CompilePolicy(
+                [b for b in buckets if longest is None or b <= longest], JIT_AFTER_SECONDS)
+        return self._clip_policy
+
+    def max_clip_samples(self):
+        """The most samples the network takes at once: Whisper's position table (30 s for
+        Whisper's own), or None (any length)."""
+        if not self.uses_whisper():
+            return None
+        positions = self.model.get_layer("whisper_encoder").get_layer("positions")
+        return positions.max_positions * 2 * 160  # an encoder frame is 2 hops of 10 ms
+
+    def _clip_key(self, audio):
+        if not self.use_jit() or audio.ndim != 2:
+            return None
+        return self.clip_compile_policy().key(*audio.shape)
+
+    def clip_logits(self, audio, lengths):
+        """:meth:`logits` for a batch of clips of any shape, faster when it recurs.
+
+        Where ``use_jit()`` says so and this batch's shape, padded to the next of
+        ``CLIP_BUCKET_SECONDS``, has already run uncompiled for ``JIT_AFTER_SECONDS`` in all,
+        the batch runs padded to that bucket and compiled with XLA: the same logits on the
+        valid frames (padding is a certain blank) and the same shape, 1.5-2x faster on the CPU.
+        Otherwise it runs uncompiled and counts the time towards its bucket.
+
+        Example:
+            >>> task.clip_logits(*pad_batch([waveform])).shape
+            (1, 125, 29)
+        """
+        audio = np.asarray(audio, np.float32)
+        lengths = np.asarray(lengths, np.int32)
+        key = self._clip_key(audio)
+        policy = self.clip_compile_policy()
+        if policy.ready(key):
+            padded = np.pad(audio, [(0, 0), (0, key[1] - audio.shape[1])])
+            logits = self.logits(padded, lengths, jit_compile=True)
+            return logits[:, : self.valid_frames(audio.shape[1])]
+        return self._timed(key, self._compiled(None, "logits"), audio, lengths).numpy()
+
+    def _timed(self, key, fn, audio, lengths):
+        """``fn(audio, lengths)``, its time counted towards ``key``'s bucket, but for a call
+        that traced: it counts as seen, not its time (compiling saves a run, not a trace)."""
+        traces = fn.experimental_get_tracing_count()
+        start = time.perf_counter()
+        out = fn(tf.convert_to_tensor(audio, tf.float32), tf.convert_to_tensor(lengths, tf.int32))
+        traced = fn.experimental_get_tracing_count() != traces
+        self.clip_compile_policy().spend(key, 0.0 if traced else time.perf_counter() - start)
+        return out
 
     def decode_batch(self, logits, beam_width=None):
         """Logits ``[B, frames, V]`` (padded frames a certain blank) -> list of str."""
@@ -237,10 +303,17 @@ class SpeechTask(Task):
         """Padded float waveforms ``[B, T]`` at 16 kHz + lengths -> list of str.
 
         With ``return_logits`` also the logits ``[B, frames, V]`` (numpy), for alignments.
+        The network runs as in :meth:`clip_logits`: compiled once its shape's bucket is used
+        often, else in one graph with the decoder.
         """
         beam_width = self.config["beam_width"] if beam_width is None else int(beam_width)
-        texts, logits = self._compiled(beam_width, "waveform")(
-            tf.convert_to_tensor(audio, tf.float32), tf.convert_to_tensor(lengths, tf.int32))
+        audio = np.asarray(audio, np.float32)
+        key = self._clip_key(audio)
+        if self.clip_compile_policy().ready(key):
+            logits = self.clip_logits(audio, lengths)
+            texts = self.decode_batch(logits, beam_width)
+            return (texts, logits) if return_logits else texts
+        texts, logits = self._timed(key, self._compiled(beam_width, "waveform"), audio, lengths)
         texts = [t.decode("utf-8") for t in texts.numpy()]
         return (texts, logits.numpy()) if return_logits else texts
 
