@@ -89,8 +89,8 @@ def test_clips_run_compiled_in_their_bucket_once_it_is_used(overfit_speech_task,
                                                            monkeypatch):
     """A clip batch's first call runs uncompiled; once its bucket's uncompiled calls have taken
     JIT_AFTER_SECONDS (0 here), it runs padded to the bucket under XLA: the same logits on the
-    valid frames, the same shape, the same transcripts. Wider than the largest bucket, or with
-    jit_compile False, it stays uncompiled."""
+    valid frames, the same shape, the same transcripts (through the pipeline too). Wider than
+    the largest bucket, or with jit_compile False, it stays uncompiled."""
     from tasks.speech import task as speech_task
 
     monkeypatch.setattr(speech_task, "JIT_AFTER_SECONDS", 0.0)
@@ -119,6 +119,13 @@ def test_clips_run_compiled_in_their_bucket_once_it_is_used(overfit_speech_task,
     got, logits = task.transcribe(audio, lengths, return_logits=True)
     assert got == texts and logits.shape == plain.shape
     assert xla.experimental_get_tracing_count() == 1  # the same bucket: no new compile
+    import pipelines  # its clips batch to the same shape: compiled, the same transcripts
+
+    calls, logits_of = [], task.logits
+    monkeypatch.setattr(task, "logits", lambda *args, jit_compile=False: calls.append(
+        jit_compile) or logits_of(*args, jit_compile=jit_compile))
+    assert pipelines.transcribe(waves, sampling_rate=16000, model=task) == texts
+    assert calls == [True] and xla.experimental_get_tracing_count() == 1
 
     long = np.tile(audio[:1], [1, 4])  # over the largest bucket (2 s)
     assert task.clip_compile_policy().key(*long.shape) is None
