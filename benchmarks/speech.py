@@ -192,7 +192,8 @@ def _lm_transcribe(task, clips):
     from tasks.core.audio import pad_batch
 
     audio, lengths = pad_batch(clips)
-    return [text for text, _ in task.decode_with_language_model(list(task.clip_logits(audio, lengths)))]
+    logits = task.clip_logits(audio, lengths)
+    return [text for text, _ in task.decode_with_language_model(list(logits))]
 
 
 def _rtf_lm(task, audio, repeats):
