@@ -259,9 +259,20 @@ def test_bad_options(overfit_speech_task, clips):
         pipelines.transcribe([], model=overfit_speech_task)
 
 
+@pytest.mark.parametrize("compile_after", [None, 0.0], ids=["default", "compiled-at-once"])
 def test_eight_threads_give_the_sequential_results_and_load_once(saved_speech_dir, clips,
-                                                                 monkeypatch):
+                                                                 monkeypatch, compile_after):
+    """Also with clips compiled from their second call on (JIT_AFTER_SECONDS 0): threads
+    reach the XLA path, and its first compile, at once."""
+    if compile_after is not None:
+        from tasks.speech import task as speech_task
+
+        monkeypatch.setattr(speech_task, "JIT_AFTER_SECONDS", compile_after)
     paths = (clips[0] * 2)[:8]
     threaded, sequential, loads = in_threads_then_in_turn(
         monkeypatch, lambda p: pipelines.transcribe(p, model=saved_speech_dir), paths)
     assert threaded == sequential and loads == 1
+    from pipelines.models import MODELS
+
+    compiled = MODELS.get("transcribe", saved_speech_dir).clip_compile_policy().compiled_shapes()
+    assert bool(compiled) == (compile_after is not None)
