@@ -23,22 +23,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-
 def probe(task, audios):
     """One model over ``audios`` (16 kHz float arrays, each <= the largest bucket): a dict."""
     from tasks.core.audio import SAMPLE_RATE
-    from tasks.speech.task import CLIP_BUCKET_SECONDS
 
+    policy = task.clip_compile_policy()  # the buckets clip_logits pads to
     same, diffs, compiles = 0, [], {}
     plain = compiled = 0.0
     for n in (8000, 12000):  # the uncompiled function's traces (one per shape, then shapeless)
         task.logits(np.zeros((1, n), np.float32), np.array([n], np.int32))
     for audio in audios:
-        bucket = next((b for b in CLIP_BUCKET_SECONDS if b * SAMPLE_RATE >= len(audio)), None)
-        if bucket is None:
+        key = policy.key(1, len(audio))
+        if key is None:
             raise ValueError(f"a clip of {len(audio) / SAMPLE_RATE:.1f} s is longer than the "
-                             f"largest bucket ({CLIP_BUCKET_SECONDS[-1]} s)")
-        padded = np.zeros((1, int(bucket * SAMPLE_RATE)), np.float32)
+                             f"largest bucket ({policy.buckets[-1] / SAMPLE_RATE:g} s)")
+        bucket = key[1] / SAMPLE_RATE
+        padded = np.zeros((1, key[1]), np.float32)
         padded[0, :len(audio)] = audio
         lengths = np.array([len(audio)], np.int32)
         start = time.perf_counter()
