@@ -576,3 +576,19 @@ def test_piper_natural_voice_speed_follows_length_scale():
     assert len(fast) < 0.8 * len(slow), (len(fast), len(slow))
     with pytest.raises(ValueError, match="non-empty"):
         tts.synthesize("")
+
+
+def test_the_held_out_splits_are_spoken_before_train(tmp_path):
+    """A build stopped in train (hours of Kokoro rows at its end) has every held-out split."""
+    row = {"text": "a", "engine": "espeak-ng"}
+    plan = {"train": [dict(row, id=f"train_{i}") for i in range(2 * corpus.SHARD + 1)],
+            "val": [dict(row, id="val_0")], "test": [dict(row, id="test_0")],
+            "test_natural": []}
+    jobs = corpus.shard_jobs(str(tmp_path), plan)
+    assert [os.path.relpath(job[2], tmp_path) for job in jobs] == [
+        "val/shards/00000.json", "test/shards/00000.json", "train/shards/00000.json",
+        "train/shards/00001.json", "train/shards/00002.json"]
+    # a finished shard is not a job again
+    with open(jobs[0][2], "w") as f:
+        json.dump([dict(plan["val"][0], seconds=1.0)], f)
+    assert [job[2] for job in corpus.shard_jobs(str(tmp_path), plan)] == [j[2] for j in jobs[1:]]

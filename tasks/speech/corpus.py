@@ -444,6 +444,30 @@ def _unchanged_rows(done_path, planned):
     return kept
 
 
+def shard_jobs(root, plan, trees=None):
+    """The shards still to speak, as ``_synthesize_shard`` jobs: the smallest splits first.
+
+    The held-out splits are a few minutes of fast engines; ``train`` ends with the Kokoro
+    rows, hours of them on 2 cores. Spoken first, the held-out splits are complete in a build
+    that is stopped (or still running) in ``train``, so a model can be scored early.
+
+    Example:
+        >>> [os.path.relpath(job[2], root) for job in shard_jobs(root, plan)][:2]  # doctest: +SKIP
+        ['test_natural/shards/00000.json', 'test_natural/shards/00001.json']
+    """
+    jobs = []
+    for split, rows in sorted(plan.items(), key=lambda item: len(item[1])):
+        shard_dir = os.path.join(root, split, "shards")
+        os.makedirs(shard_dir, exist_ok=True)
+        for k in range(0, len(rows), SHARD):
+            done = os.path.join(shard_dir, f"{k // SHARD:05d}.json")
+            kept = _unchanged_rows(done, rows[k:k + SHARD])
+            if kept is not None and len(kept) == len(rows[k:k + SHARD]):
+                continue  # finished shards are kept: the build resumes
+            jobs.append((os.path.join(root, split), rows[k:k + SHARD], done, trees, kept or {}))
+    return jobs
+
+
 def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     """Build (or resume, or reuse) the corpus under ``root``; returns the manifest."""
     from tqdm.auto import tqdm
@@ -473,16 +497,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     if "rhvoice" in engines:
         trees["rhvoice"] = [fetch_package(n, v, cache, component=c)[0]
                             for n, v, c in RHVOICE_PACKAGES]
-    jobs = []
-    for split, rows in plan.items():
-        shard_dir = os.path.join(root, split, "shards")
-        os.makedirs(shard_dir, exist_ok=True)
-        for k in range(0, len(rows), SHARD):
-            done = os.path.join(shard_dir, f"{k // SHARD:05d}.json")
-            kept = _unchanged_rows(done, rows[k:k + SHARD])
-            if kept is not None and len(kept) == len(rows[k:k + SHARD]):
-                continue  # finished shards are kept: the build resumes
-            jobs.append((os.path.join(root, split), rows[k:k + SHARD], done, trees, kept or {}))
+    jobs = shard_jobs(root, plan, trees)
     bar = tqdm(total=sum(len(j[1]) for j in jobs), desc="utterances", unit="utt", disable=not progress)
     if jobs:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
