@@ -360,9 +360,24 @@ def test_corpus_build_layout_leakage_and_resume(fixture_packages, tmp_path, monk
     monkeypatch.setattr(corpus, "KOKORO_EN_SHARE", 0.034)
     root = str(tmp_path / "corpus")
     sizes = {"train": 30, "val": 2, "test": 12, "test_natural": 2}
-    manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
     human = 6  # 0.2 x 30: the three sayable recorded prompts twice ("ten of clubs" is real's)
     kokoro = 3  # 0.034 x 30: one each of the five voices, their blends and the English voices, on top of the 30
+    with pytest.raises(ValueError, match="skip_engines.*'kokoro2'"):
+        corpus.build_corpus(root, sizes, seed=1, skip_engines=["kokoro2"])
+    # first without the Kokoro rows (their source archive not even fetched), then the whole
+    # corpus over it: only the Kokoro rows are spoken, and the result is the full build's
+    fetch = corpus.fetch_kokoro_source
+    monkeypatch.setattr(corpus, "fetch_kokoro_source", lambda cache: pytest.fail("fetched"))
+    partial = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False,
+                                  skip_engines=["kokoro"])
+    assert partial["skip_engines"] == ["kokoro"]
+    assert partial["counts"] == {**sizes, "train": 30 + human, "real": 2}
+    assert not [r for r in read_rows(root)["train"] if r[1] == "kokoro"]
+    spoken_before = os.stat(os.path.join(root, "train", "wavs", "train_000000.wav")).st_ino
+    monkeypatch.setattr(corpus, "fetch_kokoro_source", fetch)
+    manifest = corpus.build_corpus(root, sizes, seed=1, workers=1, progress=False)
+    assert "skip_engines" not in manifest
+    assert os.stat(os.path.join(root, "train", "wavs", "train_000000.wav")).st_ino == spoken_before
     assert manifest["counts"] == {**sizes, "train": 30 + kokoro + human, "real": 2}
     splits = {s: read_ljspeech(os.path.join(root, s)) for s in ("train", "val", "test", "real", "test_natural")}
     with open(os.path.join(root, "test_natural", "utterances.tsv")) as f:

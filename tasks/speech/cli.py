@@ -95,7 +95,8 @@ def _build_data(args):
 
     sizes = (dict(zip(DEFAULT_SIZES, map(int, args.sizes.split(",")))) if args.sizes
              else DEFAULT_SIZES)
-    manifest = build_corpus(args.output, sizes, args.seed)
+    skip = [e for e in args.skip_engines.split(",") if e] if args.skip_engines else []
+    manifest = build_corpus(args.output, sizes, args.seed, skip_engines=skip)
     print(json.dumps({"counts": manifest["counts"], "hours": manifest["hours"]}))
 
 
@@ -179,3 +180,7 @@ def register(commands):
     p.add_argument("--sizes", default=None,
                    help="train,val,test,test_natural utterances (30000,1000,1000,500)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--skip-engines", default=None,
+                   help="comma-separated engines whose rows are left out, e.g. kokoro (the "
+                        "slowest: hours of train's rows on 2 cores); a later build without it "
+                        "over the same folder adds only those rows")

@@ -227,6 +227,8 @@ def split_items(items, seed, held=(0.1, 0.1)):
 
 # -- synthesis ------------------------------------------------------------------------
 
+# every engine a planned row can name (``recording`` rows are added after the plan)
+ENGINES = ("espeak-ng", "flite", "festival", "pico", "mbrola", "rhvoice", "kokoro", "piper")
 _ENGINES = {}
 
 
@@ -468,19 +470,36 @@ def shard_jobs(root, plan, trees=None):
     return jobs
 
 
-def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
-    """Build (or resume, or reuse) the corpus under ``root``; returns the manifest."""
+def build_corpus(root, sizes=None, seed=0, workers=2, progress=True, skip_engines=()):
+    """Build (or resume, or reuse) the corpus under ``root``; returns the manifest.
+
+    ``skip_engines`` leaves out the rows of those engines (e.g. ``("kokoro",)``: its rows
+    are the last of ``train`` and the slowest to speak, about 0.6x real time on a CPU
+    without VNNI). With the default sizes every other shard is the full build's, so a later
+    build without ``skip_engines`` over the same folder speaks only the skipped rows.
+
+    Example:
+        >>> build_corpus("data/speech_en_quick", skip_engines=("kokoro",))  # doctest: +SKIP
+    """
     from tqdm.auto import tqdm
 
     sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
+    skip = sorted(set(skip_engines))
+    unknown = [e for e in skip if e not in ENGINES]
+    if unknown:
+        raise ValueError(f"skip_engines: unknown engine(s) {unknown}; expected some of "
+                         f"{sorted(ENGINES)}")
     wanted = {"version": VERSION, "seed": seed, "sizes": sizes, "sample_rate": SAMPLE_RATE}
+    if skip:  # only then: a full build's manifest (which has no such key) stays reusable
+        wanted["skip_engines"] = skip
     done = reusable_manifest(root, wanted)
-    if done is not None:
+    if done is not None and done.get("skip_engines", []) == skip:
         return done
     cache = os.path.join(root, "cache")
     sentences = split_items(build_sentences(cache, seed), seed)
     speakers = split_items(all_speakers(), seed + 1, held=(0.05, 0.08))
-    plan = plan_utterances(sentences, speakers, sizes, seed)
+    plan = {split: [r for r in rows if r["engine"] not in skip]
+            for split, rows in plan_utterances(sentences, speakers, sizes, seed).items()}
     engines = {r["engine"] for rows in plan.values() for r in rows}
     trees = {name: [fetch_package(n, v, cache, component=component)[0] for n, v in packages]
              for name, packages, component in (("flite", FLITE_PACKAGES, "main"),
@@ -511,8 +530,8 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
     counts, hours, checksums, human = {"real": len(real)}, {}, {}, 0
     for split in plan:
         rows = []
-        for path in sorted(glob.glob(os.path.join(root, split, "shards", "*.json"))):
-            with open(path) as f:
+        for k in range(0, len(plan[split]), SHARD):  # the plan's shards, not any others there
+            with open(os.path.join(root, split, "shards", f"{k // SHARD:05d}.json")) as f:
                 rows.extend(json.load(f))
         if split == "train":
             synthetic = sum(r["engine"] != "kokoro" for r in rows)  # as before version 12
@@ -533,8 +552,9 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True):
         sentences={k: len(v) for k, v in sentences.items()},
         speakers={k: len(v) + len(FLITE_SPLITS.get(k, ())) + len(FESTIVAL_SPLITS.get(k, ()))
                   + len(PICO_SPLITS.get(k, ())) + len(MBROLA_SPLITS.get(k, ()))
-                  + len(RHVOICE_SPLITS.get(k, ())) + len(KOKORO_SPLITS.get(k, ()))
-                  + len(KOKORO_EN_SPLITS.get(k, ()))
+                  + len(RHVOICE_SPLITS.get(k, ()))
+                  + ("kokoro" not in skip) * (len(KOKORO_SPLITS.get(k, ()))
+                                              + len(KOKORO_EN_SPLITS.get(k, ())))
                   + (k == "train" and human > 0)
                   for k, v in speakers.items()},
         test_speakers=speakers["test"] + [f"flite:{v}" for v in FLITE_SPLITS["test"]],
@@ -550,9 +570,11 @@ def main(argv=None):
     parser.add_argument("--sizes", default="30000,1000,1000,500",
                         help="train,val,test,test_natural utterances")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-engines", default="", help="comma-separated, e.g. kokoro")
     args = parser.parse_args(argv)
     sizes = dict(zip(("train", "val", "test", "test_natural"), map(int, args.sizes.split(","))))
-    manifest = build_corpus(args.output, sizes, args.seed)
+    manifest = build_corpus(args.output, sizes, args.seed,
+                            skip_engines=[e for e in args.skip_engines.split(",") if e])
     print(json.dumps({k: manifest[k] for k in ("counts", "hours", "sentences", "speakers")}, indent=1))
 
 
