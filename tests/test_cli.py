@@ -163,7 +163,7 @@ def test_build_data_speech_and_translation_dispatch(monkeypatch, tmp_path, capsy
         "statistics": {s: {"pairs": 1} for s in ("train", "val", "test")}})
     assert main(["build-data", "speech", "--output", str(tmp_path), "--sizes", "5,1,1,2"]) == 0
     assert seen["speech"] == {"train": 5, "val": 1, "test": 1, "test_natural": 2} and seen["skip"] == []
-    assert main(["build-data", "speech", "--output", str(tmp_path), "--skip-engines", "kokoro,piper"]) == 0
+    assert main(["build-data", "speech", "--output", str(tmp_path), "--skip-engines", "kokoro, piper,"]) == 0
     assert seen["skip"] == ["kokoro", "piper"]
     assert main(["build-data", "translation", "--output", str(tmp_path / "t")]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"train": 1, "val": 1, "test": 1}

@@ -91,12 +91,12 @@ def _language_model(args):
 
 
 def _build_data(args):
-    from tasks.speech.corpus import DEFAULT_SIZES, build_corpus
+    from tasks.speech.corpus import DEFAULT_SIZES, build_corpus, engine_names
 
     sizes = (dict(zip(DEFAULT_SIZES, map(int, args.sizes.split(",")))) if args.sizes
              else DEFAULT_SIZES)
-    skip = [e for e in args.skip_engines.split(",") if e] if args.skip_engines else []
-    manifest = build_corpus(args.output, sizes, args.seed, skip_engines=skip)
+    manifest = build_corpus(args.output, sizes, args.seed,
+                            skip_engines=engine_names(args.skip_engines))
     print(json.dumps({"counts": manifest["counts"], "hours": manifest["hours"]}))
 
 

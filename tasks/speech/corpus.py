@@ -446,6 +446,21 @@ def _unchanged_rows(done_path, planned):
     return kept
 
 
+def _shard_path(root, split, k):
+    """The file of the shard holding row ``k`` of ``split`` (one per ``SHARD`` rows)."""
+    return os.path.join(root, split, "shards", f"{k // SHARD:05d}.json")
+
+
+def engine_names(text):
+    """``"kokoro,pico"`` -> ``["kokoro", "pico"]``: the command lines' ``--skip-engines``.
+
+    Example:
+        >>> engine_names("kokoro, pico,")
+        ['kokoro', 'pico']
+    """
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
 def shard_jobs(root, plan, trees=None):
     """The shards still to speak, as ``_synthesize_shard`` jobs: the smallest splits first.
 
@@ -462,7 +477,7 @@ def shard_jobs(root, plan, trees=None):
         shard_dir = os.path.join(root, split, "shards")
         os.makedirs(shard_dir, exist_ok=True)
         for k in range(0, len(rows), SHARD):
-            done = os.path.join(shard_dir, f"{k // SHARD:05d}.json")
+            done = _shard_path(root, split, k)
             kept = _unchanged_rows(done, rows[k:k + SHARD])
             if kept is not None and len(kept) == len(rows[k:k + SHARD]):
                 continue  # finished shards are kept: the build resumes
@@ -531,7 +546,7 @@ def build_corpus(root, sizes=None, seed=0, workers=2, progress=True, skip_engine
     for split in plan:
         rows = []
         for k in range(0, len(plan[split]), SHARD):  # the plan's shards, not any others there
-            with open(os.path.join(root, split, "shards", f"{k // SHARD:05d}.json")) as f:
+            with open(_shard_path(root, split, k)) as f:
                 rows.extend(json.load(f))
         if split == "train":
             synthetic = sum(r["engine"] != "kokoro" for r in rows)  # as before version 12
@@ -574,7 +589,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = dict(zip(("train", "val", "test", "test_natural"), map(int, args.sizes.split(","))))
     manifest = build_corpus(args.output, sizes, args.seed,
-                            skip_engines=[e for e in args.skip_engines.split(",") if e])
+                            skip_engines=engine_names(args.skip_engines))
     print(json.dumps({k: manifest[k] for k in ("counts", "hours", "sentences", "speakers")}, indent=1))
 
 
