@@ -39,12 +39,12 @@ TINY = {"options": {"units": 64, "num_layers": 1, "projection": 64}, "subsamplin
 
 def _load_task(quick):
     from tasks.core.task import Task
-    from tasks.speech.presets import presets
+    from tasks.speech.presets import DEFAULT_PRESET, presets
     from tasks.speech.task import SpeechTask
 
-    path = presets["speech_en_bigru"]["path"]
+    path = presets[DEFAULT_PRESET]["path"]
     if not quick and os.path.exists(os.path.join(path, "task.json")):
-        return Task.load(path), "speech_en_bigru"
+        return Task.load(path), DEFAULT_PRESET
     return SpeechTask(TINY), "tiny (untrained)"
 
 
@@ -227,10 +227,10 @@ def rtf_only(model=None, repeats=30):
 
     from tasks.core.task import Task
     from tasks.speech.data import load_audio
-    from tasks.speech.presets import presets
+    from tasks.speech.presets import DEFAULT_PRESET, presets
     from tasks.speech.recipe import read_split
 
-    path = model or presets["speech_en_bigru"]["path"]
+    path = model or presets[DEFAULT_PRESET]["path"]
     task = Task.load(path)
     clips = [load_audio(e["audio"]) for e in read_split(FIXTURE, "")]
     clip = np.concatenate(clips * (1 + 5 * 16000 // sum(len(c) for c in clips)))[: 5 * 16000]

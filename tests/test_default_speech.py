@@ -14,7 +14,7 @@ import pytest
 import pipelines
 from tasks.core import metrics
 from tasks.core.task import Task
-from tasks.speech.presets import presets
+from tasks.speech.presets import DEFAULT_PRESET, presets
 from tasks.speech.recipe import evaluate_splits, read_split
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,7 +50,7 @@ ONE_HOUR_CER = 30.0
 
 @pytest.fixture(scope="module")
 def default_task():
-    path = presets["speech_en_bigru"]["path"]
+    path = presets[DEFAULT_PRESET]["path"]
     assert os.path.exists(os.path.join(path, "task.json")), "the bundled speech model is missing"
     return Task.load(path)
 
@@ -99,6 +99,9 @@ def test_the_language_model_is_bundled_and_on_by_default(default_task):
 
 
 def test_the_default_pipeline_uses_it():
+    from pipelines.registry import REGISTRY
+
+    assert REGISTRY["transcribe"][1] == DEFAULT_PRESET
     path = os.path.join(HELDOUT, "test", "wavs", sorted(os.listdir(os.path.join(HELDOUT, "test", "wavs")))[0])
     assert isinstance(pipelines.transcribe(path), str)
 
@@ -112,7 +115,7 @@ def test_one_hour_recording_in_bounded_memory(default_task, tmp_path):
     alone = dict(zip((e["id"] for e in examples),
                      pipelines.transcribe([e["audio"] for e in examples], model=default_task)))
     expected = " ".join(alone[e["id"]] for e in order)
-    result = long_audio_child(path, presets["speech_en_bigru"]["path"])
+    result = long_audio_child(path, presets[DEFAULT_PRESET]["path"])
     assert result["audio_seconds"] >= 3600
     assert result["peak_rss_mb"] < PEAK_RSS_BOUND_MB, result
     cer = metrics.cer([expected], [result["text"]])

@@ -49,9 +49,10 @@ def captioning(plt, np, tf):
 def speech(plt, np, tf):
     import pipelines
     from tasks.speech.data import load_audio, read_ljspeech
+    from tasks.speech.presets import DEFAULT_PRESET
     from tasks.speech.task import SpeechTask
 
-    task = SpeechTask.from_preset("speech_en_bigru")
+    task = SpeechTask.from_preset(DEFAULT_PRESET)
     held_out = [e for e in read_ljspeech(os.path.join(ROOT, "tests", "fixtures", "speech_en_tiny"))
                 if os.path.basename(e["audio"]).startswith("test_0")]
     example = max(held_out, key=lambda e: len(e["text"]))  # the longest held-out sentence
