@@ -12,7 +12,7 @@ TASKS = {
                    "default": "photo_objects_ssd",
                    "also": ["tasks.captioning.photo_task:PhotoCaptioningTask"]},
     "speech": {"pipeline": "transcribe", "task": "tasks.speech.task:SpeechTask",
-               "default": "speech_en_bigru"},
+               "default": "speech_en_whisper"},
     "translation": {"pipeline": "translate", "task": "tasks.translation.task:TranslationTask",
                     "default": "debian_en_fr_transformer"},
     "style_transfer": {"pipeline": "stylize", "task": "tasks.style_transfer.task:StyleTransferTask",
