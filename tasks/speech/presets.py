@@ -15,7 +15,7 @@ presets = {
     "speech_en_whisper": {"path": os.path.join(WEIGHTS_DIR, "speech_en_whisper"),
                           "description": "English, Whisper tiny.en encoder + BiGRU-192, CTC "
                                          "characters, word trigram LM"},
-    # The earlier default, trained from scratch by tools/train_default_speech.py: twice as
+    # The earlier default, trained from scratch by tools/train_default_speech.py: 1.6x as
     # fast, better on the corpus's synthetic voices, worse on natural and human ones.
     "speech_en_bigru": {"path": os.path.join(WEIGHTS_DIR, "speech_en_bigru"),
                         "description": "English, conv + 3x BiGRU-256, CTC characters"},
