@@ -23,7 +23,7 @@ the same command again), with the wall time of every sitting added up in
 """
 
 import argparse
-import importlib.util
+import importlib
 import json
 import os
 import shutil
@@ -32,6 +32,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tools"))  # its sibling scripts, also when loaded by a test
 
 # head1's recipe (README, "Whisper tiny.en's pretrained encoder + a trained BiGRU head")
 RECIPE = {"epochs": 4, "steps_per_epoch": 250}
@@ -39,11 +40,8 @@ HEAD = {"rows": 24000, "epochs": 3, "batch_size": 48, "learning_rate": 1e-3}
 
 
 def _tool(name):
-    """A script of ``tools/`` as a module (they are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A sibling script of ``tools/`` as a module, imported only when its stage runs."""
+    return importlib.import_module(name)
 
 
 class StageClock:
