@@ -126,4 +126,10 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    from tasks.core.allocator import keep_freed_memory
+
+    # a process of its own: glibc's malloc keeps freed tensor memory, set before TensorFlow's
+    # first operation, for every stage run in this process (the head's steps 4.5 -> 2.6 s
+    # here; README, "Training speed and the allocator")
+    print(f"malloc keeps freed memory: {keep_freed_memory()}", flush=True)
     main()
