@@ -1,4 +1,4 @@
-"""tools/train_whisper_speech.py: its four stages in order, each skipped once done, a stopped
+"""tools/train_whisper_speech.py: its five stages in order, each skipped once done, a stopped
 stage resumed by the same command with its time added up (the stages' own commands stand in
 as fakes that write their results: each has tests of its own)."""
 
@@ -12,7 +12,7 @@ import pipelines.cli
 from tests.scripts import load_script
 
 
-def _fakes(monkeypatch, script, calls, fail=()):
+def _fakes(monkeypatch, script, calls, fail=(), tops=None):
     parser = pipelines.cli.build_parser()
 
     def cli(argv):
@@ -35,6 +35,8 @@ def _fakes(monkeypatch, script, calls, fail=()):
             calls.append([name])
             value = dict(zip(argv[::2], argv[1::2]))
             if name == "train_speech_head":
+                if "--trainable-blocks" in value and tops is not None:
+                    tops.append(value["--model"])
                 os.makedirs(value["--output"])
                 open(os.path.join(value["--output"], "task.json"), "w").write("{}")
             else:  # eval_speech_lm --attach: the scores and the model's language model
@@ -58,12 +60,15 @@ def test_stages_run_in_order_once_and_a_stopped_one_resumes(tmp_path, monkeypatc
     assert calls == [["build-data", "speech"], ["train", "speech"]]
 
     calls.clear()
-    _fakes(monkeypatch, script, calls)
+    tops = []
+    _fakes(monkeypatch, script, calls, tops=tops)
     script.main(argv)
-    assert calls == [["train", "speech"], ["train_speech_head"], ["eval_speech_lm"]]
+    assert calls == [["train", "speech"], ["train_speech_head"], ["train_speech_head"],
+                     ["eval_speech_lm"]]
+    assert tops == [str(tmp_path / "work" / "head" / "model")]  # the top block on the head
     seconds = json.load(open(tmp_path / "work" / "stage_seconds.json"))
-    assert sorted(seconds) == ["corpus", "head", "language_model", "recipe"]
-    assert os.path.exists(tmp_path / "model" / "task.json")  # the head's task, copied
+    assert sorted(seconds) == ["corpus", "head", "language_model", "recipe", "top"]
+    assert os.path.exists(tmp_path / "model" / "task.json")  # the top stage's task, copied
     assert os.path.exists(tmp_path / "model" / "lm.arpa")
 
     calls.clear()
