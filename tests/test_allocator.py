@@ -12,8 +12,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# a worker thread allocates five 20 MB blocks (more than one of glibc's 64 MB thread heaps), writes them and frees them, ten times over:
-# the pattern of a training step's activations and gradients
+# a worker thread allocates five blocks of SIZE MB (20: more than one of glibc's 64 MB thread
+# heaps; 48: above its largest mmap threshold, 32 MB), writes them and frees them, ten times
+# over: the pattern of a training step's activations and gradients
 CHURN = """
 import ctypes, resource, sys, threading
 from tasks.core.allocator import keep_freed_memory
@@ -21,7 +22,7 @@ applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
-SIZE = 20 << 20
+SIZE = int(sys.argv[2]) << 20
 faults = {}
 def work():
     for i in range(12):
@@ -38,25 +39,32 @@ thread.start()
 thread.join()
 print(applied, faults["to"] - faults["from"])
 """
-PAGES_WRITTEN = 10 * 5 * (20 << 20) // 4096
 
 
-def _run(mode, preload=None):
+def _pages_written(size_mb):
+    return 10 * 5 * (size_mb << 20) // 4096
+
+
+def _run(mode, size_mb=20, preload=None):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     if preload:
         env["LD_PRELOAD"] = preload
-    out = subprocess.run([sys.executable, "-c", CHURN, mode], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", CHURN, mode, str(size_mb)], capture_output=True, text=True,
                          cwd=ROOT, env=env, timeout=120, check=True).stdout.split()
     return out[0], int(out[1])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
-def test_freed_blocks_are_reused_without_page_faults():
-    applied, faults = _run("keep")
+@pytest.mark.parametrize("size_mb", [20, 48])
+def test_freed_blocks_are_reused_without_page_faults(size_mb):
+    applied, faults = _run("keep", size_mb)
     assert applied == "True"
-    # measured 0; glibc's defaults: 255,690, every page of every block faulted in again;
-    # the thresholds without the single arena: 102,410 (emptied thread heaps are unmapped)
-    assert faults < PAGES_WRITTEN // 20, (faults, PAGES_WRITTEN, _run("default"))
+    # 20 MB: measured 0; glibc's defaults: 255,690, every page of every block faulted in
+    # again; the thresholds without the single arena: 102,410 (emptied thread heaps are
+    # unmapped). 48 MB: measured 0; with mmap left on (the 32 MB threshold, one arena, no
+    # trim), every block was mapped and faulted in anew
+    pages = _pages_written(size_mb)
+    assert faults < pages // 20, (faults, pages, _run("default", size_mb))
 
 
 @pytest.mark.skipif(not ctypes.util.find_library("jemalloc"), reason="jemalloc not installed")

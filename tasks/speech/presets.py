@@ -10,8 +10,9 @@ DEFAULT_ARCHITECTURE = {"architecture": "bigru",
                         "options": {"units": 192, "num_layers": 3, "projection": 192}}
 
 presets = {
-    # The bundled default: Whisper tiny.en's pretrained encoder (frozen) + a BiGRU-192 head
-    # trained by tools/train_whisper_speech.py on the built-in corpus, with its word LM.
+    # The bundled default: Whisper tiny.en's pretrained encoder (its top block fine-tuned, the
+    # rest frozen) + a BiGRU-192 head trained by tools/train_whisper_speech.py on the built-in
+    # corpus, with its word LM.
     "speech_en_whisper": {"path": os.path.join(WEIGHTS_DIR, "speech_en_whisper"),
                           "description": "English, Whisper tiny.en encoder + BiGRU-192, CTC "
                                          "characters, word trigram LM"},
