@@ -13,10 +13,12 @@ glibc's largest mmap threshold (32 MB), such as a Transformer block's attention 
 a batch, would otherwise still be mapped and unmapped one by one: turning mmap off took a
 step that trains Whisper's top block from 2.0 to 1.7 s.
 
-It changes a process-wide setting, so the library never calls it on import: the
-``pipelines`` command line and the training scripts call it first thing; a notebook or
-program that trains calls it before TensorFlow runs its first operation (TensorFlow's threads
-keep the arena they were given when they first allocated).
+It changes a process-wide setting, so the library never calls it on import, nor does the
+``pipelines`` command line (a small BiGRU's step is slower on one arena: README): the
+speech-head training scripts (``tools/train_speech_head.py``, ``tools/train_whisper_speech.py``)
+call it first thing; a notebook or program that trains a large network calls it before
+TensorFlow runs its first operation (TensorFlow's threads keep the arena they were given
+when they first allocated).
 
 Example:
     >>> from tasks.core.allocator import keep_freed_memory
